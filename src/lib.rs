@@ -1,0 +1,9 @@
+//! softdel: a PostgreSQL wire-protocol proxy that makes deletes recoverable.
+//!
+//! Layers, each knowing only the one below it:
+//! - [`protocol`]: framing and the few message codecs the proxy needs (sans-IO);
+//! - [`proxy`]: listener, per-connection sessions, shutdown;
+//! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
+#![forbid(unsafe_code)]
+
+pub mod protocol;

@@ -1,0 +1,203 @@
+//! The packets a client may send before the regular message stream starts.
+//!
+//! They have no tag byte: a 4-byte length, then a 4-byte code that is either
+//! a protocol version (StartupMessage) or one of the special request codes.
+
+use super::ProtocolError;
+
+/// Largest startup-phase packet accepted, as in PostgreSQL.
+pub const MAX_STARTUP_LEN: usize = 10_000;
+
+const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+const SSL_REQUEST_CODE: i32 = pgwire::messages::startup::SslRequest::BODY_MAGIC_NUMBER;
+const GSSENC_REQUEST_CODE: i32 = pgwire::messages::startup::GssEncRequest::BODY_MAGIC_NUMBER;
+
+/// A complete startup-phase packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartupPacket {
+    SslRequest,
+    GssEncRequest,
+    /// Carries a backend's PID and secret key; forwarded unchanged.
+    CancelRequest,
+    Startup(StartupParams),
+}
+
+/// What the proxy reads from a StartupMessage (for logs); the packet itself
+/// is forwarded byte for byte.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StartupParams {
+    pub major: u16,
+    pub minor: u16,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application_name: Option<String>,
+}
+
+/// Parses the startup-phase packet at the front of `buf`, returning it with
+/// its length on the wire; `Ok(None)` while incomplete.
+pub fn parse_startup(buf: &[u8]) -> Result<Option<(StartupPacket, usize)>, ProtocolError> {
+    let Some(len_bytes) = buf.first_chunk::<4>() else {
+        return Ok(None);
+    };
+    let len = i32::from_be_bytes(*len_bytes);
+    if len < 8 || len as usize > MAX_STARTUP_LEN {
+        return Err(ProtocolError::InvalidStartupLength {
+            len: len.into(),
+            max: MAX_STARTUP_LEN,
+        });
+    }
+    let len = len as usize;
+    let Some(packet) = buf.get(..len) else {
+        return Ok(None);
+    };
+    let code = i32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+    let parsed = match code {
+        SSL_REQUEST_CODE => fixed_size(packet, 8, StartupPacket::SslRequest)?,
+        GSSENC_REQUEST_CODE => fixed_size(packet, 8, StartupPacket::GssEncRequest)?,
+        CANCEL_REQUEST_CODE => fixed_size(packet, 16, StartupPacket::CancelRequest)?,
+        _ => StartupPacket::Startup(parse_params(code, &packet[8..])?),
+    };
+    Ok(Some((parsed, len)))
+}
+
+fn fixed_size(
+    packet: &[u8],
+    expected: usize,
+    parsed: StartupPacket,
+) -> Result<StartupPacket, ProtocolError> {
+    if packet.len() == expected {
+        Ok(parsed)
+    } else {
+        Err(ProtocolError::InvalidStartupPacket(
+            "request packet of the wrong size",
+        ))
+    }
+}
+
+fn parse_params(code: i32, body: &[u8]) -> Result<StartupParams, ProtocolError> {
+    let (major, minor) = ((code >> 16) as u16, code as u16);
+    if major != 3 {
+        return Err(ProtocolError::UnsupportedProtocol { major, minor });
+    }
+    let mut params = StartupParams {
+        major,
+        minor,
+        ..StartupParams::default()
+    };
+    let mut rest = body;
+    loop {
+        let (name, after) = take_cstring(rest)?;
+        if name.is_empty() {
+            // The terminator: it must be the packet's last byte.
+            if !after.is_empty() {
+                return Err(ProtocolError::InvalidStartupPacket(
+                    "expected terminator as last byte",
+                ));
+            }
+            break;
+        }
+        let (value, after) = take_cstring(after)?;
+        let value = String::from_utf8_lossy(value).into_owned();
+        match name {
+            b"user" => params.user = Some(value),
+            b"database" => params.database = Some(value),
+            b"application_name" => params.application_name = Some(value),
+            _ => {}
+        }
+        rest = after;
+    }
+    Ok(params)
+}
+
+/// Splits a NUL-terminated string off the front of `bytes`.
+fn take_cstring(bytes: &[u8]) -> Result<(&[u8], &[u8]), ProtocolError> {
+    let nul = bytes
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(ProtocolError::InvalidStartupPacket(
+            "expected terminator as last byte",
+        ))?;
+    Ok((&bytes[..nul], &bytes[nul + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(code: i32, body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as i32 + 8).to_be_bytes().to_vec();
+        v.extend_from_slice(&code.to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn startup_message_params_are_read() {
+        let bytes = packet(
+            196_608,
+            b"user\0alice\0database\0shop\0application_name\0web\0\0",
+        );
+        let (parsed, len) = parse_startup(&bytes).unwrap().unwrap();
+        assert_eq!(len, bytes.len());
+        assert_eq!(
+            parsed,
+            StartupPacket::Startup(StartupParams {
+                major: 3,
+                minor: 0,
+                user: Some("alice".into()),
+                database: Some("shop".into()),
+                application_name: Some("web".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn incomplete_packets_ask_for_more() {
+        let bytes = packet(196_608, b"user\0alice\0\0");
+        for cut in 0..bytes.len() {
+            assert_eq!(parse_startup(&bytes[..cut]), Ok(None), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn special_requests_are_recognised() {
+        assert_eq!(
+            parse_startup(&packet(SSL_REQUEST_CODE, b"")).unwrap(),
+            Some((StartupPacket::SslRequest, 8))
+        );
+        assert_eq!(
+            parse_startup(&packet(GSSENC_REQUEST_CODE, b"")).unwrap(),
+            Some((StartupPacket::GssEncRequest, 8))
+        );
+        assert_eq!(
+            parse_startup(&packet(CANCEL_REQUEST_CODE, &[0; 8])).unwrap(),
+            Some((StartupPacket::CancelRequest, 16))
+        );
+    }
+
+    #[test]
+    fn malformed_packets_are_errors() {
+        let cases: Vec<Vec<u8>> = vec![
+            7i32.to_be_bytes().to_vec(),
+            (-1i32).to_be_bytes().to_vec(),
+            10_001i32.to_be_bytes().to_vec(),
+            packet(SSL_REQUEST_CODE, b"x"),
+            packet(CANCEL_REQUEST_CODE, &[0; 4]),
+            packet(196_608, b"user\0alice"),
+            packet(196_608, b"user\0\0"),
+            packet(196_608, b"user\0alice\0\0extra\0"),
+            packet(2 << 16, b"user\0alice\0\0"),
+            b"GET / HTTP/1.1\r\n".to_vec(),
+        ];
+        for bytes in cases {
+            assert!(parse_startup(&bytes).is_err(), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn minor_versions_of_protocol_3_pass_to_the_server() {
+        let bytes = packet(196_610, b"user\0bob\0\0");
+        let (parsed, _) = parse_startup(&bytes).unwrap().unwrap();
+        assert!(matches!(parsed, StartupPacket::Startup(p) if p.minor == 2));
+    }
+}
