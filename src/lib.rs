@@ -6,4 +6,6 @@
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
 #![forbid(unsafe_code)]
 
+pub mod pgcluster;
 pub mod protocol;
+pub mod proxy;

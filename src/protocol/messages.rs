@@ -113,6 +113,9 @@ mod tests {
             TransactionStatus::from_ready_for_query(b"Z\0\0\0\x05T"),
             Some(TransactionStatus::InTransaction)
         );
-        assert_eq!(TransactionStatus::from_ready_for_query(b"Z\0\0\0\x04"), None);
+        assert_eq!(
+            TransactionStatus::from_ready_for_query(b"Z\0\0\0\x04"),
+            None
+        );
     }
 }

@@ -1,0 +1,66 @@
+//! Command-line parsing and the commands themselves (anyhow lives here, at
+//! the edge, and nowhere in the library).
+
+mod demo;
+mod proxy;
+mod signals;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "softdel",
+    version,
+    about = "A PostgreSQL proxy that makes deletes recoverable"
+)]
+struct Cli {
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `softdel=debug`.
+    #[arg(long, env = "SOFTDEL_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the proxy in front of a PostgreSQL server.
+    Proxy(proxy::ProxyArgs),
+    /// Start a throwaway PostgreSQL and the proxy in front of it, to try softdel.
+    Demo(demo::DemoArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Proxy(args) => proxy::run(args),
+        Command::Demo(args) => demo::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("softdel: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("softdel: invalid --log filter {filter:?} ({e}); using `info`");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A multi-threaded runtime: sessions spread over every core.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,62 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use softdel::proxy::{Proxy, ProxyConfig, parse_duration};
+
+use super::signals::shutdown_on_signal;
+
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Address to accept client connections on.
+    #[arg(long, env = "SOFTDEL_LISTEN", default_value = "127.0.0.1:6432")]
+    listen: SocketAddr,
+    /// PostgreSQL server to forward to, as host:port.
+    #[arg(long, env = "SOFTDEL_UPSTREAM", default_value = "127.0.0.1:5432")]
+    upstream: String,
+    /// Rules file (YAML).
+    #[arg(long, env = "SOFTDEL_RULES")]
+    rules: Option<PathBuf>,
+    /// How long open sessions may finish after SIGTERM/SIGINT (e.g. 30s).
+    #[arg(long, env = "SOFTDEL_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    shutdown_grace: Duration,
+    /// How long to wait for the upstream to accept a connection.
+    #[arg(long, env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+}
+
+impl ProxyArgs {
+    fn config(self) -> anyhow::Result<ProxyConfig> {
+        if let Some(rules) = &self.rules {
+            std::fs::metadata(rules)
+                .with_context(|| format!("cannot read rules file {}", rules.display()))?;
+            tracing::warn!(
+                rules = %rules.display(),
+                "this build does not apply rules yet: every statement passes through unchanged"
+            );
+        }
+        let mut config = ProxyConfig::new(self.listen, self.upstream);
+        config.rules = self.rules;
+        config.shutdown_grace = self.shutdown_grace;
+        config.connect_timeout = self.connect_timeout;
+        Ok(config)
+    }
+}
+
+pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    super::runtime()?.block_on(serve(config))
+}
+
+pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
+    let upstream = config.upstream.clone();
+    let proxy = Proxy::bind(config.clone())
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    shutdown_on_signal(proxy.shutdown_handle()).await?;
+    tracing::info!(listen = %proxy.local_addr()?, %upstream, "softdel proxy ready");
+    proxy.run().await;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a proxy needs to run; passed in, never global, so that many
+/// proxies can run side by side in one process (the tests do).
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The PostgreSQL server, as `host:port`.
+    pub upstream: String,
+    /// Rules file (applied by the rewrite engine; accepted and checked for
+    /// readability so deployments can be written today).
+    pub rules: Option<PathBuf>,
+    /// How long open sessions may go on after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    /// How long to wait for the upstream to accept a connection.
+    pub connect_timeout: Duration,
+    /// How long a client may take to send its startup packet.
+    pub startup_timeout: Duration,
+}
+
+impl ProxyConfig {
+    pub fn new(listen: SocketAddr, upstream: impl Into<String>) -> ProxyConfig {
+        ProxyConfig {
+            listen,
+            upstream: upstream.into(),
+            rules: None,
+            shutdown_grace: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            startup_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: expected e.g. 30s, 500ms, 5m"))?;
+    let millis = match unit.trim() {
+        "ms" => Some(number),
+        "" | "s" => number.checked_mul(1_000),
+        "m" | "min" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        other => {
+            return Err(format!(
+                "invalid duration unit {other:?} in {text:?}: use ms, s, m or h"
+            ));
+        }
+    };
+    millis
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("duration {text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "s", "-1s", "1.5s", "3 weeks", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Why a session ended, which side caused it, and what the client is told.
+
+use std::io;
+
+use thiserror::Error;
+
+use bytes::Bytes;
+
+use crate::protocol::{ErrorFields, ProtocolError, Severity, error_response};
+
+#[derive(Debug, Error)]
+pub enum SessionError {
+    /// The client sent bytes that are not a valid message here.
+    #[error("client protocol violation: {0}")]
+    ClientProtocol(#[from] ProtocolError),
+    /// The client's socket failed.
+    #[error("client connection: {0}")]
+    ClientIo(#[source] io::Error),
+    /// The upstream could not be reached.
+    #[error("could not connect to upstream {addr}: {reason}")]
+    UpstreamConnect { addr: String, reason: String },
+    /// The upstream's socket failed or closed unexpectedly.
+    #[error("lost connection to upstream {addr}: {reason}")]
+    UpstreamLost { addr: String, reason: String },
+    /// The upstream sent bytes that are not a valid message.
+    #[error("upstream {addr} protocol violation: {source}")]
+    UpstreamProtocol {
+        addr: String,
+        #[source]
+        source: ProtocolError,
+    },
+    /// The proxy is shutting down and closed the session.
+    #[error("terminating connection because softdel is shutting down")]
+    Shutdown,
+}
+
+const UPSTREAM_HINT: &str = "Check that PostgreSQL is running and reachable from softdel; \
+     softdel keeps serving and connects again for each new client.";
+
+const SHUTDOWN_HINT: &str = "Reconnect: a restarted softdel will accept the connection.";
+
+impl SessionError {
+    /// The FATAL ErrorResponse the client is sent before the connection
+    /// closes, or `None` when the client can no longer be told anything.
+    pub fn fatal_response(&self) -> Option<Bytes> {
+        let (sqlstate, hint) = match self {
+            SessionError::ClientIo(_) => return None,
+            SessionError::ClientProtocol(e) => (e.sqlstate(), None),
+            SessionError::UpstreamConnect { .. } | SessionError::UpstreamLost { .. } => {
+                ("08006", Some(UPSTREAM_HINT))
+            }
+            SessionError::UpstreamProtocol { .. } => ("08P01", None),
+            SessionError::Shutdown => ("57P01", Some(SHUTDOWN_HINT)),
+        };
+        Some(error_response(&ErrorFields {
+            severity: Severity::Fatal,
+            sqlstate,
+            message: &self.to_string(),
+            detail: None,
+            hint,
+        }))
+    }
+}

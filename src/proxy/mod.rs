@@ -1,0 +1,19 @@
+//! The proxy: a listener, one session per client connection, shutdown.
+//!
+//! A session relays the client's messages to its own upstream connection
+//! (session mode) and the server's messages back, framed by header and
+//! forwarded as the original bytes.
+
+mod config;
+mod error;
+mod handshake;
+mod listener;
+mod relay;
+mod session;
+mod shutdown;
+mod upstream;
+
+pub use config::{ProxyConfig, parse_duration};
+pub use error::SessionError;
+pub use listener::Proxy;
+pub use shutdown::{Phase, ShutdownHandle};
