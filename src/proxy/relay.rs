@@ -209,9 +209,11 @@ impl ServerState {
         let mut end = 0;
         while let Some((tag, len)) = next_backend_frame(&buf[end..])? {
             if tag == BackendTag::ReadyForQuery {
-                self.ready_for_query += 1;
+                // The first one ends authentication; the others answer requests.
+                if shared.authenticated.swap(true, Relaxed) {
+                    self.ready_for_query += 1;
+                }
                 self.status = TransactionStatus::from_ready_for_query(&buf[end..end + len]);
-                shared.authenticated.store(true, Relaxed);
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
             end += len;

@@ -1,0 +1,483 @@
+#!/usr/bin/env bash
+# Measure softdel's overhead with pgbench: read-only pgbench (-S) against
+# PostgreSQL directly, through softdel, and through pgbouncer (session mode)
+# as a reference point for "what a mature pooler costs".
+#
+# Usage: benches/proxy_overhead.sh [--out FILE]
+#
+#   --out FILE   also write the report (machine info + table) to FILE
+#
+# Environment:
+#   DURATION         seconds per pgbench run (default 10)
+#   WARMUP           seconds of warm-up per target before measuring (default 3, 0 = none)
+#   SCALE            pgbench scale factor (default 10)
+#   MAX_THREADS      pgbench -j is min(clients, MAX_THREADS) (default 2)
+#   POSTGRES_BINDIR  PostgreSQL 15 binaries (default /usr/lib/postgresql/15/bin)
+#
+# PG* and SOFTDEL_* variables from the caller's environment are ignored.
+#
+# Everything (cluster, proxies, logs) lives in a temp dir that is removed on
+# exit. Progress goes to stderr, the report to stdout. Runs as root (installs
+# missing packages with apt-get, runs postgres/pgbouncer as `postgres`) or as
+# an ordinary user when everything is already installed.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+# Captured before argument parsing so the report shows exactly what was run.
+COMMAND_LINE="$(printf '%q ' "$0" "$@")"
+COMMAND_LINE="${COMMAND_LINE% }"
+readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
+
+# The caller's libpq variables (PGHOST, PGOPTIONS, PGSSLMODE, ...) and softdel
+# settings (SOFTDEL_RULES, ...) must not silently change what is measured.
+for v in $(compgen -e | grep -E '^(PG|SOFTDEL_)' || true); do unset "$v"; done
+unset v
+export PGCONNECT_TIMEOUT=5
+
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-3}"
+SCALE="${SCALE:-10}"
+MAX_THREADS="${MAX_THREADS:-2}"
+POSTGRES_BINDIR="${POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
+readonly MODES=(simple extended)
+readonly CLIENTS=(1 8 32)
+readonly DB=bench
+readonly DB_USER=postgres
+
+OUT_FILE=""
+WORK=""           # temp dir holding everything below
+PGDATA_DIR=""
+DIRECT_PORT=""    # PostgreSQL itself
+SOFTDEL_PORT=""
+BOUNCER_PORT=""   # empty when pgbouncer is unavailable
+PGBOUNCER_BIN=""
+SOFTDEL_BIN=""
+SOFTDEL_PID=""
+BOUNCER_PID=""    # pid of the (runuser ->) pgbouncer we started
+PG_STARTED=0
+INTERRUPTED=0
+USED_PORTS=()
+FAILURES=0
+declare -A TPS=() LAT=()
+
+log()  { printf '[bench] %s\n' "$*" >&2; }
+warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
+die()  { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
+is_root() { [[ "$(id -u)" -eq 0 ]]; }
+
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+
+parse_args() {
+    while (($#)); do
+        case "$1" in
+            --out)    [[ $# -ge 2 ]] || die "--out needs a file name"; OUT_FILE="$2"; shift 2 ;;
+            --out=*)  OUT_FILE="${1#--out=}"; shift ;;
+            -h|--help) usage; exit 0 ;;
+            *) usage >&2; die "unknown argument: $1" ;;
+        esac
+    done
+    [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
+    [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
+    if [[ -n "$OUT_FILE" ]]; then
+        # Fail now rather than after minutes of benchmarking.
+        local out_dir
+        out_dir="$(cd "$(dirname "$OUT_FILE")" 2>/dev/null && pwd)" \
+            || die "directory of --out file does not exist: $OUT_FILE"
+        OUT_FILE="$out_dir/$(basename "$OUT_FILE")"
+        if [[ -e "$OUT_FILE" ]]; then
+            [[ -w "$OUT_FILE" ]] || die "cannot write $OUT_FILE"
+        else
+            [[ -w "$out_dir" ]] || die "cannot create files in $out_dir"
+        fi
+    fi
+}
+
+# --- installation --------------------------------------------------------
+
+find_pgbouncer() {
+    # /usr/sbin is often not on a non-root user's PATH.
+    PGBOUNCER_BIN="$(command -v pgbouncer || true)"
+    if [[ -z "$PGBOUNCER_BIN" && -x /usr/sbin/pgbouncer ]]; then
+        PGBOUNCER_BIN=/usr/sbin/pgbouncer
+    fi
+}
+
+have_postgres() {
+    local b
+    for b in initdb pg_ctl postgres pgbench psql pg_isready; do
+        [[ -x "$POSTGRES_BINDIR/$b" ]] || return 1
+    done
+}
+
+apt_install() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null >&2
+}
+
+ensure_packages() {
+    find_pgbouncer
+    local missing=()
+    have_postgres || missing+=(postgresql-15)
+    [[ -n "$PGBOUNCER_BIN" ]] || missing+=(pgbouncer)
+    ((${#missing[@]})) || return 0
+
+    if ! is_root; then
+        have_postgres || die "PostgreSQL 15 not found in $POSTGRES_BINDIR; run as root or: apt-get install postgresql-15"
+        warn "pgbouncer not installed and not root; continuing without pgbouncer"
+        return 0
+    fi
+
+    log "installing missing packages: ${missing[*]}"
+    apt-get update -q </dev/null >&2 || warn "apt-get update failed; trying to install anyway"
+    if ! have_postgres; then
+        apt_install postgresql-15 || die "could not install postgresql-15"
+        have_postgres || die "postgresql-15 installed but binaries not found in $POSTGRES_BINDIR"
+    fi
+    if [[ -z "$PGBOUNCER_BIN" ]]; then
+        # pgbouncer is only the reference column; the benchmark is still useful without it.
+        apt_install pgbouncer || warn "could not install pgbouncer; continuing without it"
+        find_pgbouncer
+    fi
+}
+
+# --- helpers -------------------------------------------------------------
+
+# Run a command as the cluster owner: initdb, pg_ctl and pgbouncer refuse to
+# run as root. cd into $WORK so `postgres` is not left in an unreadable cwd.
+as_pg() {
+    if is_root; then
+        (cd "$WORK" && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# pick_free_port VAR: store a currently-unused 127.0.0.1 port in VAR.
+# Ports come from below Linux's ephemeral range (32768+) so outgoing
+# connections made during the run cannot grab them first.
+pick_free_port() {
+    local p _
+    for _ in {1..200}; do
+        p=$((20000 + RANDOM % 12000))
+        [[ " ${USED_PORTS[*]-} " == *" $p "* ]] && continue
+        port_in_use "$p" && continue
+        USED_PORTS+=("$p")
+        printf -v "$1" '%s' "$p"
+        return 0
+    done
+    die "no free port found"
+}
+
+# psql against one of our targets; extra args are passed to psql.
+psql_at() {
+    local port="$1"; shift
+    "$POSTGRES_BINDIR/psql" -X -q -At -h 127.0.0.1 -p "$port" -U "$DB_USER" "$@"
+}
+
+# wait_for_sql NAME PORT [PID]: wait until a real query succeeds through PORT.
+# A plain TCP check is not enough: the proxy must relay the startup and a query.
+wait_for_sql() {
+    local name="$1" port="$2" pid="${3:-}" _
+    for _ in {1..300}; do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            die "$name exited during startup (see log above)"
+        fi
+        psql_at "$port" -d "$DB" -c 'select 1' >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "$name did not accept queries on port $port within 30s"
+}
+
+dump_logs() {
+    local f
+    for f in "$WORK"/postgres.log "$WORK"/softdel.log "$WORK"/pgbouncer/pgbouncer.log; do
+        [[ -s "$f" ]] || continue
+        printf '\n[bench] --- last lines of %s ---\n' "${f#"$WORK"/}" >&2
+        tail -n 30 "$f" >&2
+    done
+}
+
+# kill_wait PID: TERM, then KILL if it does not go away within ~5s.
+kill_wait() {
+    local pid="$1" _
+    kill "$pid" 2>/dev/null || return 0
+    for _ in {1..50}; do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Runs on every exit (normal, error, Ctrl-C): stop what we started, drop temp files.
+cleanup() {
+    local rc=$?
+    set +e
+    trap - EXIT INT TERM
+    # Logs help explain a failure, not a Ctrl-C.
+    if [[ -n "$WORK" && $rc -ne 0 && $INTERRUPTED -eq 0 ]]; then dump_logs; fi
+    if [[ -n "$BOUNCER_PID" ]]; then
+        # runuser may not forward signals; kill pgbouncer itself via its pidfile.
+        local bpid
+        bpid="$(cat "$WORK/pgbouncer/pgbouncer.pid" 2>/dev/null)"
+        [[ -n "$bpid" ]] && kill_wait "$bpid"
+        kill_wait "$BOUNCER_PID"
+    fi
+    [[ -n "$SOFTDEL_PID" ]] && kill_wait "$SOFTDEL_PID"
+    if ((PG_STARTED)); then
+        as_pg "$POSTGRES_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w >/dev/null 2>&1
+    fi
+    [[ -n "$WORK" ]] && rm -rf "$WORK"
+    exit "$rc"
+}
+
+# --- setup ---------------------------------------------------------------
+
+build_softdel() {
+    command -v cargo >/dev/null || PATH="$HOME/.cargo/bin:$PATH"
+    command -v cargo >/dev/null || die "cargo not found (install Rust)"
+    log "building softdel (cargo build --release)"
+    (cd "$REPO_ROOT" && cargo build --release) >&2
+    SOFTDEL_BIN="$REPO_ROOT/target/release/softdel"
+    [[ -x "$SOFTDEL_BIN" ]] || die "build produced no $SOFTDEL_BIN"
+}
+
+make_workdir() {
+    WORK="$(mktemp -d "${TMPDIR:-/tmp}/softdel-bench.XXXXXX")"
+    PGDATA_DIR="$WORK/data"
+    mkdir -p "$WORK/pgbouncer"
+    if is_root; then
+        id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist"
+        chown -R postgres: "$WORK"
+    fi
+}
+
+start_postgres() {
+    pick_free_port DIRECT_PORT
+    log "initdb + starting PostgreSQL on 127.0.0.1:$DIRECT_PORT"
+    as_pg "$POSTGRES_BINDIR/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust --no-sync \
+        -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 \
+        || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+    # Throwaway cluster: durability off, enough connections for all targets.
+    cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
+
+# --- proxy_overhead.sh ---
+listen_addresses = '127.0.0.1'
+port = $DIRECT_PORT
+unix_socket_directories = '$WORK'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+EOF
+    PG_STARTED=1
+    as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
+        || die "PostgreSQL failed to start"
+}
+
+init_pgbench_db() {
+    log "creating database '$DB' and running pgbench -i -s $SCALE"
+    psql_at "$DIRECT_PORT" -d postgres -c "create database $DB"
+    "$POSTGRES_BINDIR/pgbench" -i -q -s "$SCALE" -h 127.0.0.1 -p "$DIRECT_PORT" -U "$DB_USER" "$DB" \
+        >"$WORK/pgbench-init.log" 2>&1 \
+        || { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
+}
+
+start_softdel() {
+    pick_free_port SOFTDEL_PORT
+    log "starting softdel on 127.0.0.1:$SOFTDEL_PORT -> 127.0.0.1:$DIRECT_PORT"
+    "$SOFTDEL_BIN" proxy --listen "127.0.0.1:$SOFTDEL_PORT" --upstream "127.0.0.1:$DIRECT_PORT" \
+        </dev/null >"$WORK/softdel.log" 2>&1 &
+    SOFTDEL_PID=$!
+    wait_for_sql softdel "$SOFTDEL_PORT" "$SOFTDEL_PID"
+}
+
+start_pgbouncer() {
+    if [[ -z "$PGBOUNCER_BIN" ]]; then
+        warn "pgbouncer not available; pgbouncer columns will show '-'"
+        return 0
+    fi
+    pick_free_port BOUNCER_PORT
+    log "starting pgbouncer (session mode) on 127.0.0.1:$BOUNCER_PORT"
+    local dir="$WORK/pgbouncer"
+    # auth_type=trust still requires the user to be listed in auth_file.
+    printf '"%s" ""\n' "$DB_USER" >"$dir/userlist.txt"
+    cat >"$dir/pgbouncer.ini" <<EOF
+[databases]
+$DB = host=127.0.0.1 port=$DIRECT_PORT dbname=$DB
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = session
+max_client_conn = 200
+default_pool_size = 100
+pidfile = $dir/pgbouncer.pid
+ignore_startup_parameters = extra_float_digits
+EOF
+    is_root && chown -R postgres: "$dir"
+    # Foreground process in the background (not -d) so we own its pid. It
+    # logs to stderr; no `logfile`, as root creates the redirect target.
+    as_pg "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" </dev/null >>"$dir/pgbouncer.log" 2>&1 &
+    BOUNCER_PID=$!
+    wait_for_sql pgbouncer "$BOUNCER_PORT" "$BOUNCER_PID"
+}
+
+# --- measuring -----------------------------------------------------------
+
+target_port() {
+    case "$1" in
+        direct) echo "$DIRECT_PORT" ;;
+        softdel) echo "$SOFTDEL_PORT" ;;
+        pgbouncer) echo "$BOUNCER_PORT" ;;
+    esac
+}
+
+targets() {
+    echo direct softdel
+    [[ -n "$BOUNCER_PORT" ]] && echo pgbouncer
+    return 0
+}
+
+# run_pgbench TARGET MODE CLIENTS SECONDS: prints pgbench's output; fails like pgbench.
+run_pgbench() {
+    local target="$1" mode="$2" clients="$3" secs="$4"
+    local threads=$((clients < MAX_THREADS ? clients : MAX_THREADS))
+    "$POSTGRES_BINDIR/pgbench" -S -n -M "$mode" -c "$clients" -j "$threads" -T "$secs" \
+        -h 127.0.0.1 -p "$(target_port "$target")" -U "$DB_USER" "$DB" 2>&1
+}
+
+# Warm caches (and prove each target works) before the first measured point,
+# so the first column measured is not penalised.
+warm_up() {
+    ((WARMUP > 0)) || return 0
+    local t
+    for t in $(targets); do
+        log "warm-up: $t (${WARMUP}s)"
+        run_pgbench "$t" simple 2 "$WARMUP" >"$WORK/warmup.log" \
+            || { warn "warm-up through $t failed:"; tail -n 20 "$WORK/warmup.log" >&2; }
+    done
+}
+
+# measure TARGET MODE CLIENTS: fill TPS/LAT for that point ("fail" on error).
+measure() {
+    local target="$1" mode="$2" clients="$3" key="$2,$3,$1" out
+    log "pgbench -M $mode -c $clients -> $target (${DURATION}s)"
+    if out="$(run_pgbench "$target" "$mode" "$clients" "$DURATION")"; then
+        TPS[$key]="$(awk '/^tps = .*without initial connection time/ { print $3 }' <<<"$out")"
+        LAT[$key]="$(awk '/^latency average = / { print $4 }' <<<"$out")"
+    fi
+    if [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
+        warn "pgbench through $target failed (mode=$mode clients=$clients):"
+        tail -n 20 <<<"$out" >&2
+        if [[ "$target" == softdel ]] && ! kill -0 "$SOFTDEL_PID" 2>/dev/null; then
+            warn "the softdel process has exited; see softdel.log at the end"
+        fi
+        TPS[$key]=fail LAT[$key]=fail
+        FAILURES=$((FAILURES + 1))
+    fi
+}
+
+run_matrix() {
+    local mode clients t
+    for mode in "${MODES[@]}"; do
+        for clients in "${CLIENTS[@]}"; do
+            # Targets back to back per point, so drift (thermal, noisy
+            # neighbours) hits all columns of a row alike.
+            for t in $(targets); do
+                measure "$t" "$mode" "$clients"
+            done
+        done
+    done
+}
+
+# --- report --------------------------------------------------------------
+
+# fmt_num VALUE PRINTF_FORMAT: "-" for missing or failed values.
+fmt_num() { awk -v v="$1" -v f="$2" 'BEGIN { if (v ~ /^[0-9.]+$/) printf f, v; else printf "%s", (v == "" ? "-" : v) }'; }
+# ratio A B: A/B with 3 decimals, "-" if either is not a number.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.3f", a / b; else printf "-" }'; }
+# added_us A_MS B_MS: (A - B) in microseconds.
+added_us() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%+.0f", (a - b) * 1000; else printf "-" }'; }
+
+machine_info() {
+    local pg_version bouncer_version softdel_rev cpu
+    pg_version="$(psql_at "$DIRECT_PORT" -d postgres -c 'show server_version')"
+    if [[ -n "$BOUNCER_PORT" ]]; then
+        bouncer_version="$("$PGBOUNCER_BIN" --version 2>&1 | head -n 1) (session mode)"
+    else
+        bouncer_version="not installed"
+    fi
+    softdel_rev="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+    cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+    echo "## softdel proxy overhead (pgbench -S, select-only)"
+    echo
+    echo "- machine: nproc=$(nproc), ${cpu:-unknown CPU}, $(uname -sr)"
+    echo "- PostgreSQL: $pg_version (fsync=off, scale $SCALE)"
+    echo "- pgbouncer: $bouncer_version"
+    echo "- softdel: $softdel_rev (session mode, release build)"
+    echo "- command: DURATION=$DURATION WARMUP=$WARMUP SCALE=$SCALE MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
+    echo "- pgbench: pgbench -S -n -M <mode> -c <clients> -j min(<clients>,$MAX_THREADS) -T $DURATION -h 127.0.0.1 -p <port> -U $DB_USER $DB"
+    echo "- note: pgbench, the proxies and PostgreSQL share the same $(nproc) CPUs"
+    echo
+}
+
+# One markdown table row, padded so the raw text lines up too.
+row() {
+    printf '| %-8s | %7s | %10s | %11s | %13s | %10s | %11s | %13s | %14s | %17s | %16s |\n' "$@"
+}
+
+table() {
+    # printf pads by bytes, so the header cell with the 2-byte "µ" gets an extra space.
+    row mode clients "direct TPS" "softdel TPS" "pgbouncer TPS" \
+        "direct ms" "softdel ms" "pgbouncer ms" "softdel/direct" "softdel/pgbouncer" " softdel +lat µs"
+    row -------- ------: ---------: ----------: ------------: \
+        ---------: ----------: ------------: -------------: ----------------: ---------------:
+    local mode clients d s b
+    for mode in "${MODES[@]}"; do
+        for clients in "${CLIENTS[@]}"; do
+            d="$mode,$clients,direct" s="$mode,$clients,softdel" b="$mode,$clients,pgbouncer"
+            row "$mode" "$clients" \
+                "$(fmt_num "${TPS[$d]:-}" %.0f)" "$(fmt_num "${TPS[$s]:-}" %.0f)" "$(fmt_num "${TPS[$b]:-}" %.0f)" \
+                "$(fmt_num "${LAT[$d]:-}" %.3f)" "$(fmt_num "${LAT[$s]:-}" %.3f)" "$(fmt_num "${LAT[$b]:-}" %.3f)" \
+                "$(ratio "${TPS[$s]:-}" "${TPS[$d]:-}")" "$(ratio "${TPS[$s]:-}" "${TPS[$b]:-}")" \
+                "$(added_us "${LAT[$s]:-}" "${LAT[$d]:-}")"
+        done
+    done
+}
+
+report() {
+    local text
+    text="$(machine_info; table)"
+    printf '%s\n' "$text"
+    if [[ -n "$OUT_FILE" ]]; then
+        printf '%s\n' "$text" >"$OUT_FILE"
+        log "report written to $OUT_FILE"
+    fi
+}
+
+main() {
+    parse_args "$@"
+    trap cleanup EXIT
+    trap 'INTERRUPTED=1; exit 130' INT
+    trap 'INTERRUPTED=1; exit 143' TERM
+
+    ensure_packages
+    build_softdel
+    make_workdir
+    start_postgres
+    init_pgbench_db
+    start_softdel
+    start_pgbouncer
+    warm_up
+    run_matrix
+    report
+    ((FAILURES == 0)) || die "$FAILURES pgbench run(s) failed (marked 'fail' in the table)"
+}
+
+main "$@"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs PostgreSQL when missing, then runs `softdel demo`: a throwaway
+# PostgreSQL with the proxy in front of it on 127.0.0.1:6432.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh postgres
+exec cargo run --release --locked -- demo "$@"

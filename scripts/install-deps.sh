@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Usage: scripts/install-deps.sh [postgres] [python] [node]   (default: all)
+#
+# Installs what the softdel test suite needs, when it is missing:
+#   - PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) and psql
+#   - a Python venv at <repo>/.venv with tests/clients/requirements.txt
+#   - node + npm and tests/clients/node/node_modules (npm ci)
+#
+# Meant for a fresh Debian 12 machine in CI (run as root, no stdin), and
+# idempotent: a second run changes nothing. It also runs fine as a non-root
+# user when everything is already present. Prints one line per item.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CLIENTS_DIR="$REPO_ROOT/tests/clients"
+NODE_DIR="$CLIENTS_DIR/node"
+REQUIREMENTS="$CLIENTS_DIR/requirements.txt"
+VENV="$REPO_ROOT/.venv"
+VENV_STAMP="$VENV/.softdel-requirements.sha256"
+NODE_STAMP="$NODE_DIR/node_modules/.softdel-package-lock.sha256"
+
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '%s\n' "$*"; }
+die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
+
+# --- privileged helpers -----------------------------------------------------
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo -n -E "$@"
+    else
+        die "need root to run: $* (re-run as root, or install it by hand)"
+    fi
+}
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install by hand: $*"
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        as_root apt-get update -qq </dev/null >/dev/null \
+            || die "apt-get update failed"
+        APT_UPDATED=1
+    fi
+    as_root apt-get install -y -qq --no-install-recommends --no-upgrade \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "$@" </dev/null >/dev/null \
+        || die "apt-get install $* failed"
+}
+
+hash_of() { sha256sum "$@" | awk '{print $1}' | sha256sum | awk '{print $1}'; }
+
+# --- PostgreSQL ---------------------------------------------------------------
+
+# Prints the directory holding pg_ctl, or nothing.
+find_pg_bindir() {
+    local p d
+    if p="$(command -v pg_ctl 2>/dev/null)" && [ -n "$p" ]; then
+        dirname "$(readlink -f "$p")"
+        return
+    fi
+    if command -v pg_config >/dev/null 2>&1; then
+        d="$(pg_config --bindir 2>/dev/null || true)"
+        if [ -n "$d" ] && [ -x "$d/pg_ctl" ]; then
+            printf '%s\n' "$d"
+            return
+        fi
+    fi
+    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        if [ -x "$d/pg_ctl" ]; then
+            printf '%s\n' "$d"
+            return
+        fi
+    done
+}
+
+# Stops any cluster the Debian package created and keeps it from starting at
+# boot; the tests start their own throwaway clusters.
+quiesce_system_clusters() {
+    local conf
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        pg_lsclusters -h 2>/dev/null | while read -r ver name _rest; do
+            [ -n "$ver" ] || continue
+            as_root pg_ctlcluster "$ver" "$name" stop >/dev/null 2>&1 || true
+        done
+    fi
+    as_root service postgresql stop >/dev/null 2>&1 || true
+    for conf in /etc/postgresql/*/*/start.conf; do
+        [ -f "$conf" ] || continue
+        if grep -qE '^[[:space:]]*auto' "$conf"; then
+            as_root sed -i -E 's/^[[:space:]]*auto[[:space:]]*$/manual/' "$conf" || true
+        fi
+    done
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now postgresql >/dev/null 2>&1 || true
+    fi
+}
+
+ensure_postgres() {
+    local bindir
+    bindir="$(find_pg_bindir)"
+    if [ -n "$bindir" ]; then
+        if [ -x "$bindir/psql" ] || command -v psql >/dev/null 2>&1; then
+            log "postgresql: already present ($bindir)"
+        else
+            apt_install postgresql-client-15
+            log "postgresql: psql installed (server already present in $bindir)"
+        fi
+        return
+    fi
+
+    # Ask postgresql-common not to create (and start) a "main" cluster at all.
+    # The default createcluster.conf includes this directory.
+    as_root mkdir -p /etc/postgresql-common/createcluster.d
+    printf '# written by softdel scripts/install-deps.sh: tests use their own clusters\ncreate_main_cluster = false\n' \
+        | as_root tee /etc/postgresql-common/createcluster.d/softdel-no-main-cluster.conf >/dev/null
+
+    apt_install postgresql-15 postgresql-client-15
+    quiesce_system_clusters
+
+    bindir="$(find_pg_bindir)"
+    [ -n "$bindir" ] || die "postgresql-15 installed, but pg_ctl still not found"
+    log "postgresql: installed ($bindir)"
+}
+
+# --- Python -------------------------------------------------------------------
+
+# The interpreter for the venv: Debian's own python3 when there is one (its
+# path is readable by every user, unlike e.g. a pyenv under /root), else
+# whatever python3 is on PATH.
+pick_python() {
+    if [ -x /usr/bin/python3 ]; then
+        echo /usr/bin/python3
+    else
+        command -v python3 2>/dev/null || true
+    fi
+}
+
+venv_works() {
+    [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1 \
+        && "$VENV/bin/python" -m pip --version >/dev/null 2>&1
+}
+
+ensure_python() {
+    local want have="" created=0
+    [ -f "$REQUIREMENTS" ] || die "missing $REQUIREMENTS"
+    want="$(hash_of "$REQUIREMENTS")"
+
+    if ! venv_works; then
+        if [ -e "$VENV" ] && { [ ! -w "$VENV" ] || [ ! -w "$(dirname "$VENV")" ]; }; then
+            die "$VENV exists but is unusable, and $(id -un) cannot replace it"
+        fi
+        local py
+        py="$(pick_python)"
+        if [ -z "$py" ]; then
+            apt_install python3 python3-venv
+            py="$(pick_python)"
+            [ -n "$py" ] || die "python3 still not found after installing it"
+        fi
+        rm -rf "$VENV"
+        if ! "$py" -m venv "$VENV" >/dev/null 2>&1; then
+            # Debian's python3 ships without ensurepip unless python3-venv is in.
+            rm -rf "$VENV"
+            apt_install python3-venv
+            "$py" -m venv "$VENV" || die "$py -m venv $VENV failed"
+        fi
+        created=1
+    fi
+
+    [ -f "$VENV_STAMP" ] && have="$(cat "$VENV_STAMP")"
+    if [ "$created" -eq 0 ] && [ "$have" = "$want" ] \
+        && "$VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1; then
+        log "python venv: already present ($VENV, $(psycopg_version))"
+        return
+    fi
+
+    rm -f "$VENV_STAMP"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input -r "$REQUIREMENTS" </dev/null \
+        || die "pip install -r $REQUIREMENTS failed"
+    printf '%s\n' "$want" >"$VENV_STAMP"
+    log "python venv: installed ($VENV, $(psycopg_version))"
+}
+
+psycopg_version() {
+    "$VENV/bin/python" -c 'import psycopg; print("psycopg " + psycopg.__version__)' 2>/dev/null \
+        || echo "psycopg ?"
+}
+
+# --- Node -----------------------------------------------------------------------
+
+ensure_node() {
+    local want have="" installed_tools=0
+    [ -f "$NODE_DIR/package-lock.json" ] || die "missing $NODE_DIR/package-lock.json"
+
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        local pkgs=()
+        command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+        command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+        apt_install "${pkgs[@]}"
+        command -v node >/dev/null 2>&1 || die "node still not found after installing nodejs"
+        command -v npm >/dev/null 2>&1 || die "npm still not found after installing npm"
+        installed_tools=1
+    fi
+    if [ "$installed_tools" -eq 1 ]; then
+        log "node: installed ($(node --version))"
+    else
+        log "node: already present ($(node --version))"
+    fi
+
+    want="$(hash_of "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json")"
+    [ -f "$NODE_STAMP" ] && have="$(cat "$NODE_STAMP")"
+    if [ "$have" = "$want" ] && [ -f "$NODE_DIR/node_modules/pg/package.json" ]; then
+        log "node_modules: already present ($NODE_DIR/node_modules, pg $(pg_version))"
+        return
+    fi
+
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error </dev/null >/dev/null) \
+        || die "npm ci in $NODE_DIR failed"
+    printf '%s\n' "$want" >"$NODE_STAMP"
+    log "node_modules: installed ($NODE_DIR/node_modules, pg $(pg_version))"
+}
+
+pg_version() {
+    node -p 'require(process.argv[1]).version' "$NODE_DIR/node_modules/pg/package.json" 2>/dev/null \
+        || echo "?"
+}
+
+# With no arguments, everything; otherwise only the parts named.
+parts=("$@")
+[ "${#parts[@]}" -gt 0 ] || parts=(postgres python node)
+for part in "${parts[@]}"; do
+    case "$part" in
+        postgres) ensure_postgres ;;
+        python) ensure_python ;;
+        node) ensure_node ;;
+        *) die "unknown part '$part' (expected: postgres, python, node)" ;;
+    esac
+done

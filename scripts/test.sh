@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every softdel check: formatting, lints, unit and integration tests
+# (against throwaway PostgreSQL clusters, with psql, psycopg 3 and
+# node-postgres). Installs whatever is missing first.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --no-fail-fast
+else
+    echo "cargo-nextest not found: running cargo test"
+    cargo test --locked --no-fail-fast
+fi

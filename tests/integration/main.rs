@@ -1,0 +1,14 @@
+//! Integration tests: a real PostgreSQL, the real proxy, real clients.
+
+mod common;
+
+mod auth;
+mod cancel;
+mod clients;
+mod copy;
+mod differential;
+mod malformed;
+mod notify;
+mod queries;
+mod shutdown;
+mod upstream;
