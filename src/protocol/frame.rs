@@ -98,6 +98,7 @@ impl FrontendTag {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendTag {
     Authentication,
+    BackendKeyData,
     ErrorResponse,
     ReadyForQuery,
     Other(u8),
@@ -107,6 +108,7 @@ impl BackendTag {
     pub fn from_byte(tag: u8) -> BackendTag {
         match tag {
             b'R' => BackendTag::Authentication,
+            b'K' => BackendTag::BackendKeyData,
             b'E' => BackendTag::ErrorResponse,
             b'Z' => BackendTag::ReadyForQuery,
             other => BackendTag::Other(other),

@@ -15,4 +15,4 @@ pub use frame::{
     BackendTag, FrontendTag, Header, MAX_MESSAGE_LEN, next_backend_frame, next_frontend_frame,
 };
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
-pub use startup::{MAX_STARTUP_LEN, StartupPacket, StartupParams, parse_startup};
+pub use startup::{MAX_STARTUP_LEN, StartupPacket, StartupParams, cancel_request, parse_startup};

@@ -60,6 +60,15 @@ pub fn parse_startup(buf: &[u8]) -> Result<Option<(StartupPacket, usize)>, Proto
     Ok(Some((parsed, len)))
 }
 
+/// A CancelRequest carrying a server's BackendKeyData (process ID and
+/// secret key, as the server sent them).
+pub fn cancel_request(backend_key: &[u8]) -> Vec<u8> {
+    let mut packet = ((8 + backend_key.len()) as i32).to_be_bytes().to_vec();
+    packet.extend_from_slice(&CANCEL_REQUEST_CODE.to_be_bytes());
+    packet.extend_from_slice(backend_key);
+    packet
+}
+
 fn fixed_size(
     packet: &[u8],
     expected: usize,
@@ -192,6 +201,15 @@ mod tests {
         for bytes in cases {
             assert!(parse_startup(&bytes).is_err(), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn cancel_request_round_trips() {
+        let packet = cancel_request(&[0, 0, 0, 42, 1, 2, 3, 4]);
+        assert_eq!(
+            parse_startup(&packet),
+            Ok(Some((StartupPacket::CancelRequest, 16)))
+        );
     }
 
     #[test]

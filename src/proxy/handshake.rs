@@ -77,7 +77,7 @@ pub async fn run(client: &mut TcpStream, config: &ProxyConfig) -> Result<Handsha
 /// The cancel key in the request is the upstream backend's own (the proxy
 /// passes BackendKeyData through untouched), so the request goes to the
 /// upstream as it is. The protocol gives the client no answer either way.
-async fn forward_cancel(request: &[u8], config: &ProxyConfig) {
+pub async fn forward_cancel(request: &[u8], config: &ProxyConfig) {
     let sent = async {
         let mut upstream = upstream::connect(&config.upstream, config.connect_timeout).await?;
         let io = |e: std::io::Error| SessionError::UpstreamLost {

@@ -16,8 +16,8 @@ use tokio::sync::{Notify, watch};
 
 use super::{Phase, SessionError};
 use crate::protocol::{
-    BackendTag, FrontendTag, Header, ProtocolError, TransactionStatus, next_backend_frame,
-    next_frontend_frame,
+    BackendTag, FrontendTag, Header, ProtocolError, TransactionStatus, cancel_request,
+    next_backend_frame, next_frontend_frame,
 };
 
 /// Read buffers start at this size and are given at least this much room
@@ -55,8 +55,17 @@ enum ServerEnd {
     Closed { explained: bool },
     /// Asked to stop because the client side failed.
     Stopped,
-    /// The proxy is shutting down and this session may close now.
-    Shutdown,
+    /// The proxy is shutting down and this session may close now; with the
+    /// CancelRequest that stops the query still running, if one is.
+    Shutdown { cancel: Option<Vec<u8>> },
+}
+
+/// How a relay ended without error.
+pub enum RelayEnd {
+    /// Either side closed the session normally.
+    Closed,
+    /// Closed by shutdown; `cancel` stops the query still running upstream.
+    Shutdown { cancel: Option<Vec<u8>> },
 }
 
 /// Relays until either side ends the session. `pending` holds client bytes
@@ -67,7 +76,7 @@ pub async fn run(
     pending: BytesMut,
     phase: watch::Receiver<Phase>,
     addr: &str,
-) -> Result<(), SessionError> {
+) -> Result<RelayEnd, SessionError> {
     let shared = Shared::default();
     let (mut client_rx, mut client_tx) = client.split();
     let (mut upstream_rx, mut upstream_tx) = upstream.split();
@@ -98,8 +107,8 @@ pub async fn run(
     };
     match (client_end, server_end?) {
         (Some(Err(e)), _) => Err(e),
-        (_, ServerEnd::Shutdown) => Err(SessionError::Shutdown),
-        (Some(Ok(_)), _) | (_, ServerEnd::Closed { explained: true }) => Ok(()),
+        (_, ServerEnd::Shutdown { cancel }) => Ok(RelayEnd::Shutdown { cancel }),
+        (Some(Ok(_)), _) | (_, ServerEnd::Closed { explained: true }) => Ok(RelayEnd::Closed),
         (_, _) => Err(SessionError::UpstreamLost {
             addr: addr.to_owned(),
             reason: "the server closed the connection".to_owned(),
@@ -189,6 +198,8 @@ fn check_order(tag: FrontendTag, byte: u8, authenticated: bool) -> Result<(), Pr
 /// What the server side tracks of the server's messages.
 #[derive(Default)]
 struct ServerState {
+    /// The server's BackendKeyData body: what a CancelRequest must carry.
+    cancel_key: Option<Vec<u8>>,
     ready_for_query: u64,
     status: Option<TransactionStatus>,
     last_was_error: bool,
@@ -198,9 +209,21 @@ impl ServerState {
     /// Between requests, outside any transaction: a session that can be
     /// closed without losing anything.
     fn idle(&self, shared: &Shared) -> bool {
-        self.status == Some(TransactionStatus::Idle)
-            && self.ready_for_query == shared.requests.load(Relaxed)
-            && !shared.open_extended.load(Relaxed)
+        self.status == Some(TransactionStatus::Idle) && self.caught_up(shared)
+    }
+
+    /// Every request sent has been answered.
+    fn caught_up(&self, shared: &Shared) -> bool {
+        self.ready_for_query == shared.requests.load(Relaxed) && !shared.open_extended.load(Relaxed)
+    }
+
+    /// A CancelRequest for the query still running, if one is.
+    fn cancel_request(&self, shared: &Shared) -> Option<Vec<u8>> {
+        let key = self
+            .cancel_key
+            .as_ref()
+            .filter(|_| !self.caught_up(shared))?;
+        Some(cancel_request(key))
     }
 
     /// Finds the complete server messages at the front of `buf` and returns
@@ -214,6 +237,9 @@ impl ServerState {
                     self.ready_for_query += 1;
                 }
                 self.status = TransactionStatus::from_ready_for_query(&buf[end..end + len]);
+            }
+            if tag == BackendTag::BackendKeyData {
+                self.cancel_key = Some(buf[end + Header::LEN..end + len].to_vec());
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
             end += len;
@@ -247,7 +273,9 @@ async fn server_to_client(
             buf.advance(end);
         }
         if now == Phase::Closing || (now == Phase::Draining && state.idle(shared)) {
-            return Ok(ServerEnd::Shutdown);
+            return Ok(ServerEnd::Shutdown {
+                cancel: state.cancel_request(shared),
+            });
         }
         make_room(&mut buf);
         tokio::select! {

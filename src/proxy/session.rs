@@ -8,7 +8,8 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::handshake::{self, Handshake};
-use super::{Phase, ProxyConfig, SessionError, relay};
+use super::relay::{self, RelayEnd};
+use super::{Phase, ProxyConfig, SessionError};
 
 /// Terminate, sent to the upstream when the proxy ends a session itself so
 /// that the server logs a clean disconnect.
@@ -68,9 +69,17 @@ async fn serve(
     let span = tracing::Span::current();
     span.record("user", params.user.as_deref().unwrap_or(""));
     span.record("database", params.database.as_deref().unwrap_or(""));
-    let relayed = relay::run(client, &mut upstream, pending, phase, &config.upstream).await;
-    if relayed.is_err() {
-        let _ = upstream.write_all(TERMINATE).await;
-    }
-    relayed
+    let ended = match relay::run(client, &mut upstream, pending, phase, &config.upstream).await {
+        Ok(RelayEnd::Closed) => return Ok(()),
+        Ok(RelayEnd::Shutdown { cancel }) => {
+            // A query still running would otherwise go on after we are gone.
+            if let Some(request) = cancel {
+                handshake::forward_cancel(&request, config).await;
+            }
+            Err(SessionError::Shutdown)
+        }
+        Err(e) => Err(e),
+    };
+    let _ = upstream.write_all(TERMINATE).await;
+    ended
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::raw::{self, RawConn};
-use crate::common::{TestProxy, connect};
+use crate::common::{TestProxy, connect, connect_direct};
 
 fn assert_shutdown_fatal(msgs: &[raw::Msg]) {
     let last = msgs.last().expect("a goodbye message");
@@ -79,4 +79,28 @@ async fn grace_period_bounds_the_wait() {
         waited >= Duration::from_millis(400) && waited < Duration::from_secs(8),
         "{waited:?}"
     );
+
+    // The query the closed session was running was cancelled, not left to
+    // run on in a backend nobody is listening to.
+    let direct = connect_direct().await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running: i64 = direct
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backend still runs the query"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
