@@ -28,8 +28,7 @@ async fn check_login((user, password): (&str, &str)) {
 
     let err = connect(&proxy.url(user, Some("wrong"), "postgres"))
         .await
-        .err()
-        .expect("wrong password is refused");
+        .expect_err("wrong password is refused");
     assert_eq!(err.code(), Some(&SqlState::INVALID_PASSWORD), "{err}");
     // The proxy is still serving.
     let again = connect(&proxy.url(user, Some(password), "postgres"))
@@ -43,8 +42,7 @@ async fn unknown_database_error_comes_from_the_server() {
     let proxy = TestProxy::start().await;
     let err = connect(&proxy.url("postgres", None, "no_such_db"))
         .await
-        .err()
-        .expect("unknown database");
+        .expect_err("unknown database");
     assert_eq!(err.code(), Some(&SqlState::INVALID_CATALOG_NAME), "{err}");
     let message = err.as_db_error().map(|e| e.message()).unwrap_or_default();
     assert!(message.contains("no_such_db"), "{message}");

@@ -52,7 +52,7 @@ async fn upstream_down_then_back() {
     let proxy = TestProxy::start_with(|c| c.upstream = upstream.to_string()).await;
     let url = proxy.url("postgres", None, "postgres");
 
-    let err = connect(&url).await.err().expect("no upstream, no session");
+    let err = connect(&url).await.expect_err("no upstream, no session");
     assert_eq!(err.code(), Some(&SqlState::CONNECTION_FAILURE), "{err}");
     let text = err.as_db_error().map(|e| e.message()).unwrap_or_default();
     assert!(
