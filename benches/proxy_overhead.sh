@@ -105,7 +105,7 @@ find_pgbouncer() {
 
 have_postgres() {
     local b
-    for b in initdb pg_ctl postgres pgbench psql pg_isready; do
+    for b in initdb pg_ctl postgres pgbench psql; do
         [[ -x "$POSTGRES_BINDIR/$b" ]] || return 1
     done
 }
@@ -127,6 +127,8 @@ ensure_packages() {
         return 0
     fi
 
+    # On a systemd host the packages also start their default services
+    # (postgresql on 5432, pgbouncer on 6432); ours use other ports.
     log "installing missing packages: ${missing[*]}"
     apt-get update -q </dev/null >&2 || warn "apt-get update failed; trying to install anyway"
     if ! have_postgres; then
@@ -219,7 +221,7 @@ cleanup() {
     # Logs help explain a failure, not a Ctrl-C.
     if [[ -n "$WORK" && $rc -ne 0 && $INTERRUPTED -eq 0 ]]; then dump_logs; fi
     if [[ -n "$BOUNCER_PID" ]]; then
-        # runuser may not forward signals; kill pgbouncer itself via its pidfile.
+        # Signal pgbouncer itself (pidfile) rather than rely on runuser forwarding it.
         local bpid
         bpid="$(cat "$WORK/pgbouncer/pgbouncer.pid" 2>/dev/null)"
         [[ -n "$bpid" ]] && kill_wait "$bpid"
