@@ -58,9 +58,10 @@ fn init_logging(filter: &str) {
         .init();
 }
 
-/// A multi-threaded runtime: sessions spread over every core.
+/// The runtime that accepts connections and handles signals; sessions run
+/// on the proxy's own worker threads.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

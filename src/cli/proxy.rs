@@ -25,6 +25,9 @@ pub struct ProxyArgs {
     /// How long to wait for the upstream to accept a connection.
     #[arg(long, env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Worker threads sessions are spread over [default: one per CPU].
+    #[arg(long, env = "SOFTDEL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
 }
 
 impl ProxyArgs {
@@ -41,6 +44,9 @@ impl ProxyArgs {
         config.rules = self.rules;
         config.shutdown_grace = self.shutdown_grace;
         config.connect_timeout = self.connect_timeout;
+        if let Some(workers) = self.workers {
+            config.workers = workers.into();
+        }
         Ok(config)
     }
 }

@@ -19,6 +19,8 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// How long a client may take to send its startup packet.
     pub startup_timeout: Duration,
+    /// Worker threads sessions are spread over (one runtime each).
+    pub workers: usize,
 }
 
 impl ProxyConfig {
@@ -30,6 +32,7 @@ impl ProxyConfig {
             shutdown_grace: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             startup_timeout: Duration::from_secs(60),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }

@@ -6,9 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use super::workers::Workers;
 use super::{Phase, ProxyConfig, ShutdownHandle, session};
 
 /// After the grace period, how long sessions get to say goodbye before
@@ -52,6 +53,13 @@ impl Proxy {
             config,
             shutdown,
         } = self;
+        let workers = match Workers::start(config.workers) {
+            Ok(workers) => workers,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start worker threads");
+                return;
+            }
+        };
         let mut phase = shutdown.subscribe();
         let mut sessions = JoinSet::new();
         let mut next_id: u64 = 0;
@@ -68,9 +76,20 @@ impl Proxy {
                         next_id += 1;
                         let config = Arc::clone(&config);
                         let phase = shutdown.subscribe();
-                        sessions.spawn(async move {
-                            session::run(next_id, stream, peer, &config, phase).await;
-                        });
+                        // Re-registered with the worker's reactor, below.
+                        let stream = match stream.into_std() {
+                            Ok(stream) => stream,
+                            Err(e) => {
+                                tracing::warn!(error = %e, %peer, "cannot hand connection to a worker");
+                                continue;
+                            }
+                        };
+                        sessions.spawn_on(async move {
+                            match TcpStream::from_std(stream) {
+                                Ok(stream) => session::run(next_id, stream, peer, &config, phase).await,
+                                Err(e) => tracing::warn!(error = %e, %peer, "cannot register connection"),
+                            }
+                        }, workers.next());
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");

@@ -12,6 +12,7 @@ mod relay;
 mod session;
 mod shutdown;
 mod upstream;
+mod workers;
 
 pub use config::{ProxyConfig, parse_duration};
 pub use error::SessionError;
