@@ -24,15 +24,18 @@ pub struct Proxy {
     listener: TcpListener,
     config: Arc<ProxyConfig>,
     shutdown: ShutdownHandle,
+    workers: Workers,
 }
 
 impl Proxy {
     pub async fn bind(config: ProxyConfig) -> io::Result<Proxy> {
         let listener = TcpListener::bind(config.listen).await?;
+        let workers = Workers::start(config.workers)?;
         Ok(Proxy {
             listener,
             config: Arc::new(config),
             shutdown: ShutdownHandle::new(),
+            workers,
         })
     }
 
@@ -48,48 +51,28 @@ impl Proxy {
     /// Serves until shut down, then waits for the sessions: those still
     /// open after the grace period are closed.
     pub async fn run(self) {
-        let Proxy {
-            listener,
-            config,
-            shutdown,
-        } = self;
-        let workers = match Workers::start(config.workers) {
-            Ok(workers) => workers,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start worker threads");
-                return;
-            }
-        };
-        let mut phase = shutdown.subscribe();
         let mut sessions = JoinSet::new();
+        self.accept_until_shutdown(&mut sessions).await;
+        drop(self.listener);
+        drain(&mut sessions, &self.config, &self.shutdown).await;
+        tracing::info!("proxy stopped");
+    }
+
+    async fn accept_until_shutdown(&self, sessions: &mut JoinSet<()>) {
+        let mut phase = self.shutdown.subscribe();
         let mut next_id: u64 = 0;
         loop {
             tokio::select! {
                 biased;
                 changed = phase.changed() => {
                     if changed.is_err() || *phase.borrow() != Phase::Running {
-                        break;
+                        return;
                     }
                 }
-                accepted = listener.accept() => match accepted {
+                accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         next_id += 1;
-                        let config = Arc::clone(&config);
-                        let phase = shutdown.subscribe();
-                        // Re-registered with the worker's reactor, below.
-                        let stream = match stream.into_std() {
-                            Ok(stream) => stream,
-                            Err(e) => {
-                                tracing::warn!(error = %e, %peer, "cannot hand connection to a worker");
-                                continue;
-                            }
-                        };
-                        sessions.spawn_on(async move {
-                            match TcpStream::from_std(stream) {
-                                Ok(stream) => session::run(next_id, stream, peer, &config, phase).await,
-                                Err(e) => tracing::warn!(error = %e, %peer, "cannot register connection"),
-                            }
-                        }, workers.next());
+                        self.spawn_session(sessions, next_id, stream, peer);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -99,29 +82,59 @@ impl Proxy {
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             }
         }
-        drop(listener);
-        tracing::info!(
-            sessions = sessions.len(),
-            grace = ?config.shutdown_grace,
-            "no longer accepting connections; waiting for sessions to finish"
-        );
-        if tokio::time::timeout(config.shutdown_grace, join_all(&mut sessions))
-            .await
-            .is_err()
-        {
-            tracing::info!(
-                sessions = sessions.len(),
-                "grace period over; closing sessions"
-            );
-            shutdown.advance(Phase::Closing);
-            if tokio::time::timeout(CLOSE_TIMEOUT, join_all(&mut sessions))
-                .await
-                .is_err()
-            {
-                sessions.abort_all();
+    }
+
+    /// Runs the session on the next worker. The socket was registered with
+    /// this runtime's reactor; it is moved to the worker's.
+    fn spawn_session(
+        &self,
+        sessions: &mut JoinSet<()>,
+        id: u64,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) {
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                return tracing::warn!(error = %e, %peer, "cannot hand connection to a worker");
             }
-        }
-        tracing::info!("proxy stopped");
+        };
+        let config = Arc::clone(&self.config);
+        let phase = self.shutdown.subscribe();
+        let session = async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => session::run(id, stream, peer, &config, phase).await,
+                Err(e) => tracing::warn!(error = %e, %peer, "cannot register connection"),
+            }
+        };
+        sessions.spawn_on(session, self.workers.next());
+    }
+}
+
+/// Waits for the sessions to finish; after the grace period, tells them to
+/// close, and after that aborts what is left.
+async fn drain(sessions: &mut JoinSet<()>, config: &ProxyConfig, shutdown: &ShutdownHandle) {
+    tracing::info!(
+        sessions = sessions.len(),
+        grace = ?config.shutdown_grace,
+        "no longer accepting connections; waiting for sessions to finish"
+    );
+    if tokio::time::timeout(config.shutdown_grace, join_all(sessions))
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    tracing::info!(
+        sessions = sessions.len(),
+        "grace period over; closing sessions"
+    );
+    shutdown.advance(Phase::Closing);
+    if tokio::time::timeout(CLOSE_TIMEOUT, join_all(sessions))
+        .await
+        .is_err()
+    {
+        sessions.abort_all();
     }
 }
 
