@@ -44,11 +44,6 @@ struct Shared {
     stop: Notify,
 }
 
-enum ClientEnd {
-    Terminated,
-    Eof,
-}
-
 enum ServerEnd {
     /// The server closed the connection; `explained` when its last message
     /// was an ErrorResponse (it told the client why).
@@ -105,11 +100,17 @@ pub async fn run(
             end = &mut s2c => break end,
         }
     };
-    match (client_end, server_end?) {
-        (Some(Err(e)), _) => Err(e),
-        (_, ServerEnd::Shutdown { cancel }) => Ok(RelayEnd::Shutdown { cancel }),
-        (Some(Ok(_)), _) | (_, ServerEnd::Closed { explained: true }) => Ok(RelayEnd::Closed),
-        (_, _) => Err(SessionError::UpstreamLost {
+    // The client's failure is the cause of whatever the server side saw
+    // afterwards, so it is the one reported.
+    let client_finished = match client_end {
+        Some(Err(e)) => return Err(e),
+        Some(Ok(())) => true,
+        None => false,
+    };
+    match server_end? {
+        ServerEnd::Shutdown { cancel } => Ok(RelayEnd::Shutdown { cancel }),
+        ServerEnd::Closed { explained } if explained || client_finished => Ok(RelayEnd::Closed),
+        _ => Err(SessionError::UpstreamLost {
             addr: addr.to_owned(),
             reason: "the server closed the connection".to_owned(),
         }),
@@ -122,7 +123,7 @@ async fn client_to_server(
     mut buf: BytesMut,
     shared: &Shared,
     addr: &str,
-) -> Result<ClientEnd, SessionError> {
+) -> Result<(), SessionError> {
     loop {
         let (end, terminated) = scan_client(&buf, shared)?;
         if end > 0 {
@@ -133,7 +134,7 @@ async fn client_to_server(
             buf.advance(end);
         }
         if terminated {
-            return Ok(ClientEnd::Terminated);
+            return Ok(());
         }
         make_room(&mut buf);
         if client
@@ -144,7 +145,7 @@ async fn client_to_server(
         {
             // Half-close: the server sees EOF, as it would from the client.
             let _ = upstream.shutdown().await;
-            return Ok(ClientEnd::Eof);
+            return Ok(());
         }
     }
 }
