@@ -141,3 +141,33 @@ fn zero_table_oids(body: &mut [u8]) {
         pos += 18;
     }
 }
+
+/// The server answers Describe only when asked to flush: the proxy must
+/// pass Flush on and must not wait for a Sync that has not been sent.
+#[tokio::test]
+async fn flush_without_sync_gets_answers() {
+    use crate::common::raw::message;
+    let proxy = TestProxy::start().await;
+    let mut conn = RawConn::login(proxy.addr, "postgres", "postgres").await;
+    let mut batch = message(b'P', b"s1\0SELECT $1::int + 1\0\0\0");
+    batch.extend(message(b'D', b"Ss1\0"));
+    batch.extend(message(b'H', b""));
+    conn.send(&batch).await;
+    let tags: Vec<u8> = [conn.recv().await, conn.recv().await, conn.recv().await]
+        .into_iter()
+        .map(|m| m.expect("answer before any Sync").tag)
+        .collect();
+    // ParseComplete, ParameterDescription, RowDescription.
+    assert_eq!(tags, b"1tT");
+
+    // Portal "", statement s1, no format codes, one parameter "41", no
+    // result format codes.
+    let bind = [&b"\0s1\0"[..], &[0, 0, 0, 1, 0, 0, 0, 2], b"41", &[0, 0]].concat();
+    let mut batch = message(b'B', &bind);
+    batch.extend(message(b'E', b"\0\0\0\0\0"));
+    batch.extend(message(b'S', b""));
+    conn.send(&batch).await;
+    let msgs = conn.until_ready().await;
+    let row = msgs.iter().find(|m| m.tag == b'D').expect("a row");
+    assert_eq!(&row.body[6..], b"42");
+}

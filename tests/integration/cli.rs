@@ -1,0 +1,98 @@
+//! The `softdel` binary itself: configuration from the environment,
+//! signals, and clear errors for bad arguments.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use crate::common::raw::RawConn;
+use crate::common::{cluster, connect, url};
+
+fn softdel() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_softdel"));
+    cmd.env_remove("SOFTDEL_RULES")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+fn free_addr() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn proxy_from_environment_stops_on_sigterm() {
+    let listen = free_addr();
+    let mut child = softdel()
+        .arg("proxy")
+        .env("SOFTDEL_LISTEN", listen.to_string())
+        .env("SOFTDEL_UPSTREAM", cluster().addr())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = loop {
+        match connect(&url(listen, "postgres", None, "postgres")).await {
+            Ok(client) => break client,
+            Err(e) => assert!(Instant::now() < deadline, "proxy never came up: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        client
+            .query_one("SELECT 11", &[])
+            .await
+            .unwrap()
+            .get::<_, i32>(0),
+        11
+    );
+    let mut idle = RawConn::login(listen, "postgres", "postgres").await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().unwrap().to_string()])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+
+    let goodbye = idle.until_closed().await;
+    assert_eq!(
+        goodbye.last().and_then(|m| m.sqlstate()).as_deref(),
+        Some("57P01")
+    );
+    let exit = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits promptly once sessions are closed")
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[tokio::test]
+async fn bad_arguments_are_clear_errors() {
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["proxy", "--rules", "/nonexistent/rules.yaml"],
+            "cannot read rules file /nonexistent/rules.yaml",
+        ),
+        (
+            &["proxy", "--shutdown-grace", "3 weeks"],
+            "invalid duration",
+        ),
+        (
+            &["proxy", "--listen", "not-an-address"],
+            "invalid socket address",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = softdel().args(args).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
