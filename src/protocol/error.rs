@@ -10,6 +10,13 @@ pub enum ProtocolError {
     InvalidLength { len: i64, max: usize },
     #[error("invalid startup packet length {len} (must be between 8 and {max})")]
     InvalidStartupLength { len: i64, max: usize },
+    #[error("message type {tag:?} of {len} bytes is over the limit of {max} {phase}")]
+    MessageTooLong {
+        tag: char,
+        len: usize,
+        max: usize,
+        phase: &'static str,
+    },
     #[error("invalid frontend message type {tag}")]
     UnknownMessageType { tag: u8 },
     #[error("unexpected message type {tag:?} {phase}")]

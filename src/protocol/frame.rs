@@ -116,16 +116,57 @@ impl BackendTag {
     }
 }
 
+/// Largest message before authentication ends: PostgreSQL's limit on an
+/// authentication token (`PG_MAX_AUTH_TOKEN_LENGTH`).
+pub const MAX_AUTH_MESSAGE_LEN: usize = 65_535;
+/// Largest message of the types that carry no data, as in PostgreSQL
+/// (`PQ_SMALL_MESSAGE_LIMIT`).
+pub const MAX_SMALL_MESSAGE_LEN: usize = 10_000;
+
+impl FrontendTag {
+    /// The largest this message may be, tag byte and length included.
+    fn max_frame_len(self, authenticated: bool) -> usize {
+        if !authenticated {
+            return MAX_AUTH_MESSAGE_LEN;
+        }
+        match self {
+            FrontendTag::Query
+            | FrontendTag::Parse
+            | FrontendTag::Bind
+            | FrontendTag::FunctionCall
+            | FrontendTag::CopyData => MAX_MESSAGE_LEN + 1,
+            _ => MAX_SMALL_MESSAGE_LEN,
+        }
+    }
+}
+
 /// The next complete client message in `buf`, if there is one.
 ///
-/// Unknown message types are refused at the header, before the body is
-/// waited for, so garbage is answered at once rather than after 1 GiB.
-pub fn next_frontend_frame(buf: &[u8]) -> Result<Option<(FrontendTag, usize)>, ProtocolError> {
+/// Unknown message types and lengths over the type's limit are refused at
+/// the header, before the body is waited for: garbage is answered at once,
+/// and no client can make the proxy buffer a body it will refuse.
+pub fn next_frontend_frame(
+    buf: &[u8],
+    authenticated: bool,
+) -> Result<Option<(FrontendTag, usize)>, ProtocolError> {
     let Some(header) = Header::parse(buf)? else {
         return Ok(None);
     };
     let tag = FrontendTag::from_byte(header.tag)
         .ok_or(ProtocolError::UnknownMessageType { tag: header.tag })?;
+    let max = tag.max_frame_len(authenticated);
+    if header.frame_len > max {
+        return Err(ProtocolError::MessageTooLong {
+            tag: header.tag as char,
+            len: header.frame_len,
+            max,
+            phase: if authenticated {
+                "for its type"
+            } else {
+                "during authentication"
+            },
+        });
+    }
     Ok((buf.len() >= header.frame_len).then_some((tag, header.frame_len)))
 }
 
@@ -152,17 +193,21 @@ mod tests {
     #[test]
     fn short_header_asks_for_more() {
         assert_eq!(Header::parse(b"Q\0\0").unwrap(), None);
-        assert_eq!(next_frontend_frame(b"").unwrap(), None);
+        assert_eq!(next_frontend_frame(b"", true).unwrap(), None);
     }
 
     #[test]
     fn complete_message_is_found_at_every_split() {
         let bytes = msg(b'Q', b"select 1\0");
         for cut in 0..bytes.len() {
-            assert_eq!(next_frontend_frame(&bytes[..cut]), Ok(None), "cut at {cut}");
+            assert_eq!(
+                next_frontend_frame(&bytes[..cut], true),
+                Ok(None),
+                "cut at {cut}"
+            );
         }
         assert_eq!(
-            next_frontend_frame(&bytes).unwrap(),
+            next_frontend_frame(&bytes, true).unwrap(),
             Some((FrontendTag::Query, bytes.len()))
         );
     }
@@ -172,9 +217,9 @@ mod tests {
         let mut bytes = msg(b'P', b"\0select 1\0\0\0");
         let first = bytes.len();
         bytes.extend(msg(b'S', b""));
-        let (tag, len) = next_frontend_frame(&bytes).unwrap().unwrap();
+        let (tag, len) = next_frontend_frame(&bytes, true).unwrap().unwrap();
         assert_eq!((tag, len), (FrontendTag::Parse, first));
-        let (tag, len) = next_frontend_frame(&bytes[first..]).unwrap().unwrap();
+        let (tag, len) = next_frontend_frame(&bytes[first..], true).unwrap().unwrap();
         assert_eq!((tag, len), (FrontendTag::Sync, 5));
     }
 
@@ -185,7 +230,7 @@ mod tests {
             head.extend_from_slice(&len.to_be_bytes());
             assert!(
                 matches!(
-                    next_frontend_frame(&head),
+                    next_frontend_frame(&head, true),
                     Err(ProtocolError::InvalidLength { .. })
                 ),
                 "length {len}"
@@ -197,14 +242,36 @@ mod tests {
     fn the_largest_allowed_length_waits_for_its_body() {
         let mut head = vec![b'd'];
         head.extend_from_slice(&(MAX_MESSAGE_LEN as i32).to_be_bytes());
-        assert_eq!(next_frontend_frame(&head).unwrap(), None);
+        assert_eq!(next_frontend_frame(&head, true).unwrap(), None);
+    }
+
+    #[test]
+    fn per_type_and_per_phase_limits_apply_at_the_header() {
+        let header = |tag: u8, len: i32| {
+            let mut h = vec![tag];
+            h.extend_from_slice(&len.to_be_bytes());
+            h
+        };
+        // A 64 MiB query is fine after authentication, not before.
+        assert_eq!(next_frontend_frame(&header(b'Q', 64 << 20), true), Ok(None));
+        assert!(matches!(
+            next_frontend_frame(&header(b'Q', 64 << 20), false),
+            Err(ProtocolError::MessageTooLong { .. })
+        ));
+        // A password message at PostgreSQL's token limit is waited for.
+        assert_eq!(next_frontend_frame(&header(b'p', 65_530), false), Ok(None));
+        // Sync carries no data: 10,000 bytes at most.
+        assert!(matches!(
+            next_frontend_frame(&header(b'S', 10_000), true),
+            Err(ProtocolError::MessageTooLong { .. })
+        ));
     }
 
     #[test]
     fn unknown_frontend_tag_is_refused_at_the_header() {
         let bytes = msg(b'!', b"");
         assert_eq!(
-            next_frontend_frame(&bytes),
+            next_frontend_frame(&bytes, true),
             Err(ProtocolError::UnknownMessageType { tag: b'!' })
         );
     }

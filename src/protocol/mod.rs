@@ -8,6 +8,7 @@
 mod error;
 mod frame;
 mod messages;
+mod pipeline;
 mod startup;
 
 pub use error::ProtocolError;
@@ -15,6 +16,7 @@ pub use frame::{
     BackendTag, FrontendTag, Header, MAX_MESSAGE_LEN, next_backend_frame, next_frontend_frame,
 };
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
+pub use pipeline::Pipeline;
 pub use startup::{MAX_STARTUP_LEN, StartupPacket, StartupParams, cancel_request, parse_startup};
 
 #[cfg(test)]
@@ -43,10 +45,11 @@ mod robustness {
                 bytes[4..8].copy_from_slice(&196_608i32.to_be_bytes());
             }
             let _ = parse_startup(&bytes);
-            let _ = next_frontend_frame(&bytes);
+            let _ = next_frontend_frame(&bytes, true);
+            let _ = next_frontend_frame(&bytes, false);
             let _ = next_backend_frame(&bytes);
             if let Some(rest) = bytes.get(1..) {
-                let _ = next_frontend_frame(rest);
+                let _ = next_frontend_frame(rest, true);
             }
         }
     }

@@ -9,6 +9,10 @@ use super::ProtocolError;
 pub const MAX_STARTUP_LEN: usize = 10_000;
 
 const CANCEL_REQUEST_CODE: i32 = 80_877_102;
+/// A CancelRequest carries a process ID and a secret key of 4 bytes
+/// (protocol 3.0) up to 256 bytes (3.2).
+const MIN_CANCEL_LEN: usize = 12 + 4;
+const MAX_CANCEL_LEN: usize = 12 + 256;
 const SSL_REQUEST_CODE: i32 = pgwire::messages::startup::SslRequest::BODY_MAGIC_NUMBER;
 const GSSENC_REQUEST_CODE: i32 = pgwire::messages::startup::GssEncRequest::BODY_MAGIC_NUMBER;
 
@@ -54,7 +58,14 @@ pub fn parse_startup(buf: &[u8]) -> Result<Option<(StartupPacket, usize)>, Proto
     let parsed = match code {
         SSL_REQUEST_CODE => fixed_size(packet, 8, StartupPacket::SslRequest)?,
         GSSENC_REQUEST_CODE => fixed_size(packet, 8, StartupPacket::GssEncRequest)?,
-        CANCEL_REQUEST_CODE => fixed_size(packet, 16, StartupPacket::CancelRequest)?,
+        CANCEL_REQUEST_CODE if (MIN_CANCEL_LEN..=MAX_CANCEL_LEN).contains(&len) => {
+            StartupPacket::CancelRequest
+        }
+        CANCEL_REQUEST_CODE => {
+            return Err(ProtocolError::InvalidStartupPacket(
+                "cancel request of the wrong size",
+            ));
+        }
         _ => StartupPacket::Startup(parse_params(code, &packet[8..])?),
     };
     Ok(Some((parsed, len)))
@@ -182,6 +193,11 @@ mod tests {
             parse_startup(&packet(CANCEL_REQUEST_CODE, &[0; 8])).unwrap(),
             Some((StartupPacket::CancelRequest, 16))
         );
+        // Protocol 3.2's longer keys.
+        assert_eq!(
+            parse_startup(&packet(CANCEL_REQUEST_CODE, &[0; 36])).unwrap(),
+            Some((StartupPacket::CancelRequest, 44))
+        );
     }
 
     #[test]
@@ -192,6 +208,7 @@ mod tests {
             10_001i32.to_be_bytes().to_vec(),
             packet(SSL_REQUEST_CODE, b"x"),
             packet(CANCEL_REQUEST_CODE, &[0; 4]),
+            packet(CANCEL_REQUEST_CODE, &[0; 261]),
             packet(196_608, b"user\0alice"),
             packet(196_608, b"user\0\0"),
             packet(196_608, b"user\0alice\0\0extra\0"),

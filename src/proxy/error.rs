@@ -29,6 +29,9 @@ pub enum SessionError {
         #[source]
         source: ProtocolError,
     },
+    /// The proxy is shutting down and takes no new sessions.
+    #[error("softdel is shutting down and accepts no new sessions")]
+    NotAccepting,
     /// The proxy is shutting down and closed the session.
     #[error("terminating connection because softdel is shutting down")]
     Shutdown,
@@ -51,6 +54,7 @@ impl SessionError {
             }
             SessionError::UpstreamProtocol { .. } => ("08P01", None),
             SessionError::Shutdown => ("57P01", Some(SHUTDOWN_HINT)),
+            SessionError::NotAccepting => ("57P03", Some(SHUTDOWN_HINT)),
         };
         Some(error_response(&ErrorFields {
             severity: Severity::Fatal,

@@ -5,8 +5,10 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{ProxyConfig, SessionError, upstream};
-use crate::protocol::{StartupPacket, StartupParams, parse_startup};
+use tokio::sync::watch;
+
+use super::{Phase, ProxyConfig, SessionError, upstream};
+use crate::protocol::{ProtocolError, StartupPacket, StartupParams, parse_startup};
 
 /// How the startup phase ended.
 pub enum Handshake {
@@ -24,54 +26,98 @@ pub enum Handshake {
 }
 
 /// Reads startup-phase packets until one opens a session or ends the
-/// connection.
-pub async fn run(client: &mut TcpStream, config: &ProxyConfig) -> Result<Handshake, SessionError> {
+/// connection. While the proxy drains, cancel requests are still forwarded
+/// (they stop the queries being waited for) but no session starts.
+pub async fn run(
+    client: &mut TcpStream,
+    config: &ProxyConfig,
+    mut phase: watch::Receiver<Phase>,
+) -> Result<Handshake, SessionError> {
     let mut buf = BytesMut::with_capacity(512);
+    let mut declined = Declined::default();
     loop {
         let Some((packet, len)) = parse_startup(&buf)? else {
-            if client
-                .read_buf(&mut buf)
-                .await
-                .map_err(SessionError::ClientIo)?
-                == 0
-            {
-                return Ok(Handshake::Gone);
+            tokio::select! {
+                read = client.read_buf(&mut buf) => {
+                    if read.map_err(SessionError::ClientIo)? == 0 {
+                        return Ok(Handshake::Gone);
+                    }
+                }
+                _ = phase.wait_for(|p| *p == Phase::Closing) => return Ok(Handshake::Gone),
             }
             continue;
         };
         match packet {
-            // TLS and GSS encryption are not offered: 'N' tells the client
-            // to go on in plaintext (or give up, if it requires them).
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
+                declined.check(&packet)?;
                 buf.advance(len);
                 client
                     .write_all(b"N")
                     .await
                     .map_err(SessionError::ClientIo)?;
+                // Bytes sent before our answer were not protected by the
+                // encryption the client asked for: PostgreSQL refuses them
+                // (CVE-2021-23214), and so do we.
+                if !buf.is_empty() {
+                    return Err(ProtocolError::InvalidStartupPacket(
+                        "received unencrypted data after an encryption request",
+                    )
+                    .into());
+                }
             }
             StartupPacket::CancelRequest => {
                 forward_cancel(&buf[..len], config).await;
                 return Ok(Handshake::Cancelled);
             }
-            StartupPacket::Startup(params) => {
-                let mut upstream =
-                    upstream::connect(&config.upstream, config.connect_timeout).await?;
-                let packet = buf.split_to(len);
-                upstream
-                    .write_all(&packet)
-                    .await
-                    .map_err(|e| SessionError::UpstreamLost {
-                        addr: config.upstream.clone(),
-                        reason: e.to_string(),
-                    })?;
-                return Ok(Handshake::Session {
-                    upstream,
-                    params,
-                    pending: buf,
-                });
+            StartupPacket::Startup(_) if *phase.borrow() != Phase::Running => {
+                return Err(SessionError::NotAccepting);
             }
+            StartupPacket::Startup(params) => return start_session(buf, len, params, config).await,
         }
     }
+}
+
+/// Each encryption request may be made once, as in PostgreSQL.
+#[derive(Default)]
+struct Declined {
+    ssl: bool,
+    gss: bool,
+}
+
+impl Declined {
+    fn check(&mut self, packet: &StartupPacket) -> Result<(), ProtocolError> {
+        let (done, minor) = match packet {
+            StartupPacket::SslRequest => (&mut self.ssl, 5679),
+            _ => (&mut self.gss, 5680),
+        };
+        if std::mem::replace(done, true) {
+            return Err(ProtocolError::UnsupportedProtocol { major: 1234, minor });
+        }
+        Ok(())
+    }
+}
+
+/// Connects upstream and sends it the StartupMessage.
+async fn start_session(
+    mut buf: BytesMut,
+    len: usize,
+    params: StartupParams,
+    config: &ProxyConfig,
+) -> Result<Handshake, SessionError> {
+    let mut upstream = upstream::connect(&config.upstream, config.connect_timeout).await?;
+    let packet = buf.split_to(len);
+    upstream
+        .write_all(&packet)
+        .await
+        .map_err(|e| SessionError::UpstreamLost {
+            addr: config.upstream.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Handshake::Session {
+        upstream,
+        params,
+        pending: buf,
+    })
 }
 
 /// The cancel key in the request is the upstream backend's own (the proxy

@@ -52,15 +52,29 @@ impl Proxy {
     /// open after the grace period are closed.
     pub async fn run(self) {
         let mut sessions = JoinSet::new();
-        self.accept_until_shutdown(&mut sessions).await;
+        let mut next_id = 0;
+        self.accept_until_shutdown(&mut sessions, &mut next_id)
+            .await;
+        tracing::info!(
+            sessions = sessions.len(),
+            grace = ?self.config.shutdown_grace,
+            "shutting down: no new sessions; waiting for open ones to finish"
+        );
+        let drained = tokio::time::timeout(
+            self.config.shutdown_grace,
+            self.accept_while_draining(&mut sessions, &mut next_id),
+        )
+        .await
+        .is_ok();
         drop(self.listener);
-        drain(&mut sessions, &self.config, &self.shutdown).await;
+        if !drained {
+            close_sessions(&mut sessions, &self.shutdown).await;
+        }
         tracing::info!("proxy stopped");
     }
 
-    async fn accept_until_shutdown(&self, sessions: &mut JoinSet<()>) {
+    async fn accept_until_shutdown(&self, sessions: &mut JoinSet<()>, next_id: &mut u64) {
         let mut phase = self.shutdown.subscribe();
-        let mut next_id: u64 = 0;
         loop {
             tokio::select! {
                 biased;
@@ -69,17 +83,38 @@ impl Proxy {
                         return;
                     }
                 }
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        next_id += 1;
-                        self.spawn_session(sessions, next_id, stream, peer);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
-                },
+                accepted = self.listener.accept() => self.accepted(accepted, sessions, next_id).await,
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            }
+        }
+    }
+
+    /// While sessions drain, connections are still accepted: a cancel
+    /// request for a query being waited for must get through. Sessions
+    /// themselves refuse to start (57P03).
+    async fn accept_while_draining(&self, sessions: &mut JoinSet<()>, next_id: &mut u64) {
+        while !sessions.is_empty() {
+            tokio::select! {
+                accepted = self.listener.accept() => self.accepted(accepted, sessions, next_id).await,
+                _ = sessions.join_next() => {}
+            }
+        }
+    }
+
+    async fn accepted(
+        &self,
+        accepted: io::Result<(TcpStream, SocketAddr)>,
+        sessions: &mut JoinSet<()>,
+        next_id: &mut u64,
+    ) {
+        match accepted {
+            Ok((stream, peer)) => {
+                *next_id += 1;
+                self.spawn_session(sessions, *next_id, stream, peer);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }
@@ -111,20 +146,9 @@ impl Proxy {
     }
 }
 
-/// Waits for the sessions to finish; after the grace period, tells them to
-/// close, and after that aborts what is left.
-async fn drain(sessions: &mut JoinSet<()>, config: &ProxyConfig, shutdown: &ShutdownHandle) {
-    tracing::info!(
-        sessions = sessions.len(),
-        grace = ?config.shutdown_grace,
-        "no longer accepting connections; waiting for sessions to finish"
-    );
-    if tokio::time::timeout(config.shutdown_grace, join_all(sessions))
-        .await
-        .is_ok()
-    {
-        return;
-    }
+/// The grace period is over: tells the sessions to close, and aborts those
+/// that have not after `CLOSE_TIMEOUT`.
+async fn close_sessions(sessions: &mut JoinSet<()>, shutdown: &ShutdownHandle) {
     tracing::info!(
         sessions = sessions.len(),
         "grace period over; closing sessions"

@@ -5,7 +5,8 @@
 //! directions run concurrently (a client may pipeline requests while the
 //! server streams results: relaying one direction at a time could deadlock).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -16,8 +17,8 @@ use tokio::sync::{Notify, watch};
 
 use super::{Phase, SessionError};
 use crate::protocol::{
-    BackendTag, FrontendTag, Header, ProtocolError, TransactionStatus, cancel_request,
-    next_backend_frame, next_frontend_frame,
+    BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, next_backend_frame,
+    next_frontend_frame,
 };
 
 /// Read buffers start at this size and are given at least this much room
@@ -30,18 +31,25 @@ const MAX_RESERVE: usize = 1024 * 1024;
 /// boundary once the client side has failed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the two directions know of each other.
+/// What the two directions know of each other. Both run in one task, so
+/// the mutex is never contended; it is there because the task must be Send.
 #[derive(Default)]
 struct Shared {
-    /// The server has sent its first ReadyForQuery.
-    authenticated: AtomicBool,
-    /// Query, Sync and FunctionCall messages forwarded: each is answered by
-    /// exactly one ReadyForQuery.
-    requests: AtomicU64,
-    /// Extended-protocol messages were forwarded since the last Sync.
-    open_extended: AtomicBool,
+    pipeline: Mutex<Pipeline>,
     /// The client side failed: the server side stops at the next boundary.
     stop: Notify,
+    /// A write is under way in that direction: cut off now, the stream
+    /// would end inside a message, and nothing more may be written to it.
+    upstream_writing: AtomicBool,
+    client_writing: AtomicBool,
+}
+
+impl Shared {
+    fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
+        // A poisoned lock means a panic elsewhere in this session's task,
+        // which has already ended it; the model itself is still usable.
+        self.pipeline.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 enum ServerEnd {
@@ -63,6 +71,14 @@ pub enum RelayEnd {
     Shutdown { cancel: Option<Vec<u8>> },
 }
 
+/// A finished relay, and whether each stream stopped between messages (only
+/// then may the proxy add a message of its own: FATAL, Terminate).
+pub struct Relayed {
+    pub end: Result<RelayEnd, SessionError>,
+    pub client_at_boundary: bool,
+    pub upstream_at_boundary: bool,
+}
+
 /// Relays until either side ends the session. `pending` holds client bytes
 /// read during the handshake.
 pub async fn run(
@@ -71,18 +87,34 @@ pub async fn run(
     pending: BytesMut,
     phase: watch::Receiver<Phase>,
     addr: &str,
-) -> Result<RelayEnd, SessionError> {
+) -> Relayed {
     let shared = Shared::default();
+    let end = relay_both(client, upstream, pending, phase, addr, &shared).await;
+    Relayed {
+        end,
+        client_at_boundary: !shared.client_writing.load(Relaxed),
+        upstream_at_boundary: !shared.upstream_writing.load(Relaxed),
+    }
+}
+
+async fn relay_both(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+    pending: BytesMut,
+    phase: watch::Receiver<Phase>,
+    addr: &str,
+    shared: &Shared,
+) -> Result<RelayEnd, SessionError> {
     let (mut client_rx, mut client_tx) = client.split();
     let (mut upstream_rx, mut upstream_tx) = upstream.split();
     let c2s = async {
-        let end = client_to_server(&mut client_rx, &mut upstream_tx, pending, &shared, addr).await;
+        let end = client_to_server(&mut client_rx, &mut upstream_tx, pending, shared, addr).await;
         if end.is_err() {
             shared.stop.notify_one();
         }
         end
     };
-    let s2c = server_to_client(&mut upstream_rx, &mut client_tx, &shared, phase, addr);
+    let s2c = server_to_client(&mut upstream_rx, &mut client_tx, shared, phase, addr);
     tokio::pin!(c2s, s2c);
 
     let mut client_end = None;
@@ -125,15 +157,22 @@ async fn client_to_server(
     addr: &str,
 ) -> Result<(), SessionError> {
     loop {
-        let (end, terminated) = scan_client(&buf, shared)?;
-        if end > 0 {
+        let scanned = scan_client(&buf, shared);
+        if scanned.end > 0 {
+            shared.upstream_writing.store(true, Relaxed);
             upstream
-                .write_all(&buf[..end])
+                .write_all(&buf[..scanned.end])
                 .await
                 .map_err(|e| lost(addr, e))?;
-            buf.advance(end);
+            shared.upstream_writing.store(false, Relaxed);
+            buf.advance(scanned.end);
         }
-        if terminated {
+        // The valid messages before bad bytes are delivered first, as the
+        // server would have processed them.
+        if let Some(e) = scanned.error {
+            return Err(e.into());
+        }
+        if scanned.terminated {
             return Ok(());
         }
         make_room(&mut buf);
@@ -150,102 +189,88 @@ async fn client_to_server(
     }
 }
 
-/// Finds the complete client messages at the front of `buf`: returns how
-/// many bytes they span and whether a Terminate is among them.
-fn scan_client(buf: &[u8], shared: &Shared) -> Result<(usize, bool), ProtocolError> {
-    let mut end = 0;
-    while let Some((tag, len)) = next_frontend_frame(&buf[end..])? {
-        check_order(tag, buf[end], shared.authenticated.load(Relaxed))?;
-        end += len;
-        match tag {
-            FrontendTag::Terminate => return Ok((end, true)),
-            FrontendTag::Query | FrontendTag::Sync | FrontendTag::FunctionCall => {
-                shared.requests.fetch_add(1, Relaxed);
-                shared.open_extended.store(false, Relaxed);
+/// The complete client messages at the front of a buffer.
+struct Scanned {
+    /// How many bytes they span.
+    end: usize,
+    /// A Terminate is among them (and ends them).
+    terminated: bool,
+    /// The bytes after them can never be a valid message.
+    error: Option<ProtocolError>,
+}
+
+fn scan_client(buf: &[u8], shared: &Shared) -> Scanned {
+    let mut pipeline = shared.pipeline();
+    let mut scanned = Scanned {
+        end: 0,
+        terminated: false,
+        error: None,
+    };
+    loop {
+        let authenticated = pipeline.authenticated();
+        let (tag, len) = match next_frontend_frame(&buf[scanned.end..], authenticated) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return scanned,
+            Err(e) => {
+                scanned.error = Some(e);
+                return scanned;
             }
-            FrontendTag::Parse
-            | FrontendTag::Bind
-            | FrontendTag::Describe
-            | FrontendTag::Execute
-            | FrontendTag::Close
-            | FrontendTag::Flush => shared.open_extended.store(true, Relaxed),
-            _ => {}
+        };
+        // Everything else is for the server to judge (it refuses a query
+        // sent during password authentication itself).
+        if tag == FrontendTag::Password && authenticated {
+            scanned.error = Some(ProtocolError::UnexpectedMessage {
+                tag: 'p',
+                phase: "after authentication",
+            });
+            return scanned;
+        }
+        pipeline.client_message(tag);
+        scanned.end += len;
+        if tag == FrontendTag::Terminate {
+            scanned.terminated = true;
+            return scanned;
         }
     }
-    Ok((end, false))
 }
 
-/// Until authentication is over a client may only answer the server's
-/// challenges (or leave); afterwards it may no longer send them.
-fn check_order(tag: FrontendTag, byte: u8, authenticated: bool) -> Result<(), ProtocolError> {
-    let allowed = match tag {
-        FrontendTag::Terminate => true,
-        FrontendTag::Password => !authenticated,
-        _ => authenticated,
-    };
-    if allowed {
-        return Ok(());
-    }
-    Err(ProtocolError::UnexpectedMessage {
-        tag: byte as char,
-        phase: if authenticated {
-            "after authentication"
-        } else {
-            "during authentication"
-        },
-    })
-}
-
-/// What the server side tracks of the server's messages.
+/// What the server side keeps of the server's messages.
 #[derive(Default)]
 struct ServerState {
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
-    ready_for_query: u64,
-    status: Option<TransactionStatus>,
     last_was_error: bool,
 }
 
 impl ServerState {
-    /// Between requests, outside any transaction: a session that can be
-    /// closed without losing anything.
-    fn idle(&self, shared: &Shared) -> bool {
-        self.status == Some(TransactionStatus::Idle) && self.caught_up(shared)
-    }
-
-    /// Every request sent has been answered.
-    fn caught_up(&self, shared: &Shared) -> bool {
-        self.ready_for_query == shared.requests.load(Relaxed) && !shared.open_extended.load(Relaxed)
-    }
-
-    /// A CancelRequest for the query still running, if one is.
-    fn cancel_request(&self, shared: &Shared) -> Option<Vec<u8>> {
-        let key = self
-            .cancel_key
-            .as_ref()
-            .filter(|_| !self.caught_up(shared))?;
-        Some(cancel_request(key))
-    }
-
     /// Finds the complete server messages at the front of `buf` and returns
     /// how many bytes they span.
     fn scan(&mut self, buf: &[u8], shared: &Shared) -> Result<usize, ProtocolError> {
+        let mut pipeline = shared.pipeline();
         let mut end = 0;
         while let Some((tag, len)) = next_backend_frame(&buf[end..])? {
-            if tag == BackendTag::ReadyForQuery {
-                // The first one ends authentication; the others answer requests.
-                if shared.authenticated.swap(true, Relaxed) {
-                    self.ready_for_query += 1;
-                }
-                self.status = TransactionStatus::from_ready_for_query(&buf[end..end + len]);
-            }
+            let frame = &buf[end..end + len];
             if tag == BackendTag::BackendKeyData {
-                self.cancel_key = Some(buf[end + Header::LEN..end + len].to_vec());
+                self.cancel_key = Some(frame[Header::LEN..].to_vec());
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
+            pipeline.server_message(frame[0], frame);
             end += len;
         }
         Ok(end)
+    }
+
+    /// Whether a draining session may close now, and if so the
+    /// CancelRequest for the query it leaves running, if any.
+    fn may_close(&self, phase: Phase, shared: &Shared) -> Option<Option<Vec<u8>>> {
+        let pipeline = shared.pipeline();
+        let close = phase == Phase::Closing || (phase == Phase::Draining && pipeline.idle());
+        close.then(|| {
+            self.cancel_key
+                .as_deref()
+                .filter(|_| pipeline.busy())
+                .map(cancel_request)
+        })
     }
 }
 
@@ -267,16 +292,18 @@ async fn server_to_client(
                 source,
             })?;
         if end > 0 {
+            shared.client_writing.store(true, Relaxed);
             client
                 .write_all(&buf[..end])
                 .await
                 .map_err(SessionError::ClientIo)?;
+            shared.client_writing.store(false, Relaxed);
             buf.advance(end);
         }
-        if now == Phase::Closing || (now == Phase::Draining && state.idle(shared)) {
-            return Ok(ServerEnd::Shutdown {
-                cancel: state.cancel_request(shared),
-            });
+        if now != Phase::Running
+            && let Some(cancel) = state.may_close(now, shared)
+        {
+            return Ok(ServerEnd::Shutdown { cancel });
         }
         make_room(&mut buf);
         tokio::select! {

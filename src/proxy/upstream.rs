@@ -21,5 +21,8 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<TcpStream, Session
     stream
         .set_nodelay(true)
         .map_err(|e| failed(e.to_string()))?;
+    // The server's own keepalives now probe the proxy, not the client: ours
+    // notice a vanished peer on either side (with the OS's timings).
+    let _ = socket2::SockRef::from(&stream).set_keepalive(true);
     Ok(stream)
 }

@@ -78,18 +78,64 @@ async fn bad_messages_after_login() {
 }
 
 #[tokio::test]
-async fn query_during_authentication_is_out_of_order() {
+async fn messages_during_authentication_are_the_servers_to_judge() {
     let proxy = TestProxy::start().await;
+
+    // A query pipelined behind the startup packet runs, as it would
+    // directly (trust authentication reads nothing from the client).
+    let mut conn = RawConn::connect(proxy.addr).await;
+    let mut bytes = raw::startup("postgres", "postgres");
+    bytes.extend(raw::query("SELECT 'pipelined'"));
+    conn.send(&bytes).await;
+    conn.until_ready().await;
+    let msgs = conn.until_ready().await;
+    let row = msgs.iter().find(|m| m.tag == b'D').expect("a row");
+    assert!(row.body.ends_with(b"pipelined"), "{msgs:?}");
+
+    // During password authentication the server refuses it itself.
     let mut conn = RawConn::connect(proxy.addr).await;
     conn.send(&raw::startup(SCRAM_USER.0, "postgres")).await;
     let challenge = conn.recv().await.expect("authentication request");
     assert_eq!(challenge.tag, b'R');
     conn.send(&raw::query("SELECT 1")).await;
-    let msg = assert_rejected(&mut conn, "query during auth").await;
+    assert_rejected(&mut conn, "query during SASL").await;
+
+    // A message during authentication may not exceed PostgreSQL's limit on
+    // an authentication token: refused from its header, nothing buffered.
+    let mut conn = RawConn::connect(proxy.addr).await;
+    conn.send(&raw::startup(SCRAM_USER.0, "postgres")).await;
+    conn.recv().await.expect("authentication request");
+    let mut header = vec![b'p'];
+    header.extend_from_slice(&(64i32 << 20).to_be_bytes());
+    conn.send(&header).await;
+    let msg = assert_rejected(&mut conn, "64 MiB password message").await;
     assert!(
         msg.fields()[&b'M'].contains("during authentication"),
         "{msg:?}"
     );
+}
+
+#[tokio::test]
+async fn plaintext_sent_before_the_answer_to_an_encryption_request() {
+    let proxy = TestProxy::start().await;
+    for code in [80_877_103i32, 80_877_104] {
+        let mut conn = RawConn::connect(proxy.addr).await;
+        let mut bytes = 8i32.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&code.to_be_bytes());
+        bytes.extend(raw::startup("postgres", "postgres"));
+        conn.send(&bytes).await;
+        assert_eq!(conn.read_bytes(1).await, b"N");
+        let msg = assert_rejected(&mut conn, "data after request").await;
+        assert!(msg.fields()[&b'M'].contains("unencrypted data"), "{msg:?}");
+    }
+    // Asking twice is a protocol violation too.
+    let mut conn = RawConn::connect(proxy.addr).await;
+    let mut request = 8i32.to_be_bytes().to_vec();
+    request.extend_from_slice(&80_877_103i32.to_be_bytes());
+    conn.send(&request).await;
+    assert_eq!(conn.read_bytes(1).await, b"N");
+    conn.send(&request).await;
+    assert_rejected(&mut conn, "second SSLRequest").await;
 }
 
 #[tokio::test]

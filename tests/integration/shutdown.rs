@@ -104,3 +104,78 @@ async fn grace_period_bounds_the_wait() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn while_draining_cancels_get_through_and_new_sessions_are_refused() {
+    let proxy = TestProxy::start_with(|c| c.shutdown_grace = Duration::from_secs(30)).await;
+    let url = proxy.url("postgres", None, "postgres");
+    let client = connect(&url).await.unwrap();
+    let token = client.cancel_token();
+    let running = tokio::spawn(async move {
+        let result = client.simple_query("SELECT pg_sleep(30)").await;
+        (client, result)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    proxy.shutdown.shutdown();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let err = connect(&url)
+        .await
+        .expect_err("no new sessions while draining");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW),
+        "{err}"
+    );
+
+    token
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("the cancel request reaches the server");
+    let (_client, result) = running.await.unwrap();
+    let err = result.expect_err("cancelled");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), proxy.task)
+        .await
+        .expect("the now idle session closes and the proxy stops")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sessions_that_used_extended_copy_still_close_promptly() {
+    use bytes::Bytes;
+    use futures_util::SinkExt;
+    let proxy = TestProxy::start_with(|c| c.shutdown_grace = Duration::from_secs(30)).await;
+    let client = proxy.connect().await;
+    client
+        .batch_execute("CREATE TEMP TABLE n (i int)")
+        .await
+        .unwrap();
+    // tokio-postgres sends COPY with the extended protocol: a Sync the
+    // server ignores while it reads the data.
+    let sink = client.copy_in("COPY n FROM STDIN").await.unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"1\n2\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    // So does an error in the middle of a pipelined extended batch.
+    let bad = client.prepare("SELECT no_such_column FROM n").await;
+    assert!(bad.is_err());
+    client.simple_query("SELECT 1").await.unwrap();
+
+    let started = Instant::now();
+    proxy.shutdown.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), proxy.task)
+        .await
+        .expect("proxy stops")
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(client.is_closed() || client.simple_query("SELECT 1").await.is_err());
+}

@@ -1,0 +1,396 @@
+//! What the server still owes the client.
+//!
+//! A model of how PostgreSQL processes a session's messages, fed with the
+//! client's messages as they are forwarded and the server's as they come
+//! back. It answers one question exactly: is the session between requests
+//! (nothing in flight, no open extended-protocol batch, outside a
+//! transaction block), so that it can be closed without losing anything?
+//!
+//! The server does not answer every message: during COPY FROM STDIN it
+//! ignores Sync, and after an error in an extended-protocol batch it
+//! discards everything up to the next Sync. Counting requests and
+//! ReadyForQuery messages drifts on both; following the server's own rules
+//! does not. When unsure, the model keeps an entry (the session looks busy)
+//! rather than drop one: a busy-looking session is only closed at the end
+//! of the grace period.
+
+use std::collections::VecDeque;
+
+use super::{FrontendTag, TransactionStatus};
+
+/// A client message the server has not finished with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pending {
+    Parse,
+    Bind,
+    Describe,
+    Execute,
+    Close,
+    /// Query and FunctionCall: answered by ReadyForQuery.
+    Query,
+    Sync,
+    /// CopyDone or CopyFail: ends COPY FROM STDIN.
+    CopyEnd,
+}
+
+impl Pending {
+    fn from_tag(tag: FrontendTag) -> Option<Pending> {
+        Some(match tag {
+            FrontendTag::Parse => Pending::Parse,
+            FrontendTag::Bind => Pending::Bind,
+            FrontendTag::Describe => Pending::Describe,
+            FrontendTag::Execute => Pending::Execute,
+            FrontendTag::Close => Pending::Close,
+            FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query,
+            FrontendTag::Sync => Pending::Sync,
+            FrontendTag::CopyDone | FrontendTag::CopyFail => Pending::CopyEnd,
+            // No answer of their own.
+            FrontendTag::CopyData
+            | FrontendTag::Flush
+            | FrontendTag::Password
+            | FrontendTag::Terminate => return None,
+        })
+    }
+
+    fn is_extended(self) -> bool {
+        matches!(
+            self,
+            Pending::Parse | Pending::Bind | Pending::Describe | Pending::Execute | Pending::Close
+        )
+    }
+
+    /// Whether server message `tag` is this message's final answer.
+    fn completed_by(self, tag: u8) -> bool {
+        match self {
+            Pending::Parse => tag == b'1',
+            Pending::Bind => tag == b'2',
+            Pending::Close => tag == b'3',
+            Pending::Describe => matches!(tag, b'T' | b'n'),
+            Pending::Execute => matches!(tag, b'C' | b'I' | b's'),
+            Pending::Query | Pending::Sync | Pending::CopyEnd => false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Pipeline {
+    pending: VecDeque<Pending>,
+    /// Status from the last ReadyForQuery; `None` until authentication ends.
+    status: Option<TransactionStatus>,
+    /// Extended-protocol messages were sent since the last Sync: the server
+    /// holds an implicit transaction open.
+    unsynced: bool,
+    /// The server is reading COPY data.
+    copy_in: bool,
+    /// After an extended-protocol error the server discards messages until
+    /// Sync; set while that Sync has not been forwarded yet.
+    skipping: bool,
+    /// A COPY ended on the server before the client's CopyDone/CopyFail
+    /// arrived: the server will drop it.
+    orphan_copy_end: bool,
+}
+
+impl Pipeline {
+    /// A client message was forwarded to the server.
+    pub fn client_message(&mut self, tag: FrontendTag) {
+        match tag {
+            FrontendTag::Sync => self.unsynced = false,
+            FrontendTag::Query | FrontendTag::FunctionCall => {}
+            _ if Pending::from_tag(tag).is_some_and(Pending::is_extended) => self.unsynced = true,
+            _ => {}
+        }
+        let Some(pending) = Pending::from_tag(tag) else {
+            return;
+        };
+        if pending == Pending::CopyEnd && std::mem::take(&mut self.orphan_copy_end) {
+            return;
+        }
+        if self.skipping {
+            if pending != Pending::Sync {
+                return;
+            }
+            self.skipping = false;
+        }
+        self.pending.push_back(pending);
+    }
+
+    /// A server message (its tag and whole frame) was forwarded to the client.
+    pub fn server_message(&mut self, tag: u8, frame: &[u8]) {
+        match tag {
+            b'Z' => self.ready_for_query(frame),
+            b'G' | b'W' => self.copy_in = true,
+            b'E' => self.error(),
+            _ => self.answer(tag),
+        }
+    }
+
+    /// Nothing owed, no open batch, outside any transaction block.
+    pub fn idle(&self) -> bool {
+        self.pending.is_empty()
+            && !self.unsynced
+            && !matches!(
+                self.status,
+                Some(TransactionStatus::InTransaction | TransactionStatus::Failed)
+            )
+    }
+
+    /// Authentication is over (the first ReadyForQuery has been seen).
+    pub fn authenticated(&self) -> bool {
+        self.status.is_some()
+    }
+
+    /// The server is working on something the client asked for.
+    pub fn busy(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    fn ready_for_query(&mut self, frame: &[u8]) {
+        let first = self.status.is_none();
+        self.status = TransactionStatus::from_ready_for_query(frame);
+        self.copy_in = false;
+        if first {
+            // The end of authentication, not an answer to a request.
+            return;
+        }
+        while let Some(done) = self.pending.pop_front() {
+            if matches!(done, Pending::Query | Pending::Sync) {
+                break;
+            }
+        }
+    }
+
+    fn answer(&mut self, tag: u8) {
+        if tag == b'C' && self.copy_in {
+            self.end_copy();
+        }
+        if self.pending.front().is_some_and(|p| p.completed_by(tag)) {
+            self.pending.pop_front();
+        }
+    }
+
+    fn error(&mut self) {
+        if self.copy_in {
+            self.end_copy();
+        }
+        if self.pending.front().is_some_and(|p| p.is_extended()) {
+            self.skip_to_sync();
+        }
+    }
+
+    /// COPY FROM STDIN is over: the Syncs sent during it were ignored, and
+    /// its CopyDone/CopyFail was consumed (or will be dropped on arrival).
+    fn end_copy(&mut self) {
+        self.copy_in = false;
+        // Index 0 is the Query or Execute that started the COPY.
+        while let Some(&pending) = self.pending.get(1) {
+            match pending {
+                Pending::Sync => {
+                    self.pending.remove(1);
+                }
+                Pending::CopyEnd => {
+                    self.pending.remove(1);
+                    return;
+                }
+                _ => return,
+            }
+        }
+        self.orphan_copy_end = true;
+    }
+
+    /// The server discards messages up to the next Sync.
+    fn skip_to_sync(&mut self) {
+        while self.pending.front().is_some_and(|&p| p != Pending::Sync) {
+            self.pending.pop_front();
+        }
+        self.skipping = self.pending.is_empty();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use FrontendTag::*;
+
+    const IDLE: &[u8] = b"Z\0\0\0\x05I";
+    const IN_TX: &[u8] = b"Z\0\0\0\x05T";
+
+    /// A pipeline after authentication.
+    fn session() -> Pipeline {
+        let mut p = Pipeline::default();
+        p.server_message(b'Z', IDLE);
+        assert!(p.idle());
+        p
+    }
+
+    fn client(p: &mut Pipeline, tags: &[FrontendTag]) {
+        for &tag in tags {
+            p.client_message(tag);
+        }
+    }
+
+    /// Feeds server messages by tag; `Z` is ReadyForQuery(I), `z` (T).
+    fn server(p: &mut Pipeline, tags: &[u8]) {
+        for &tag in tags {
+            match tag {
+                b'Z' => p.server_message(b'Z', IDLE),
+                b'z' => p.server_message(b'Z', IN_TX),
+                other => p.server_message(other, &[other, 0, 0, 0, 4]),
+            }
+        }
+    }
+
+    #[test]
+    fn simple_query() {
+        let mut p = session();
+        client(&mut p, &[Query]);
+        assert!(p.busy() && !p.idle());
+        server(&mut p, b"TDC");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn transaction_block_is_not_idle() {
+        let mut p = session();
+        client(&mut p, &[Query]);
+        server(&mut p, b"Cz");
+        assert!(!p.busy() && !p.idle());
+        client(&mut p, &[Query]);
+        server(&mut p, b"CZ");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn pipelined_extended_batches() {
+        let mut p = session();
+        client(
+            &mut p,
+            &[Parse, Bind, Describe, Execute, Sync, Bind, Execute, Sync],
+        );
+        server(&mut p, b"12TDDCZ");
+        assert!(p.busy());
+        server(&mut p, b"2DC");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn batch_without_sync_holds_the_session() {
+        let mut p = session();
+        client(&mut p, &[Parse, Describe, Flush]);
+        server(&mut p, b"1tT");
+        assert!(!p.busy());
+        assert!(!p.idle(), "an implicit transaction is open until Sync");
+        client(&mut p, &[Sync]);
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn extended_error_discards_up_to_sync_including_queries() {
+        let mut p = session();
+        client(&mut p, &[Parse, Bind, Execute, Query, Sync]);
+        server(&mut p, b"EZ");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn extended_error_before_the_sync_is_sent() {
+        let mut p = session();
+        client(&mut p, &[Parse, Flush]);
+        server(&mut p, b"E");
+        client(&mut p, &[Bind, Execute, Query]);
+        assert!(p.busy() || !p.idle());
+        client(&mut p, &[Sync]);
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn error_in_a_simple_query_is_answered_by_ready_for_query() {
+        let mut p = session();
+        client(&mut p, &[Query, Query]);
+        server(&mut p, b"EZ");
+        assert!(p.busy());
+        server(&mut p, b"CZ");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn simple_copy_in() {
+        let mut p = session();
+        client(&mut p, &[Query]);
+        server(&mut p, b"G");
+        client(&mut p, &[CopyData, CopyData, CopyDone]);
+        server(&mut p, b"CZ");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn extended_copy_in_ignores_the_sync_sent_with_the_batch() {
+        let mut p = session();
+        client(&mut p, &[Parse, Bind, Execute, Sync]);
+        server(&mut p, b"12G");
+        client(&mut p, &[CopyData, CopyDone, Sync]);
+        server(&mut p, b"C");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn server_error_during_copy_in_drops_the_later_copy_done() {
+        let mut p = session();
+        client(&mut p, &[Query]);
+        server(&mut p, b"G");
+        client(&mut p, &[CopyData]);
+        server(&mut p, b"EZ");
+        assert!(p.idle());
+        client(&mut p, &[CopyData, CopyDone]);
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn copy_fail_in_extended_mode() {
+        let mut p = session();
+        client(&mut p, &[Bind, Execute, Sync]);
+        server(&mut p, b"2G");
+        client(&mut p, &[CopyFail, Sync]);
+        server(&mut p, b"E");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn copy_out() {
+        let mut p = session();
+        client(&mut p, &[Query]);
+        server(&mut p, b"HddcC");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn function_call() {
+        let mut p = session();
+        client(&mut p, &[FunctionCall]);
+        server(&mut p, b"V");
+        assert!(p.busy());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn query_pipelined_before_authentication_ends() {
+        let mut p = Pipeline::default();
+        client(&mut p, &[Query]);
+        server(&mut p, b"RSKZ");
+        assert!(p.busy(), "the first ReadyForQuery ends authentication");
+        server(&mut p, b"TDCZ");
+        assert!(p.idle());
+    }
+}
