@@ -93,15 +93,14 @@ pub struct Pipeline {
 impl Pipeline {
     /// A client message was forwarded to the server.
     pub fn client_message(&mut self, tag: FrontendTag) {
-        match tag {
-            FrontendTag::Sync => self.unsynced = false,
-            FrontendTag::Query | FrontendTag::FunctionCall => {}
-            _ if Pending::from_tag(tag).is_some_and(Pending::is_extended) => self.unsynced = true,
-            _ => {}
-        }
         let Some(pending) = Pending::from_tag(tag) else {
             return;
         };
+        if pending == Pending::Sync {
+            self.unsynced = false;
+        } else if pending.is_extended() {
+            self.unsynced = true;
+        }
         if pending == Pending::CopyEnd && std::mem::take(&mut self.orphan_copy_end) {
             return;
         }
