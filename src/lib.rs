@@ -9,3 +9,4 @@
 pub mod pgcluster;
 pub mod protocol;
 pub mod proxy;
+pub mod rules;

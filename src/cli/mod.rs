@@ -3,6 +3,7 @@
 
 mod demo;
 mod proxy;
+mod rules;
 mod signals;
 
 use std::io::IsTerminal;
@@ -30,6 +31,8 @@ enum Command {
     Proxy(proxy::ProxyArgs),
     /// Start a throwaway PostgreSQL and the proxy in front of it, to try softdel.
     Demo(demo::DemoArgs),
+    /// Work with rules files.
+    Rules(rules::RulesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -38,6 +41,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Rules(args) => rules::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use softdel::proxy::{Proxy, ProxyConfig, parse_duration};
+use softdel::rules::Rules;
 
 use super::signals::shutdown_on_signal;
 
@@ -32,12 +33,13 @@ pub struct ProxyArgs {
 
 impl ProxyArgs {
     fn config(self) -> anyhow::Result<ProxyConfig> {
-        if let Some(rules) = &self.rules {
-            std::fs::metadata(rules)
-                .with_context(|| format!("cannot read rules file {}", rules.display()))?;
+        if let Some(path) = &self.rules {
+            let rules = Rules::load(path)?;
             tracing::warn!(
-                rules = %rules.display(),
-                "this build does not apply rules yet: every statement passes through unchanged"
+                rules = %path.display(),
+                tables = rules.tables.len(),
+                "rules are valid, but this build does not apply them yet: every statement \
+                 passes through unchanged"
             );
         }
         let mut config = ProxyConfig::new(self.listen, self.upstream);

@@ -78,7 +78,7 @@ async fn bad_arguments_are_clear_errors() {
     let cases: [(&[&str], &str); 3] = [
         (
             &["proxy", "--rules", "/nonexistent/rules.yaml"],
-            "cannot read rules file /nonexistent/rules.yaml",
+            "/nonexistent/rules.yaml: cannot read the rules file",
         ),
         (
             &["proxy", "--shutdown-grace", "3 weeks"],
@@ -95,4 +95,44 @@ async fn bad_arguments_are_clear_errors() {
         assert!(!output.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn rules_check_validates_a_file() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/example.yaml");
+    let output = softdel()
+        .args(["rules", "check", example])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("orders: soft, flag is_active, at most 100 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("audit_logs: block"), "{stdout}");
+    assert!(stdout.ends_with(&format!("{example}: ok\n")), "{stdout}");
+
+    let dir = std::env::temp_dir().join(format!("softdel-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "tables:\n  orders:\n    on_delete: soft\n    max_rows: -3\n",
+    )
+    .unwrap();
+    for args in [vec!["rules", "check"], vec!["proxy", "--rules"]] {
+        let output = softdel().args(&args).arg(&broken).output().await.unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr.contains(&format!(
+                "{}:4:15: tables.orders.max_rows",
+                broken.display()
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,251 @@
+//! Reading and validating a rules file. Every problem is reported with the
+//! file, the line and the key, and nothing half-valid is ever returned.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::name::parse_identifier;
+use super::{Defaults, Marker, Mode, OnParseError, Rules, TableName, TableRule};
+
+/// A rules file that cannot be used, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the problem is at a place in the file.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.file.display(),
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for RulesError {}
+
+impl Rules {
+    /// Reads and validates the rules file at `path`.
+    pub fn load(path: &Path) -> Result<Rules, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|e| RulesError {
+            file: path.to_owned(),
+            position: None,
+            message: format!("cannot read the rules file: {e}"),
+        })?;
+        Rules::parse(&text, path)
+    }
+
+    /// Validates rules given as YAML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Rules, RulesError> {
+        let raw: RawRules = serde_yaml_ng::from_str(text).map_err(|e| RulesError {
+            file: file.to_owned(),
+            position: e.location().map(|l| (l.line(), l.column())),
+            message: strip_location(&e.to_string()),
+        })?;
+        raw.into_rules(text, file)
+    }
+}
+
+/// serde_yaml appends " at line L column C"; the position is reported in
+/// front instead, as compilers do.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    tables: Option<Tables>,
+}
+
+/// The `tables` mapping, in file order, keys as written.
+struct Tables(Vec<(String, RawTableFields)>);
+
+impl<'de> Deserialize<'de> for Tables {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Tables, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Tables;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping from table names to rules")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Tables, A::Error> {
+                let mut tables = Vec::new();
+                while let Some(key) = map.next_key()? {
+                    tables.push((key, map.next_value()?));
+                }
+                Ok(Tables(tables))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(from = "RawDefaultsFields")]
+struct RawDefaults(Defaults);
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaultsFields {
+    max_rows: Option<u64>,
+    on_delete: Option<Mode>,
+    on_parse_error: Option<OnParseError>,
+}
+
+impl From<RawDefaultsFields> for RawDefaults {
+    fn from(raw: RawDefaultsFields) -> RawDefaults {
+        let fallback = Defaults::default();
+        RawDefaults(Defaults {
+            max_rows: limit(raw.max_rows.or(fallback.max_rows)),
+            on_delete: raw.on_delete.unwrap_or(fallback.on_delete),
+            on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
+        })
+    }
+}
+
+struct RawTable {
+    mode: Option<Mode>,
+    marker: Option<Marker>,
+    max_rows: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTableFields {
+    on_delete: Option<Mode>,
+    flag: Option<String>,
+    timestamp: Option<String>,
+    max_rows: Option<u64>,
+}
+
+impl TryFrom<RawTableFields> for RawTable {
+    type Error = String;
+
+    fn try_from(raw: RawTableFields) -> Result<RawTable, String> {
+        let marker = match (raw.flag, raw.timestamp) {
+            (Some(_), Some(_)) => {
+                return Err("a table has either `flag` or `timestamp`, not both".to_owned());
+            }
+            (Some(flag), None) => Some(Marker::Flag(parse_identifier(&flag)?)),
+            (None, Some(ts)) => Some(Marker::Timestamp(parse_identifier(&ts)?)),
+            (None, None) => None,
+        };
+        match (raw.on_delete, &marker) {
+            (Some(Mode::Soft), None) => Err("on_delete: soft needs `flag: COLUMN` (a boolean \
+                 column set false on delete) or `timestamp: COLUMN` (set to now() on delete)"
+                .to_owned()),
+            (Some(mode), Some(_)) if mode != Mode::Soft => Err(format!(
+                "`flag` and `timestamp` only apply to soft tables, and this one is `{}`",
+                mode.as_str()
+            )),
+            (None, Some(_)) => Ok(RawTable {
+                mode: Some(Mode::Soft),
+                marker,
+                max_rows: raw.max_rows,
+            }),
+            (mode, _) => Ok(RawTable {
+                mode,
+                marker,
+                max_rows: raw.max_rows,
+            }),
+        }
+    }
+}
+
+impl RawRules {
+    /// Checks each table's rule; an error names the table and points at its
+    /// key in `text` (serde knows no positions once deserialization is done).
+    fn into_rules(self, text: &str, file: &Path) -> Result<Rules, RulesError> {
+        let defaults = self.defaults.0;
+        if defaults.on_delete == Mode::Soft {
+            let defaults_line = key_position(text, "defaults", 0).map_or(0, |(line, _)| line);
+            return Err(RulesError {
+                file: file.to_owned(),
+                position: key_positions(text, "on_delete").find(|&(line, _)| line > defaults_line),
+                message: "defaults.on_delete: `soft` needs a flag or timestamp column, which \
+                          differs per table: list the tables under `tables` instead"
+                    .to_owned(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        let mut keys_read: Vec<String> = Vec::new();
+        let mut tables = Vec::new();
+        for (key, fields) in self.tables.map(|t| t.0).unwrap_or_default() {
+            let earlier = keys_read.iter().filter(|k| **k == key).count();
+            keys_read.push(key.clone());
+            let at_key = |message: String| RulesError {
+                file: file.to_owned(),
+                position: key_position(text, &key, earlier),
+                message: format!("tables.{key}: {message}"),
+            };
+            let table = TableName::parse(&key).map_err(at_key)?;
+            let raw = RawTable::try_from(fields).map_err(at_key)?;
+            if !seen.insert(table.clone()) {
+                return Err(at_key(format!(
+                    "table {table} is listed twice (names fold to lower case unless quoted)"
+                )));
+            }
+            tables.push(TableRule {
+                table,
+                mode: raw.mode.unwrap_or(defaults.on_delete),
+                marker: raw.marker,
+                max_rows: match raw.max_rows {
+                    Some(n) => limit(Some(n)),
+                    None => defaults.max_rows,
+                },
+            });
+        }
+        Ok(Rules { defaults, tables })
+    }
+}
+
+/// Where key `key` stands in `text` (its `earlier`-th repeat, counting from
+/// 0), written plain or quoted.
+fn key_position(text: &str, key: &str, earlier: usize) -> Option<(usize, usize)> {
+    key_positions(text, key).nth(earlier)
+}
+
+/// Every place key `key` stands in `text`, written plain or quoted.
+fn key_positions<'a>(text: &'a str, key: &str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let spellings = [
+        format!("{key}:"),
+        format!("\"{}\":", key.replace('\\', "\\\\").replace('"', "\\\"")),
+        format!("'{}':", key.replace('\'', "''")),
+    ];
+    text.lines().enumerate().filter_map(move |(i, line)| {
+        let trimmed = line.trim_start();
+        let column = line.len() - trimmed.len() + 1;
+        spellings
+            .iter()
+            .any(|s| trimmed.starts_with(s.as_str()))
+            .then_some((i + 1, column))
+    })
+}
+
+/// 0 means no limit.
+fn limit(max_rows: Option<u64>) -> Option<u64> {
+    max_rows.filter(|&n| n > 0)
+}

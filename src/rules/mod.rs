@@ -1,0 +1,15 @@
+//! Rules: which tables are protected and how, from a YAML file.
+//!
+//! Names follow PostgreSQL: unquoted identifiers fold to lower case, quoted
+//! ones (`'"Orders"'` in YAML) keep their case.
+
+mod load;
+mod model;
+mod name;
+
+pub use load::RulesError;
+pub use model::{Applies, Defaults, Marker, Mode, OnParseError, Rules, TableRule};
+pub use name::{TableName, parse_identifier, quote_if_needed};
+
+#[cfg(test)]
+mod tests;

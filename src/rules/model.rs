@@ -1,0 +1,142 @@
+//! The rules: what happens to DELETE, TRUNCATE and DROP on each table.
+
+use super::TableName;
+
+/// What a DELETE on a table becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The rows stay, marked deleted (flag or timestamp column), journaled.
+    Soft,
+    /// The rows are really deleted; every row image is journaled.
+    Journal,
+    /// DELETE, TRUNCATE and DROP are refused.
+    Block,
+    /// Nothing changes (still subject to the row limit).
+    Allow,
+}
+
+impl Mode {
+    /// soft, journal and block tables also refuse TRUNCATE and DROP TABLE.
+    pub fn protects(self) -> bool {
+        self != Mode::Allow
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Soft => "soft",
+            Mode::Journal => "journal",
+            Mode::Block => "block",
+            Mode::Allow => "allow",
+        }
+    }
+}
+
+/// What happens to a statement the parser cannot read but that may destroy
+/// rows of a protected table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnParseError {
+    #[default]
+    Refuse,
+    Pass,
+}
+
+impl OnParseError {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnParseError::Refuse => "refuse",
+            OnParseError::Pass => "pass",
+        }
+    }
+}
+
+/// How a soft-deleted row is marked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Marker {
+    /// A boolean column: delete sets it false; live while not false.
+    Flag(String),
+    /// A timestamp column: delete sets now(); live while NULL.
+    Timestamp(String),
+}
+
+/// The rule for one table, with the defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableRule {
+    pub table: TableName,
+    pub mode: Mode,
+    /// Set for soft tables, and only for them.
+    pub marker: Option<Marker>,
+    /// Most rows one DELETE may remove; `None` means no limit.
+    pub max_rows: Option<u64>,
+}
+
+/// What applies to tables the file does not list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defaults {
+    pub max_rows: Option<u64>,
+    pub on_delete: Mode,
+    pub on_parse_error: OnParseError,
+}
+
+impl Default for Defaults {
+    fn default() -> Defaults {
+        Defaults {
+            max_rows: Some(1000),
+            on_delete: Mode::Allow,
+            on_parse_error: OnParseError::Refuse,
+        }
+    }
+}
+
+/// A validated rules file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules {
+    pub defaults: Defaults,
+    pub tables: Vec<TableRule>,
+}
+
+/// The rule that applies to one table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applies<'a> {
+    Listed(&'a TableRule),
+    Unlisted(&'a Defaults),
+}
+
+impl Applies<'_> {
+    pub fn mode(&self) -> Mode {
+        match self {
+            Applies::Listed(rule) => rule.mode,
+            Applies::Unlisted(defaults) => defaults.on_delete,
+        }
+    }
+
+    pub fn max_rows(&self) -> Option<u64> {
+        match self {
+            Applies::Listed(rule) => rule.max_rows,
+            Applies::Unlisted(defaults) => defaults.max_rows,
+        }
+    }
+}
+
+impl Rules {
+    /// The rule for a table written in SQL as `schema.name` or `name`
+    /// (both already case-folded). A rule naming the schema wins over one
+    /// that does not.
+    pub fn lookup(&self, schema: Option<&str>, name: &str) -> Applies<'_> {
+        let matching = self.tables.iter().filter(|r| r.table.matches(schema, name));
+        let best = matching.max_by_key(|r| r.table.schema.is_some() && schema.is_some());
+        best.map_or(Applies::Unlisted(&self.defaults), Applies::Listed)
+    }
+
+    /// Whether any table could need more than pass-through: when not, the
+    /// engine can let every statement through.
+    pub fn any_protection(&self) -> bool {
+        self.defaults.on_delete != Mode::Allow
+            || self.defaults.max_rows.is_some()
+            || self
+                .tables
+                .iter()
+                .any(|r| r.mode != Mode::Allow || r.max_rows.is_some())
+    }
+}

@@ -1,0 +1,194 @@
+//! Rules files in, rules or exact errors out.
+
+use std::path::Path;
+
+use super::*;
+
+fn parse(text: &str) -> Result<Rules, RulesError> {
+    Rules::parse(text, Path::new("rules.yaml"))
+}
+
+fn table(text: &str) -> TableName {
+    TableName::parse(text).unwrap()
+}
+
+#[test]
+fn the_example_file_is_valid() {
+    let rules = Rules::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/rules/example.yaml"
+    )))
+    .unwrap();
+    assert_eq!(
+        rules.defaults,
+        Defaults {
+            max_rows: Some(1000),
+            on_delete: Mode::Allow,
+            on_parse_error: OnParseError::Refuse
+        }
+    );
+    assert_eq!(
+        rules.tables,
+        vec![
+            TableRule {
+                table: table("orders"),
+                mode: Mode::Soft,
+                marker: Some(Marker::Flag("is_active".into())),
+                max_rows: Some(100),
+            },
+            TableRule {
+                table: table("payments"),
+                mode: Mode::Soft,
+                marker: Some(Marker::Timestamp("deleted_at".into())),
+                max_rows: Some(1000),
+            },
+            TableRule {
+                table: table("refunds"),
+                mode: Mode::Journal,
+                marker: None,
+                max_rows: Some(1000),
+            },
+            TableRule {
+                table: table("audit_logs"),
+                mode: Mode::Block,
+                marker: None,
+                max_rows: Some(1000),
+            },
+        ]
+    );
+}
+
+#[test]
+fn defaults_apply_when_keys_are_left_out() {
+    // YAML needs the SQL quotes inside its own: '"Orders"'.
+    let rules = parse("tables:\n  '\"Orders\"':\n    flag: Active\n").unwrap();
+    assert_eq!(rules.defaults, Defaults::default());
+    assert_eq!(
+        rules.tables,
+        vec![TableRule {
+            table: TableName {
+                schema: None,
+                name: "Orders".into()
+            },
+            mode: Mode::Soft,
+            marker: Some(Marker::Flag("active".into())),
+            max_rows: Some(1000),
+        }]
+    );
+    // Zero means no limit, by default and per table.
+    let rules = parse("defaults:\n  max_rows: 0\ntables:\n  t:\n    on_delete: journal\n").unwrap();
+    assert_eq!(rules.defaults.max_rows, None);
+    assert_eq!(rules.tables[0].max_rows, None);
+    assert_eq!(parse("{}").unwrap(), Rules::default());
+}
+
+#[test]
+fn lookup_prefers_the_rule_naming_the_schema() {
+    let rules = parse(
+        "tables:\n  orders:\n    on_delete: journal\n  billing.orders:\n    on_delete: block\n",
+    )
+    .unwrap();
+    assert_eq!(rules.lookup(Some("billing"), "orders").mode(), Mode::Block);
+    assert_eq!(rules.lookup(Some("shop"), "orders").mode(), Mode::Journal);
+    assert_eq!(rules.lookup(None, "items").mode(), Mode::Allow);
+    assert_eq!(rules.lookup(None, "items").max_rows(), Some(1000));
+}
+
+#[test]
+fn broken_files_name_the_line_and_the_key() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("default:\n  max_rows: 5\n", 1, "unknown field `default`"),
+        ("defaults:\n  max_row: 5\n", 2, "unknown field `max_row`"),
+        (
+            "tables:\n  orders:\n    on_delete: soft\n    flagg: x\n",
+            4,
+            "unknown field `flagg`",
+        ),
+        (
+            "tables:\n  orders:\n    flag: is_active\n    timestamp: deleted_at\n",
+            2,
+            "either `flag` or `timestamp`, not both",
+        ),
+        (
+            "tables:\n  orders:\n    max_rows: -1\n",
+            3,
+            "tables.orders.max_rows: invalid type: integer `-1`",
+        ),
+        (
+            "defaults:\n  max_rows: -5\n",
+            2,
+            "defaults.max_rows: invalid type: integer `-5`",
+        ),
+        (
+            "tables:\n  orders:\n    on_delete: soft\n",
+            2,
+            "tables.orders: on_delete: soft needs",
+        ),
+        (
+            "tables:\n  orders:\n    on_delete: journal\n    flag: f\n",
+            2,
+            "only apply to soft tables",
+        ),
+        (
+            "tables:\n  orders:\n    on_delete: block\n  ORDERS:\n    on_delete: allow\n",
+            4,
+            "table orders is listed twice",
+        ),
+        (
+            "tables:\n  my orders:\n    on_delete: block\n",
+            2,
+            "invalid identifier",
+        ),
+        (
+            "tables:\n  a:\n    on_delete: block\n  'b':\n    on_delete: soft\n",
+            4,
+            "tables.b: on_delete: soft needs",
+        ),
+        (
+            "tables:\n  orders:\n    on_delete: sof\n",
+            3,
+            "unknown variant `sof`",
+        ),
+        (
+            "defaults:\n  on_delete: soft\n",
+            2,
+            "defaults.on_delete: `soft`",
+        ),
+        (
+            "defaults:\n  on_parse_error: ignore\n",
+            2,
+            "unknown variant `ignore`",
+        ),
+        (
+            "tables: [orders]\n",
+            1,
+            "a mapping from table names to rules",
+        ),
+        ("defaults: {max_rows: 5\n", 2, "did not find expected"),
+    ];
+    for &(text, line, message) in cases {
+        let err = parse(text).expect_err(text);
+        assert_eq!(err.position.map(|(l, _)| l), Some(line), "{text:?}: {err}");
+        assert!(err.message.contains(message), "{text:?}: {err}");
+        assert!(
+            err.to_string().starts_with(&format!("rules.yaml:{line}:")),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn the_key_path_is_in_the_message() {
+    let err = parse("tables:\n  orders:\n    max_rows: -1\n").unwrap_err();
+    assert!(err.message.contains("tables"), "{err}");
+}
+
+#[test]
+fn an_unreadable_file_is_an_error() {
+    let err = Rules::load(Path::new("/nonexistent/rules.yaml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/rules.yaml: cannot read"),
+        "{err}"
+    );
+}
