@@ -9,4 +9,5 @@
 pub mod pgcluster;
 pub mod protocol;
 pub mod proxy;
+pub mod rewrite;
 pub mod rules;

@@ -1,0 +1,344 @@
+//! The fast path: does this SQL text contain a keyword that can destroy
+//! rows? Most statements do not, and deciding that must cost far less than
+//! parsing them.
+//!
+//! The scan reads tokens the way PostgreSQL's lexer delimits them (strings,
+//! escape strings, quoted identifiers, dollar quotes, nested block
+//! comments, line comments) and looks at bare words only. It errs towards
+//! "suspect": a false alarm costs a parse, a miss would let a DELETE
+//! through unexamined.
+
+/// Keywords that can destroy rows, as found in one SQL text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Suspects {
+    pub delete: bool,
+    pub truncate: bool,
+    pub drop: bool,
+    /// One of them inside a dollar-quoted body (a DO block or a function
+    /// that may run it later).
+    pub in_body: bool,
+}
+
+impl Suspects {
+    pub fn any(self) -> bool {
+        self.delete || self.truncate || self.drop || self.in_body
+    }
+}
+
+/// How string literals are read: with `standard_conforming_strings` off
+/// (the server reports it in a ParameterStatus), a backslash escapes the
+/// next character in every string, not only in `E'...'`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lexing {
+    pub standard_conforming_strings: bool,
+}
+
+impl Default for Lexing {
+    fn default() -> Lexing {
+        Lexing {
+            standard_conforming_strings: true,
+        }
+    }
+}
+
+/// Scans `sql` for keywords that can destroy rows.
+pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
+    let bytes = sql.as_bytes();
+    let mut suspects = Suspects::default();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i = match b {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+            b'\'' => skip_string(bytes, i + 1, !lexing.standard_conforming_strings),
+            b'"' => skip_quoted_identifier(bytes, i + 1),
+            b'$' => match dollar_tag(bytes, i) {
+                Some(tag_len) => {
+                    let (end, body) = dollar_body(bytes, i, tag_len);
+                    suspects.in_body |= keywords_in(body).any();
+                    end
+                }
+                None => i + 1,
+            },
+            _ if is_word_start(b) => {
+                let end = word_end(bytes, i);
+                let word = &bytes[i..end];
+                // E'...' is an escape string: backslashes escape.
+                if word.eq_ignore_ascii_case(b"e") && bytes.get(end) == Some(&b'\'') {
+                    skip_string(bytes, end + 1, true)
+                } else {
+                    mark(&mut suspects, word);
+                    end
+                }
+            }
+            _ => i + 1,
+        };
+    }
+    suspects
+}
+
+fn mark(suspects: &mut Suspects, word: &[u8]) {
+    if word.len() < 4 || word.len() > 8 {
+        return;
+    }
+    suspects.delete |= word.eq_ignore_ascii_case(b"delete");
+    suspects.truncate |= word.eq_ignore_ascii_case(b"truncate");
+    suspects.drop |= word.eq_ignore_ascii_case(b"drop");
+}
+
+/// Keywords anywhere in a body, as bare words (the body's own strings and
+/// comments are not told apart: a false alarm only costs a parse).
+fn keywords_in(body: &[u8]) -> Suspects {
+    let mut suspects = Suspects::default();
+    let mut i = 0;
+    while i < body.len() {
+        if is_word_start(body[i]) {
+            let end = word_end(body, i);
+            mark(&mut suspects, &body[i..end]);
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    suspects
+}
+
+/// Identifier characters: letters, digits, `_`, `$`, and any non-ASCII
+/// byte (PostgreSQL accepts non-ASCII letters in identifiers).
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+fn is_word_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+}
+
+fn word_end(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&b| !is_word_byte(b))
+        .map_or(bytes.len(), |n| start + n)
+}
+
+fn skip_line(bytes: &[u8], start: usize) -> usize {
+    bytes[start..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(bytes.len(), |n| start + n + 1)
+}
+
+/// Block comments nest in PostgreSQL.
+fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// From just after an opening quote to just after the closing one; `''`
+/// is a quote, and with `backslash` so is `\'`.
+fn skip_string(bytes: &[u8], mut i: usize, backslash: bool) -> usize {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if backslash => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\'') => i += 2,
+            b'\'' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn skip_quoted_identifier(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' if bytes.get(i + 1) == Some(&b'"') => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The length of a dollar-quote tag starting at `start` (`$$` or `$tag$`),
+/// if one starts there. A `$` inside a word (`a$b`) or before digits (`$1`)
+/// is not one; the caller only gets here outside words.
+fn dollar_tag(bytes: &[u8], start: usize) -> Option<usize> {
+    let rest = &bytes[start + 1..];
+    let name_len = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80))
+        .unwrap_or(rest.len());
+    let starts_with_digit = rest.first().is_some_and(u8::is_ascii_digit);
+    (rest.get(name_len) == Some(&b'$') && !starts_with_digit).then_some(name_len + 2)
+}
+
+/// The end of a dollar-quoted string and its body.
+fn dollar_body(bytes: &[u8], start: usize, tag_len: usize) -> (usize, &[u8]) {
+    let tag = &bytes[start..start + tag_len];
+    let body_start = start + tag_len;
+    match bytes[body_start..]
+        .windows(tag_len)
+        .position(|window| window == tag)
+    {
+        Some(n) => (body_start + n + tag_len, &bytes[body_start..body_start + n]),
+        None => (bytes.len(), &bytes[body_start..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(sql: &str) -> Suspects {
+        scan(sql, Lexing::default())
+    }
+
+    const NONE: Suspects = Suspects {
+        delete: false,
+        truncate: false,
+        drop: false,
+        in_body: false,
+    };
+    const DELETE: Suspects = Suspects {
+        delete: true,
+        ..NONE
+    };
+
+    #[test]
+    fn statements_that_destroy_rows_are_suspects() {
+        let cases: &[(&str, Suspects)] = &[
+            ("DELETE FROM orders", DELETE),
+            ("delete from orders where id = $1", DELETE),
+            ("  DeLeTe\nFROM ONLY orders *", DELETE),
+            (
+                "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d",
+                DELETE,
+            ),
+            ("SELECT 1; DELETE FROM orders", DELETE),
+            ("PREPARE p AS DELETE FROM orders WHERE id = $1", DELETE),
+            ("/* app:web */ DELETE FROM orders", DELETE),
+            ("SELECT 'x''y'; DELETE FROM t", DELETE),
+            ("SELECT $$a$$; DELETE FROM t", DELETE),
+            ("SELECT E'\\''; DELETE FROM t", DELETE),
+            ("SELECT \"a\"\"b\"; DELETE FROM t", DELETE),
+            (
+                "SELECT 1 /* /* nested */ still comment */; DELETE FROM t",
+                DELETE,
+            ),
+            (
+                "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE",
+                DELETE,
+            ),
+            (
+                "TRUNCATE orders",
+                Suspects {
+                    truncate: true,
+                    ..NONE
+                },
+            ),
+            ("DROP TABLE orders", Suspects { drop: true, ..NONE }),
+            ("DROP SCHEMA shop CASCADE", Suspects { drop: true, ..NONE }),
+            (
+                "DO $$ BEGIN DELETE FROM orders; END $$",
+                Suspects {
+                    in_body: true,
+                    ..NONE
+                },
+            ),
+            (
+                "CREATE FUNCTION f() RETURNS void AS $fn$ TRUNCATE orders $fn$ LANGUAGE sql",
+                Suspects {
+                    in_body: true,
+                    ..NONE
+                },
+            ),
+            // An unterminated string or comment hides nothing from the
+            // server either (it is a syntax error there).
+            ("DELETE FROM t WHERE a = 'unterminated", DELETE),
+        ];
+        for &(sql, expected) in cases {
+            assert_eq!(found(sql), expected, "{sql}");
+        }
+    }
+
+    #[test]
+    fn other_statements_are_not() {
+        for sql in [
+            "SELECT * FROM orders",
+            "SELECT 'DELETE FROM orders'",
+            "SELECT E'it\\'s DELETE'",
+            "SELECT \"delete\" FROM t",
+            "-- DELETE FROM orders\nSELECT 1",
+            "/* DELETE FROM orders */ SELECT 1",
+            "/* outer /* DELETE */ DELETE */ SELECT 1",
+            "SELECT deleted, is_deleted, undelete, dropped, truncated FROM t",
+            "UPDATE orders SET is_active = false WHERE id = $1",
+            "INSERT INTO log (action) VALUES ('delete')",
+            "SELECT $tag$ DROP TABLE x $tag$::text",
+            "SELECT a$delete FROM t",
+            "",
+        ] {
+            let suspects = found(sql);
+            // A quoted body is only examined for what it could run.
+            if sql.contains("$tag$") {
+                assert!(!suspects.delete && !suspects.drop, "{sql}: {suspects:?}");
+            } else {
+                assert_eq!(suspects, NONE, "{sql}");
+            }
+        }
+    }
+
+    #[test]
+    fn backslashes_follow_standard_conforming_strings() {
+        // With standard_conforming_strings on, '\' is a whole string and
+        // the DELETE after it runs; off, the quote is escaped and the
+        // string goes on past the DELETE.
+        let sql = "SELECT '\\'; DELETE FROM t; --'";
+        assert!(found(sql).delete);
+        let off = Lexing {
+            standard_conforming_strings: false,
+        };
+        assert!(!scan(sql, off).delete);
+        let sql = "SELECT '\\'' DELETE FROM t; -- '";
+        assert!(
+            scan(sql, off).delete,
+            "off: the string ends at the third quote"
+        );
+        assert!(!found(sql).delete, "on: '' is a quote inside the string");
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"'\"$-/*\\eE delt;ruanc\n0_";
+        for _ in 0..50_000 {
+            let len = (state % 24) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            let _ = found(&text);
+        }
+    }
+}
