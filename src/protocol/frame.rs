@@ -83,21 +83,11 @@ impl FrontendTag {
             _ => return None,
         })
     }
-
-    /// Whether the server answers this message with exactly one
-    /// ReadyForQuery (the end of a request cycle).
-    pub fn ends_request(self) -> bool {
-        matches!(
-            self,
-            FrontendTag::Query | FrontendTag::Sync | FrontendTag::FunctionCall
-        )
-    }
 }
 
 /// The server messages the proxy looks at; everything else is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendTag {
-    Authentication,
     BackendKeyData,
     ErrorResponse,
     ReadyForQuery,
@@ -107,7 +97,6 @@ pub enum BackendTag {
 impl BackendTag {
     pub fn from_byte(tag: u8) -> BackendTag {
         match tag {
-            b'R' => BackendTag::Authentication,
             b'K' => BackendTag::BackendKeyData,
             b'E' => BackendTag::ErrorResponse,
             b'Z' => BackendTag::ReadyForQuery,

@@ -17,11 +17,6 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// soft, journal and block tables also refuse TRUNCATE and DROP TABLE.
-    pub fn protects(self) -> bool {
-        self != Mode::Allow
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Soft => "soft",
@@ -127,16 +122,5 @@ impl Rules {
         let matching = self.tables.iter().filter(|r| r.table.matches(schema, name));
         let best = matching.max_by_key(|r| r.table.schema.is_some() && schema.is_some());
         best.map_or(Applies::Unlisted(&self.defaults), Applies::Listed)
-    }
-
-    /// Whether any table could need more than pass-through: when not, the
-    /// engine can let every statement through.
-    pub fn any_protection(&self) -> bool {
-        self.defaults.on_delete != Mode::Allow
-            || self.defaults.max_rows.is_some()
-            || self
-                .tables
-                .iter()
-                .any(|r| r.mode != Mode::Allow || r.max_rows.is_some())
     }
 }
