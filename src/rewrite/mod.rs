@@ -1,9 +1,119 @@
 //! The rewrite engine: pure functions from SQL text and rules to a
 //! decision. No sockets, no IO.
 //!
-//! So far: the fast path that tells statements which cannot destroy rows
-//! from those that must be analysed.
+//! - `scan`: the fast path; most statements cannot destroy rows and go
+//!   through after one cheap pass over their text.
+//! - `analyze`: sqlparser finds DELETE, TRUNCATE, DROP and MERGE wherever
+//!   they stand; `site` and `delete` turn a DELETE into the statement that
+//!   soft-deletes or journals it; `refusal` turns what is refused into a
+//!   statement that fails inside PostgreSQL; `fallback` decides for what
+//!   the parser cannot read.
+//! - `engine`: the per-proxy cache of decisions.
 
+mod analyze;
+mod delete;
+mod engine;
+mod fallback;
+mod lex;
+mod refusal;
 mod scan;
+mod site;
+mod sql;
+mod template;
 
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use analyze::JOURNAL_SCHEMA;
+pub use engine::Engine;
+pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan};
+pub use template::{Hole, SessionInfo, Template};
+
+/// What happens to one SQL text.
+#[derive(Clone, Debug)]
+pub enum Decision {
+    /// Forward it untouched.
+    Pass,
+    /// Send this instead.
+    Rewrite(Arc<Rewrite>),
+}
+
+/// A rewritten text.
+#[derive(Clone, Debug)]
+pub struct Rewrite {
+    pub template: Template,
+    /// How the result of a single rewritten DELETE is translated back
+    /// (for the extended protocol, where rows come without a description).
+    pub shape: Option<Shape>,
+    /// What was done, statement by statement.
+    pub actions: Vec<Action>,
+}
+
+/// How the result of a rewritten DELETE differs from the DELETE's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One row, one column: the count. The client sees no rows and the tag
+    /// `DELETE n`.
+    Count,
+    /// The client's RETURNING columns and one more, which is dropped; the
+    /// tag becomes `DELETE n`.
+    DropLast,
+}
+
+/// What the engine did to one DELETE or statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    SoftDelete {
+        table: String,
+        limit: Option<u64>,
+    },
+    JournalDelete {
+        table: String,
+        limit: Option<u64>,
+    },
+    /// An allowed DELETE, rewritten only to enforce the row limit.
+    LimitOnly {
+        table: String,
+        limit: u64,
+    },
+    Refuse(Refusal),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let limit =
+            |l: &Option<u64>| l.map_or("no row limit".to_owned(), |l| format!("at most {l} rows"));
+        match self {
+            Action::SoftDelete { table, limit: l } => {
+                write!(f, "soft delete on {table}, journaled, {}", limit(l))
+            }
+            Action::JournalDelete { table, limit: l } => {
+                write!(f, "delete on {table}, journaled, {}", limit(l))
+            }
+            Action::LimitOnly { table, limit } => {
+                write!(f, "delete on {table}, at most {limit} rows")
+            }
+            Action::Refuse(r) => write!(
+                f,
+                "refused ({}, {}): {}",
+                r.reason.as_str(),
+                r.sqlstate(),
+                r.message()
+            ),
+        }
+    }
+}
+
+/// The name of the column that carries a rewritten DELETE's row count.
+pub fn count_column(nonce: &str) -> String {
+    format!("softdel_count_{nonce}")
+}
+
+/// The name of the column that carries each row's image; the proxy drops
+/// it from what the client sees.
+pub fn image_column(nonce: &str) -> String {
+    format!("softdel_image_{nonce}")
+}

@@ -1,0 +1,72 @@
+//! The engine a proxy holds: rules, the nonce that marks its rewrites, and
+//! a cache of decisions.
+
+use std::hash::{BuildHasher, Hasher};
+
+use dashmap::DashMap;
+
+use super::{Decision, Lexing, analyze, scan};
+use crate::rules::Rules;
+
+/// Distinct suspect texts kept; past this the cache starts over (an
+/// application that inlines literals makes every text distinct).
+const CACHE_CAPACITY: usize = 10_000;
+
+pub struct Engine {
+    rules: Rules,
+    nonce: String,
+    /// Decisions for suspect texts, one map per lexing mode.
+    cache: [DashMap<Box<str>, Decision>; 2],
+}
+
+impl Engine {
+    pub fn new(rules: Rules) -> Engine {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        Engine::with_nonce(rules, format!("{:016x}", hasher.finish()))
+    }
+
+    /// An engine with a fixed nonce (for tests and `softdel rewrite`).
+    pub fn with_nonce(rules: Rules, nonce: String) -> Engine {
+        Engine {
+            rules,
+            nonce,
+            cache: [DashMap::new(), DashMap::new()],
+        }
+    }
+
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// What to do with `sql`. Texts without a destructive keyword cost one
+    /// scan; the others one parse per distinct text.
+    pub fn decide(&self, sql: &str, lexing: Lexing) -> Decision {
+        if !scan(sql, lexing).any() {
+            return Decision::Pass;
+        }
+        let cache = &self.cache[usize::from(lexing.standard_conforming_strings)];
+        if let Some(hit) = cache.get(sql) {
+            return hit.clone();
+        }
+        let decision = analyze::analyze(sql, lexing, &self.rules, &self.nonce);
+        if cache.len() >= CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(sql.into(), decision.clone());
+        decision
+    }
+
+    /// The analysis without the cache (for benchmarks).
+    pub fn analyze_uncached(&self, sql: &str, lexing: Lexing) -> Decision {
+        analyze::analyze(sql, lexing, &self.rules, &self.nonce)
+    }
+}
