@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod copy;
 mod differential;
+mod django;
 mod malformed;
 mod notify;
 mod queries;
