@@ -6,6 +6,7 @@
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
 #![forbid(unsafe_code)]
 
+pub mod journal;
 pub mod pgcluster;
 pub mod protocol;
 pub mod proxy;

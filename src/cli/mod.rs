@@ -2,7 +2,9 @@
 //! the edge, and nowhere in the library).
 
 mod demo;
+mod journal;
 mod proxy;
+mod rewrite;
 mod rules;
 mod signals;
 
@@ -33,6 +35,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Work with rules files.
     Rules(rules::RulesArgs),
+    /// Install the journal (schema `softdel`) in a database; safe to run again.
+    Init(journal::InitArgs),
+    /// List journaled operations, newest first.
+    Log(journal::LogArgs),
+    /// Show what the proxy would send for a statement under a rules file.
+    Rewrite(rewrite::RewriteArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +50,9 @@ pub fn main() -> ExitCode {
         Command::Proxy(args) => proxy::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Rules(args) => rules::run(args),
+        Command::Init(args) => journal::init(args),
+        Command::Log(args) => journal::log(args),
+        Command::Rewrite(args) => rewrite::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,18 @@ pub struct ProxyArgs {
     /// How long to wait for the upstream to accept a connection.
     #[arg(long, env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Database the proxy records refused statements in, with its own
+    /// credentials (postgres://user:password@host:port/db).
+    #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
+    journal_url: Option<String>,
+    /// File refused statements are appended to (JSON lines) when there is no
+    /// --journal-url or it cannot be reached.
+    #[arg(
+        long,
+        env = "SOFTDEL_BLOCKED_LOG",
+        default_value = "softdel-blocked.jsonl"
+    )]
+    blocked_log: PathBuf,
     /// Worker threads sessions are spread over [default: one per CPU].
     #[arg(long, env = "SOFTDEL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
@@ -33,17 +45,17 @@ pub struct ProxyArgs {
 
 impl ProxyArgs {
     fn config(self) -> anyhow::Result<ProxyConfig> {
-        if let Some(path) = &self.rules {
-            let rules = Rules::load(path)?;
-            tracing::warn!(
-                rules = %path.display(),
-                tables = rules.tables.len(),
-                "rules are valid, but this build does not apply them yet: every statement \
-                 passes through unchanged"
-            );
+        match &self.rules {
+            Some(path) => {
+                let rules = Rules::load(path)?;
+                tracing::info!(rules = %path.display(), tables = rules.tables.len(), "rules loaded");
+            }
+            None => tracing::warn!("no --rules file: every statement passes through unchanged"),
         }
         let mut config = ProxyConfig::new(self.listen, self.upstream);
         config.rules = self.rules;
+        config.journal_url = self.journal_url;
+        config.blocked_log = self.blocked_log;
         config.shutdown_grace = self.shutdown_grace;
         config.connect_timeout = self.connect_timeout;
         if let Some(workers) = self.workers {

@@ -5,6 +5,7 @@
 //! holds an incomplete message ("read more") and an error when the bytes can
 //! never become a valid message ("end this connection").
 
+pub mod codec;
 mod error;
 mod frame;
 mod messages;
@@ -16,7 +17,7 @@ pub use frame::{
     BackendTag, FrontendTag, Header, MAX_MESSAGE_LEN, next_backend_frame, next_frontend_frame,
 };
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
-pub use pipeline::Pipeline;
+pub use pipeline::{Answering, Pipeline, Shape};
 pub use startup::{MAX_STARTUP_LEN, StartupPacket, StartupParams, cancel_request, parse_startup};
 
 #[cfg(test)]

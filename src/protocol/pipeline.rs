@@ -18,13 +18,36 @@ use std::collections::VecDeque;
 
 use super::{FrontendTag, TransactionStatus};
 
+/// How the proxy must translate a result back into what the client's
+/// statement returns (the statement was rewritten).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One row, one column: a row count. The client sees no rows and the
+    /// tag `DELETE n`.
+    Count,
+    /// The client's columns and one more, which is dropped; the tag
+    /// becomes `DELETE n`.
+    DropLast,
+}
+
+/// What the server's next message answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answering {
+    Describe,
+    /// An Execute, and the shape of its portal's statement if rewritten.
+    Execute(Option<Shape>),
+    /// A simple Query (or FunctionCall).
+    Query,
+    Other,
+}
+
 /// A client message the server has not finished with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pending {
     Parse,
     Bind,
     Describe,
-    Execute,
+    Execute(Option<Shape>),
     Close,
     /// Query and FunctionCall: answered by ReadyForQuery.
     Query,
@@ -39,7 +62,7 @@ impl Pending {
             FrontendTag::Parse => Pending::Parse,
             FrontendTag::Bind => Pending::Bind,
             FrontendTag::Describe => Pending::Describe,
-            FrontendTag::Execute => Pending::Execute,
+            FrontendTag::Execute => Pending::Execute(None),
             FrontendTag::Close => Pending::Close,
             FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query,
             FrontendTag::Sync => Pending::Sync,
@@ -55,7 +78,11 @@ impl Pending {
     fn is_extended(self) -> bool {
         matches!(
             self,
-            Pending::Parse | Pending::Bind | Pending::Describe | Pending::Execute | Pending::Close
+            Pending::Parse
+                | Pending::Bind
+                | Pending::Describe
+                | Pending::Execute(_)
+                | Pending::Close
         )
     }
 
@@ -66,7 +93,7 @@ impl Pending {
             Pending::Bind => tag == b'2',
             Pending::Close => tag == b'3',
             Pending::Describe => matches!(tag, b'T' | b'n'),
-            Pending::Execute => matches!(tag, b'C' | b'I' | b's'),
+            Pending::Execute(_) => matches!(tag, b'C' | b'I' | b's'),
             Pending::Query | Pending::Sync | Pending::CopyEnd => false,
         }
     }
@@ -93,9 +120,27 @@ pub struct Pipeline {
 impl Pipeline {
     /// A client message was forwarded to the server.
     pub fn client_message(&mut self, tag: FrontendTag) {
-        let Some(pending) = Pending::from_tag(tag) else {
-            return;
-        };
+        if let Some(pending) = Pending::from_tag(tag) {
+            self.push(pending);
+        }
+    }
+
+    /// An Execute of a portal whose statement was rewritten to `shape`.
+    pub fn client_execute(&mut self, shape: Option<Shape>) {
+        self.push(Pending::Execute(shape));
+    }
+
+    /// What the server's next message answers.
+    pub fn answering(&self) -> Answering {
+        match self.pending.front() {
+            Some(Pending::Describe) => Answering::Describe,
+            Some(&Pending::Execute(shape)) => Answering::Execute(shape),
+            Some(Pending::Query) => Answering::Query,
+            _ => Answering::Other,
+        }
+    }
+
+    fn push(&mut self, pending: Pending) {
         if pending == Pending::Sync {
             self.unsynced = false;
         } else if pending.is_extended() {

@@ -10,9 +10,14 @@ pub struct ProxyConfig {
     pub listen: SocketAddr,
     /// The PostgreSQL server, as `host:port`.
     pub upstream: String,
-    /// Rules file (applied by the rewrite engine; accepted and checked for
-    /// readability so deployments can be written today).
+    /// Rules file; without one, every statement passes unchanged.
     pub rules: Option<PathBuf>,
+    /// Database the proxy records refused statements in (its own
+    /// connection, with its own credentials).
+    pub journal_url: Option<String>,
+    /// Where refused statements are appended when `journal_url` is unset or
+    /// unreachable (JSON lines).
+    pub blocked_log: PathBuf,
     /// How long open sessions may go on after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// How long to wait for the upstream to accept a connection.
@@ -29,6 +34,8 @@ impl ProxyConfig {
             listen,
             upstream: upstream.into(),
             rules: None,
+            journal_url: None,
+            blocked_log: PathBuf::from("softdel-blocked.jsonl"),
             shutdown_grace: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             startup_timeout: Duration::from_secs(60),

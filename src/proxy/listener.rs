@@ -9,8 +9,12 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use super::session::Services;
 use super::workers::Workers;
 use super::{Phase, ProxyConfig, ShutdownHandle, session};
+use crate::journal::Recorder;
+use crate::rewrite::Engine;
+use crate::rules::{Defaults, OnParseError, Rules};
 
 /// After the grace period, how long sessions get to say goodbye before
 /// their tasks are aborted.
@@ -25,17 +29,30 @@ pub struct Proxy {
     config: Arc<ProxyConfig>,
     shutdown: ShutdownHandle,
     workers: Workers,
+    services: Services,
 }
 
 impl Proxy {
+    /// Loads the rules and binds the listener. A broken rules file is an
+    /// `InvalidData` error naming the file, line and key.
     pub async fn bind(config: ProxyConfig) -> io::Result<Proxy> {
+        let rules = match &config.rules {
+            Some(path) => Rules::load(path)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            None => pass_everything(),
+        };
         let listener = TcpListener::bind(config.listen).await?;
         let workers = Workers::start(config.workers)?;
+        let services = Services {
+            engine: Arc::new(Engine::new(rules)),
+            recorder: Recorder::start(config.journal_url.clone(), config.blocked_log.clone()),
+        };
         Ok(Proxy {
             listener,
             config: Arc::new(config),
             shutdown: ShutdownHandle::new(),
             workers,
+            services,
         })
     }
 
@@ -136,13 +153,26 @@ impl Proxy {
         };
         let config = Arc::clone(&self.config);
         let phase = self.shutdown.subscribe();
+        let services = self.services.clone();
         let session = async move {
             match TcpStream::from_std(stream) {
-                Ok(stream) => session::run(id, stream, peer, &config, phase).await,
+                Ok(stream) => session::run(id, stream, peer, &config, phase, services).await,
                 Err(e) => tracing::warn!(error = %e, %peer, "cannot register connection"),
             }
         };
         sessions.spawn_on(session, self.workers.next());
+    }
+}
+
+/// Without a rules file nothing is protected and nothing limited.
+fn pass_everything() -> Rules {
+    Rules {
+        defaults: Defaults {
+            max_rows: None,
+            on_delete: crate::rules::Mode::Allow,
+            on_parse_error: OnParseError::Pass,
+        },
+        tables: Vec::new(),
     }
 }
 

@@ -7,10 +7,12 @@
 mod config;
 mod error;
 mod handshake;
+mod intercept;
 mod listener;
 mod relay;
 mod session;
 mod shutdown;
+mod translate;
 mod upstream;
 mod workers;
 

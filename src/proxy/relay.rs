@@ -15,11 +15,15 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::sync::{Notify, watch};
 
+use super::intercept::Intercept;
+use super::translate::{Translated, Translator};
 use super::{Phase, SessionError};
+use crate::journal::{BlockedAttempt, Recorder};
 use crate::protocol::{
-    BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, next_backend_frame,
-    next_frontend_frame,
+    BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, codec,
+    next_backend_frame, next_frontend_frame,
 };
+use crate::rewrite::{Lexing, Refusal};
 
 /// Read buffers start at this size and are given at least this much room
 /// before each read.
@@ -42,9 +46,20 @@ struct Shared {
     /// would end inside a message, and nothing more may be written to it.
     upstream_writing: AtomicBool,
     client_writing: AtomicBool,
+    /// The server's `standard_conforming_strings`, which decides how the
+    /// client's SQL is read.
+    nonstandard_strings: AtomicBool,
+    /// A statement was rewritten: the server's answers need translating.
+    rewritten: AtomicBool,
 }
 
 impl Shared {
+    fn lexing(&self) -> Lexing {
+        Lexing {
+            standard_conforming_strings: !self.nonstandard_strings.load(Relaxed),
+        }
+    }
+
     fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
         // A poisoned lock means a panic elsewhere in this session's task,
         // which has already ended it; the model itself is still usable.
@@ -79,6 +94,17 @@ pub struct Relayed {
     pub upstream_at_boundary: bool,
 }
 
+/// What the session does to statements: the rewriting on the way in, the
+/// translation on the way out, and who is recorded for refusals.
+pub struct Rewriting {
+    pub intercept: Intercept,
+    pub translator: Translator,
+    pub recorder: Recorder,
+    /// The session, as refusals are recorded (the SQL and reason are
+    /// filled in per refusal).
+    pub who: BlockedAttempt,
+}
+
 /// Relays until either side ends the session. `pending` holds client bytes
 /// read during the handshake.
 pub async fn run(
@@ -87,9 +113,10 @@ pub async fn run(
     pending: BytesMut,
     phase: watch::Receiver<Phase>,
     addr: &str,
+    rewriting: Rewriting,
 ) -> Relayed {
     let shared = Shared::default();
-    let end = relay_both(client, upstream, pending, phase, addr, &shared).await;
+    let end = relay_both(client, upstream, pending, phase, addr, &shared, rewriting).await;
     Relayed {
         end,
         client_at_boundary: !shared.client_writing.load(Relaxed),
@@ -104,17 +131,39 @@ async fn relay_both(
     phase: watch::Receiver<Phase>,
     addr: &str,
     shared: &Shared,
+    rewriting: Rewriting,
 ) -> Result<RelayEnd, SessionError> {
     let (mut client_rx, mut client_tx) = client.split();
     let (mut upstream_rx, mut upstream_tx) = upstream.split();
+    let Rewriting {
+        mut intercept,
+        translator,
+        recorder,
+        who,
+    } = rewriting;
     let c2s = async {
-        let end = client_to_server(&mut client_rx, &mut upstream_tx, pending, shared, addr).await;
+        let end = client_to_server(
+            &mut client_rx,
+            &mut upstream_tx,
+            pending,
+            shared,
+            addr,
+            &mut intercept,
+        )
+        .await;
         if end.is_err() {
             shared.stop.notify_one();
         }
         end
     };
-    let s2c = server_to_client(&mut upstream_rx, &mut client_tx, shared, phase, addr);
+    let state = ServerState {
+        cancel_key: None,
+        last_was_error: false,
+        translator,
+        recorder,
+        who,
+    };
+    let s2c = server_to_client(&mut upstream_rx, &mut client_tx, shared, phase, addr, state);
     tokio::pin!(c2s, s2c);
 
     let mut client_end = None;
@@ -155,15 +204,14 @@ async fn client_to_server(
     mut buf: BytesMut,
     shared: &Shared,
     addr: &str,
+    intercept: &mut Intercept,
 ) -> Result<(), SessionError> {
     loop {
-        let scanned = scan_client(&buf, shared);
+        let scanned = scan_client(&buf, shared, intercept);
         if scanned.end > 0 {
             shared.upstream_writing.store(true, Relaxed);
-            upstream
-                .write_all(&buf[..scanned.end])
-                .await
-                .map_err(|e| lost(addr, e))?;
+            let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
+            upstream.write_all(out).await.map_err(|e| lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
             buf.advance(scanned.end);
         }
@@ -197,14 +245,18 @@ struct Scanned {
     terminated: bool,
     /// The bytes after them can never be a valid message.
     error: Option<ProtocolError>,
+    /// What to send instead of them, when a message was rewritten.
+    rewritten: Option<Vec<u8>>,
 }
 
-fn scan_client(buf: &[u8], shared: &Shared) -> Scanned {
+fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanned {
     let mut pipeline = shared.pipeline();
+    let lexing = shared.lexing();
     let mut scanned = Scanned {
         end: 0,
         terminated: false,
         error: None,
+        rewritten: None,
     };
     loop {
         let authenticated = pipeline.authenticated();
@@ -225,7 +277,21 @@ fn scan_client(buf: &[u8], shared: &Shared) -> Scanned {
             });
             return scanned;
         }
-        pipeline.client_message(tag);
+        let frame = &buf[scanned.end..scanned.end + len];
+        match intercept.client_frame(tag, frame, lexing, &mut pipeline) {
+            Some(replacement) => {
+                shared.rewritten.store(true, Relaxed);
+                let out = scanned
+                    .rewritten
+                    .get_or_insert_with(|| buf[..scanned.end].to_vec());
+                out.extend_from_slice(&replacement);
+            }
+            None => {
+                if let Some(out) = &mut scanned.rewritten {
+                    out.extend_from_slice(frame);
+                }
+            }
+        }
         scanned.end += len;
         if tag == FrontendTag::Terminate {
             scanned.terminated = true;
@@ -235,29 +301,94 @@ fn scan_client(buf: &[u8], shared: &Shared) -> Scanned {
 }
 
 /// What the server side keeps of the server's messages.
-#[derive(Default)]
 struct ServerState {
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
     last_was_error: bool,
+    translator: Translator,
+    recorder: Recorder,
+    who: BlockedAttempt,
+}
+
+/// The complete server messages at the front of a buffer.
+struct ScannedServer {
+    end: usize,
+    /// What to send instead of them, when one was translated.
+    translated: Option<Vec<u8>>,
 }
 
 impl ServerState {
-    /// Finds the complete server messages at the front of `buf` and returns
-    /// how many bytes they span.
-    fn scan(&mut self, buf: &[u8], shared: &Shared) -> Result<usize, ProtocolError> {
+    /// Finds the complete server messages at the front of `buf`.
+    fn scan(&mut self, buf: &[u8], shared: &Shared) -> Result<ScannedServer, ProtocolError> {
         let mut pipeline = shared.pipeline();
-        let mut end = 0;
-        while let Some((tag, len)) = next_backend_frame(&buf[end..])? {
-            let frame = &buf[end..end + len];
-            if tag == BackendTag::BackendKeyData {
-                self.cancel_key = Some(frame[Header::LEN..].to_vec());
+        let rewritten = shared.rewritten.load(Relaxed);
+        let mut scanned = ScannedServer {
+            end: 0,
+            translated: None,
+        };
+        while let Some((tag, len)) = next_backend_frame(&buf[scanned.end..])? {
+            let frame = &buf[scanned.end..scanned.end + len];
+            match tag {
+                BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
+                BackendTag::Other(b'S') => self.parameter_status(frame, shared),
+                _ => {}
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
+            let translated = if rewritten {
+                let (translated, refusal) =
+                    self.translator.server_frame(frame, pipeline.answering());
+                if let Some(refusal) = refusal {
+                    self.record(refusal);
+                }
+                translated
+            } else {
+                Translated::Original
+            };
             pipeline.server_message(frame[0], frame);
-            end += len;
+            match translated {
+                Translated::Original => {
+                    if let Some(out) = &mut scanned.translated {
+                        out.extend_from_slice(frame);
+                    }
+                }
+                Translated::Replaced(bytes) => scanned
+                    .translated
+                    .get_or_insert_with(|| buf[..scanned.end].to_vec())
+                    .extend_from_slice(&bytes),
+                Translated::Dropped => {
+                    scanned
+                        .translated
+                        .get_or_insert_with(|| buf[..scanned.end].to_vec());
+                }
+            }
+            scanned.end += len;
         }
-        Ok(end)
+        Ok(scanned)
+    }
+
+    /// Settings the proxy follows: how strings are read, and the
+    /// application's name for the journal.
+    fn parameter_status(&mut self, frame: &[u8], shared: &Shared) {
+        match codec::parameter_status(frame) {
+            Some((b"standard_conforming_strings", value)) => {
+                shared.nonstandard_strings.store(value != b"on", Relaxed);
+            }
+            Some((b"application_name", value)) => {
+                self.who.application_name = String::from_utf8_lossy(value).into_owned();
+            }
+            _ => {}
+        }
+    }
+
+    fn record(&self, refusal: Refusal) {
+        let mut attempt = self.who.clone();
+        attempt.at_unix = BlockedAttempt::now_unix();
+        attempt.table = refusal.table.clone();
+        attempt.reason = refusal.reason.as_str().to_owned();
+        attempt.sqlstate = refusal.sqlstate().to_owned();
+        attempt.message = refusal.message();
+        attempt.sql = refusal.sql;
+        self.recorder.record(attempt);
     }
 
     /// Whether a draining session may close now, and if so the
@@ -280,25 +411,27 @@ async fn server_to_client(
     shared: &Shared,
     mut phase: watch::Receiver<Phase>,
     addr: &str,
+    mut state: ServerState,
 ) -> Result<ServerEnd, SessionError> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let mut state = ServerState::default();
     let mut now = *phase.borrow_and_update();
     loop {
-        let end = state
-            .scan(&buf, shared)
-            .map_err(|source| SessionError::UpstreamProtocol {
-                addr: addr.to_owned(),
-                source,
-            })?;
-        if end > 0 {
+        let scanned =
+            state
+                .scan(&buf, shared)
+                .map_err(|source| SessionError::UpstreamProtocol {
+                    addr: addr.to_owned(),
+                    source,
+                })?;
+        if scanned.end > 0 {
             shared.client_writing.store(true, Relaxed);
+            let out = scanned.translated.as_deref().unwrap_or(&buf[..scanned.end]);
             client
-                .write_all(&buf[..end])
+                .write_all(out)
                 .await
                 .map_err(SessionError::ClientIo)?;
             shared.client_writing.store(false, Relaxed);
-            buf.advance(end);
+            buf.advance(scanned.end);
         }
         if now != Phase::Running
             && let Some(cancel) = state.may_close(now, shared)

@@ -1,6 +1,7 @@
 //! One client connection, from accept to close.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use socket2::SockRef;
 use tokio::io::AsyncWriteExt;
@@ -9,8 +10,20 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::handshake::{self, Handshake};
-use super::relay::{self, RelayEnd};
+use super::intercept::Intercept;
+use super::relay::{self, RelayEnd, Rewriting};
+use super::translate::Translator;
 use super::{Phase, ProxyConfig, SessionError};
+use crate::journal::{BlockedAttempt, Recorder};
+use crate::protocol::StartupParams;
+use crate::rewrite::{Engine, SessionInfo};
+
+/// What every session of a proxy shares.
+#[derive(Clone)]
+pub struct Services {
+    pub engine: Arc<Engine>,
+    pub recorder: Recorder,
+}
 
 /// Terminate, sent to the upstream when the proxy ends a session itself so
 /// that the server logs a clean disconnect.
@@ -22,6 +35,7 @@ pub async fn run(
     peer: SocketAddr,
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
+    services: Services,
 ) {
     let span = tracing::info_span!(
         "session",
@@ -34,7 +48,8 @@ pub async fn run(
         let _ = client.set_nodelay(true);
         let _ = SockRef::from(&client).set_keepalive(true);
         tracing::debug!("connection accepted");
-        let (outcome, at_boundary) = serve(&mut client, config, phase).await;
+        let who = Who { id, peer, services };
+        let (outcome, at_boundary) = serve(&mut client, config, phase, who).await;
         match &outcome {
             Ok(()) => tracing::debug!("connection closed"),
             Err(SessionError::ClientIo(e)) => tracing::debug!(error = %e, "client connection lost"),
@@ -62,6 +77,7 @@ async fn serve(
     client: &mut TcpStream,
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
+    who: Who,
 ) -> (Result<(), SessionError>, bool) {
     let started = tokio::time::timeout(
         config.startup_timeout,
@@ -79,7 +95,16 @@ async fn serve(
     let span = tracing::Span::current();
     span.record("user", params.user.as_deref().unwrap_or(""));
     span.record("database", params.database.as_deref().unwrap_or(""));
-    let relayed = relay::run(client, &mut upstream, pending, phase, &config.upstream).await;
+    let rewriting = who.rewriting(&params);
+    let relayed = relay::run(
+        client,
+        &mut upstream,
+        pending,
+        phase,
+        &config.upstream,
+        rewriting,
+    )
+    .await;
     let ended = match relayed.end {
         Ok(RelayEnd::Closed) => return (Ok(()), relayed.client_at_boundary),
         Ok(RelayEnd::Shutdown { cancel }) => {
@@ -95,4 +120,40 @@ async fn serve(
         let _ = upstream.write_all(TERMINATE).await;
     }
     (ended, relayed.client_at_boundary)
+}
+
+/// The session's identity, for the journal.
+struct Who {
+    id: u64,
+    peer: SocketAddr,
+    services: Services,
+}
+
+impl Who {
+    fn rewriting(self, params: &StartupParams) -> Rewriting {
+        let engine = self.services.engine;
+        let info = SessionInfo {
+            connection_id: self.id,
+            client_addr: self.peer.ip().to_string(),
+        };
+        let user = params.user.clone().unwrap_or_default();
+        Rewriting {
+            translator: Translator::new(engine.nonce()),
+            intercept: Intercept::new(Arc::clone(&engine), info.clone()),
+            recorder: self.services.recorder,
+            who: BlockedAttempt {
+                at_unix: 0,
+                database: params.database.clone().unwrap_or_else(|| user.clone()),
+                db_user: user,
+                application_name: params.application_name.clone().unwrap_or_default(),
+                client_addr: info.client_addr,
+                connection_id: info.connection_id,
+                table: String::new(),
+                reason: String::new(),
+                sqlstate: String::new(),
+                message: String::new(),
+                sql: String::new(),
+            },
+        }
+    }
 }

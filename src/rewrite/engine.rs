@@ -5,7 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use dashmap::DashMap;
 
-use super::{Decision, Lexing, analyze, scan};
+use super::{Decision, Lexing, analyze, fallback, scan};
 use crate::rules::Rules;
 
 /// Distinct suspect texts kept; past this the cache starts over (an
@@ -63,6 +63,22 @@ impl Engine {
         }
         cache.insert(sql.into(), decision.clone());
         decision
+    }
+
+    /// What to do with SQL as it came off the wire. Text that is not UTF-8
+    /// cannot be parsed: when it may destroy rows it follows
+    /// `on_parse_error`.
+    pub fn decide_bytes(&self, sql: &[u8], lexing: Lexing) -> Decision {
+        match std::str::from_utf8(sql) {
+            Ok(sql) => self.decide(sql, lexing),
+            Err(_) => {
+                let lossy = String::from_utf8_lossy(sql);
+                if !scan(&lossy, lexing).any() {
+                    return Decision::Pass;
+                }
+                fallback::decide(&lossy, &self.rules, &self.nonce, "the text is not UTF-8")
+            }
+        }
     }
 
     /// The analysis without the cache (for benchmarks).

@@ -53,15 +53,7 @@ pub struct Rewrite {
 }
 
 /// How the result of a rewritten DELETE differs from the DELETE's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// One row, one column: the count. The client sees no rows and the tag
-    /// `DELETE n`.
-    Count,
-    /// The client's RETURNING columns and one more, which is dropped; the
-    /// tag becomes `DELETE n`.
-    DropLast,
-}
+pub use crate::protocol::Shape;
 
 /// What the engine did to one DELETE or statement.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -41,7 +41,7 @@ pub fn hex(text: &str) -> String {
 
 /// The inverse of [`hex`]; `None` for anything it did not produce.
 pub fn unhex(text: &str) -> Option<String> {
-    if !text.len().is_multiple_of(2) {
+    if text.len() % 2 == 1 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..text.len())

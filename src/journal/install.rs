@@ -1,0 +1,91 @@
+//! `softdel init`: installs the journal schema, idempotently and
+//! versioned.
+
+use tokio_postgres::Client;
+
+/// The schema version this build writes and reads.
+pub const VERSION: i32 = 1;
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error(
+        "the journal schema in this database is version {found}, newer than this softdel's ({VERSION}): upgrade softdel"
+    )]
+    Newer { found: i32 },
+    #[error(
+        "the journal schema is not installed in this database: run `softdel init --database-url URL`"
+    )]
+    Missing,
+    #[error(
+        "the journal schema in this database is version {found}, but this softdel needs version {VERSION}: run `softdel init`"
+    )]
+    Older { found: i32 },
+    #[error("{0}")]
+    Database(#[from] tokio_postgres::Error),
+}
+
+/// What `install` found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Installed {
+    /// The schema was created now.
+    Created,
+    /// It was there already, at this version.
+    AlreadyCurrent,
+}
+
+/// Installs the journal schema in the client's database, in one
+/// transaction (serialised with an advisory lock, so two `init`s at once
+/// are safe).
+pub async fn install(client: &Client) -> Result<Installed, JournalError> {
+    client
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('softdel.install'))")
+        .await?;
+    let result = install_locked(client).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await?;
+    result
+}
+
+async fn install_locked(client: &Client) -> Result<Installed, JournalError> {
+    let found = installed_version(client).await?;
+    match found {
+        Some(found) if found > VERSION => Err(JournalError::Newer { found }),
+        Some(VERSION) => Ok(Installed::AlreadyCurrent),
+        _ => {
+            client.batch_execute(SCHEMA).await?;
+            client
+                .execute(
+                    "INSERT INTO softdel.version (version) VALUES ($1)",
+                    &[&VERSION],
+                )
+                .await?;
+            Ok(Installed::Created)
+        }
+    }
+}
+
+/// The installed schema version, `None` when there is none.
+pub async fn installed_version(client: &Client) -> Result<Option<i32>, JournalError> {
+    let row = client
+        .query_one("SELECT to_regclass('softdel.version') IS NOT NULL", &[])
+        .await?;
+    if !row.get::<_, bool>(0) {
+        return Ok(None);
+    }
+    let row = client
+        .query_one("SELECT max(version) FROM softdel.version", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Fails unless the current schema version is installed.
+pub async fn require_current(client: &Client) -> Result<(), JournalError> {
+    match installed_version(client).await? {
+        None => Err(JournalError::Missing),
+        Some(VERSION) => Ok(()),
+        Some(found) if found > VERSION => Err(JournalError::Newer { found }),
+        Some(found) => Err(JournalError::Older { found }),
+    }
+}

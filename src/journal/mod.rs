@@ -1,0 +1,14 @@
+//! The journal: a `softdel` schema in each database behind the proxy.
+//!
+//! Rewritten statements write it in the client's own transaction (see
+//! `rewrite::delete`); this module installs it, reads it for `softdel
+//! log`, and records refused statements, which roll back with the client's
+//! transaction and so are written on a separate path.
+
+mod blocked;
+mod install;
+mod log;
+
+pub use blocked::{BlockedAttempt, Recorder};
+pub use install::{Installed, JournalError, VERSION, install, installed_version};
+pub use log::{LogFilter, Operation, operations};

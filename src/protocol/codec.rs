@@ -1,0 +1,361 @@
+//! Reading and writing the fields of the few messages the proxy looks
+//! into: Query, Parse, Bind, Execute and Close from the client;
+//! RowDescription, DataRow, CommandComplete, ErrorResponse and
+//! ParameterStatus from the server.
+//!
+//! Every reader takes a whole frame (tag and length included) and returns
+//! `None` for anything malformed: the proxy then forwards the original
+//! bytes and lets the server judge them. Nothing here can panic on input.
+
+/// Reads a message body front to back.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// The body of a whole frame.
+    fn body(frame: &'a [u8]) -> Option<Reader<'a>> {
+        Some(Reader {
+            buf: frame.get(5..)?,
+        })
+    }
+
+    fn cstr(&mut self) -> Option<&'a [u8]> {
+        let nul = self.buf.iter().position(|&b| b == 0)?;
+        let s = &self.buf[..nul];
+        self.buf = &self.buf[nul + 1..];
+        Some(s)
+    }
+
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let b = self.buf.get(..n)?;
+        self.buf = &self.buf[n..];
+        Some(b)
+    }
+
+    fn i16(&mut self) -> Option<i16> {
+        Some(i16::from_be_bytes(self.bytes(2)?.try_into().ok()?))
+    }
+
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.bytes(4)?.try_into().ok()?))
+    }
+
+    fn count(&mut self) -> Option<usize> {
+        usize::try_from(self.i16()?).ok()
+    }
+
+    fn rest(self) -> &'a [u8] {
+        self.buf
+    }
+}
+
+/// A frame with `tag` and `body`.
+pub fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 5);
+    out.push(tag);
+    // Bodies come from frames that fit the protocol's i32 length.
+    let len = i32::try_from(body.len() + 4).unwrap_or(i32::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// The SQL of a Query message.
+pub fn query_sql(frame: &[u8]) -> Option<&[u8]> {
+    Reader::body(frame)?.cstr()
+}
+
+/// A Query message.
+pub fn query(sql: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(sql.len() + 1);
+    body.extend_from_slice(sql.as_bytes());
+    body.push(0);
+    encode(b'Q', &body)
+}
+
+/// A Parse message's statement name and SQL; the rest (parameter types)
+/// is kept as it came.
+pub struct ParseFields<'a> {
+    pub name: &'a [u8],
+    pub sql: &'a [u8],
+    pub rest: &'a [u8],
+}
+
+pub fn parse_fields(frame: &[u8]) -> Option<ParseFields<'_>> {
+    let mut r = Reader::body(frame)?;
+    Some(ParseFields {
+        name: r.cstr()?,
+        sql: r.cstr()?,
+        rest: r.rest(),
+    })
+}
+
+/// A Parse message with the SQL replaced.
+pub fn parse_with_sql(fields: &ParseFields<'_>, sql: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(fields.name.len() + sql.len() + fields.rest.len() + 2);
+    body.extend_from_slice(fields.name);
+    body.push(0);
+    body.extend_from_slice(sql.as_bytes());
+    body.push(0);
+    body.extend_from_slice(fields.rest);
+    encode(b'P', &body)
+}
+
+/// A Bind message's portal and statement names.
+pub fn bind_names(frame: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut r = Reader::body(frame)?;
+    Some((r.cstr()?, r.cstr()?))
+}
+
+/// A Bind that asks for one more result column: when it lists a format per
+/// column, a text format is added for the column the proxy will drop.
+/// `None` when the Bind needs no change (or is malformed).
+pub fn bind_with_extra_column(frame: &[u8]) -> Option<Vec<u8>> {
+    let mut r = Reader::body(frame)?;
+    r.cstr()?;
+    r.cstr()?;
+    let formats = r.count()?;
+    r.bytes(formats * 2)?;
+    for _ in 0..r.count()? {
+        let len = r.i32()?;
+        if len > 0 {
+            r.bytes(usize::try_from(len).ok()?)?;
+        }
+    }
+    let before_results = frame.len() - r.buf.len();
+    let results = r.count()?;
+    let codes = r.bytes(results * 2)?;
+    if results < 2 || !r.rest().is_empty() {
+        return None;
+    }
+    let mut body = frame[5..before_results].to_vec();
+    body.extend_from_slice(&i16::try_from(results + 1).ok()?.to_be_bytes());
+    body.extend_from_slice(codes);
+    body.extend_from_slice(&0i16.to_be_bytes());
+    Some(encode(b'B', &body))
+}
+
+/// An Execute message's portal.
+pub fn execute_portal(frame: &[u8]) -> Option<&[u8]> {
+    Reader::body(frame)?.cstr()
+}
+
+/// A Close (or Describe) message's kind (`S` or `P`) and name.
+pub fn target(frame: &[u8]) -> Option<(u8, &[u8])> {
+    let mut r = Reader::body(frame)?;
+    let kind = r.bytes(1)?[0];
+    Some((kind, r.cstr()?))
+}
+
+/// The name of a RowDescription's last field.
+pub fn last_field_name(frame: &[u8]) -> Option<&[u8]> {
+    let mut r = Reader::body(frame)?;
+    let mut last = None;
+    for _ in 0..r.count()? {
+        last = Some(r.cstr()?);
+        r.bytes(18)?;
+    }
+    last
+}
+
+/// A RowDescription without its last field.
+pub fn without_last_field(frame: &[u8]) -> Option<Vec<u8>> {
+    let mut r = Reader::body(frame)?;
+    let n = r.count()?;
+    let mut end = 0;
+    for _ in 0..n.checked_sub(1)? {
+        r.cstr()?;
+        r.bytes(18)?;
+        end = frame.len() - r.buf.len();
+    }
+    let mut body = ((n - 1) as i16).to_be_bytes().to_vec();
+    body.extend_from_slice(frame.get(7..end.max(7))?);
+    Some(encode(b'T', &body))
+}
+
+/// The columns of a DataRow (`None` for SQL NULL).
+fn columns(frame: &[u8]) -> Option<Vec<Option<&[u8]>>> {
+    let mut r = Reader::body(frame)?;
+    let n = r.count()?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = r.i32()?;
+        out.push(match usize::try_from(len) {
+            Ok(len) => Some(r.bytes(len)?),
+            Err(_) => None,
+        });
+    }
+    Some(out)
+}
+
+/// The first column of a DataRow, if it is not NULL.
+pub fn first_column(frame: &[u8]) -> Option<&[u8]> {
+    columns(frame)?.first().copied().flatten()
+}
+
+/// A DataRow without its last column.
+pub fn without_last_column(frame: &[u8]) -> Option<Vec<u8>> {
+    let mut cols = columns(frame)?;
+    cols.pop()?;
+    let mut body = (cols.len() as i16).to_be_bytes().to_vec();
+    for col in cols {
+        match col {
+            Some(v) => {
+                body.extend_from_slice(&i32::try_from(v.len()).ok()?.to_be_bytes());
+                body.extend_from_slice(v);
+            }
+            None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    Some(encode(b'D', &body))
+}
+
+/// A CommandComplete's tag (`SELECT 3`).
+pub fn command_tag(frame: &[u8]) -> Option<&str> {
+    std::str::from_utf8(Reader::body(frame)?.cstr()?).ok()
+}
+
+/// A CommandComplete with `tag`.
+pub fn command_complete(tag: &str) -> Vec<u8> {
+    let mut body = tag.as_bytes().to_vec();
+    body.push(0);
+    encode(b'C', &body)
+}
+
+/// NoData: a Describe's answer for a statement that returns no rows.
+pub const NO_DATA: [u8; 5] = [b'n', 0, 0, 0, 4];
+
+/// One field of an ErrorResponse or NoticeResponse (`M` message, `C`
+/// SQLSTATE, …).
+pub fn error_field(frame: &[u8], code: u8) -> Option<&[u8]> {
+    let mut r = Reader::body(frame)?;
+    loop {
+        let field = r.bytes(1)?[0];
+        if field == 0 {
+            return None;
+        }
+        let value = r.cstr()?;
+        if field == code {
+            return Some(value);
+        }
+    }
+}
+
+/// A ParameterStatus's name and value.
+pub fn parameter_status(frame: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut r = Reader::body(frame)?;
+    Some((r.cstr()?, r.cstr()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row_description(names: &[&str]) -> Vec<u8> {
+        let mut body = (names.len() as i16).to_be_bytes().to_vec();
+        for (i, name) in names.iter().enumerate() {
+            body.extend_from_slice(name.as_bytes());
+            body.push(0);
+            body.extend_from_slice(&[
+                0, 0, 0, 1, 0, i as u8, 0, 0, 0, 23, 0, 4, 255, 255, 255, 255, 0, 0,
+            ]);
+        }
+        encode(b'T', &body)
+    }
+
+    fn data_row(cols: &[Option<&str>]) -> Vec<u8> {
+        let mut body = (cols.len() as i16).to_be_bytes().to_vec();
+        for col in cols {
+            match col {
+                Some(v) => {
+                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    body.extend_from_slice(v.as_bytes());
+                }
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+        }
+        encode(b'D', &body)
+    }
+
+    #[test]
+    fn row_descriptions_lose_their_last_field() {
+        let full = row_description(&["id", "name", "img"]);
+        assert_eq!(last_field_name(&full), Some(&b"img"[..]));
+        assert_eq!(
+            without_last_field(&full),
+            Some(row_description(&["id", "name"]))
+        );
+        assert_eq!(
+            without_last_field(&row_description(&["img"])),
+            Some(row_description(&[]))
+        );
+        assert_eq!(without_last_field(&row_description(&[])), None);
+    }
+
+    #[test]
+    fn data_rows_lose_their_last_column() {
+        let full = data_row(&[Some("1"), None, Some("{}")]);
+        assert_eq!(
+            without_last_column(&full),
+            Some(data_row(&[Some("1"), None]))
+        );
+        assert_eq!(first_column(&data_row(&[Some("42")])), Some(&b"42"[..]));
+        assert_eq!(first_column(&data_row(&[None])), None);
+    }
+
+    #[test]
+    fn parse_keeps_its_parameter_types() {
+        let body = b"s1\0DELETE FROM t WHERE id = $1\0\0\x01\0\0\0\x17";
+        let original = encode(b'P', body);
+        let fields = parse_fields(&original).unwrap();
+        assert_eq!(fields.name, b"s1");
+        let replaced = parse_with_sql(&fields, "SELECT 1");
+        assert_eq!(replaced, encode(b'P', b"s1\0SELECT 1\0\0\x01\0\0\0\x17"));
+    }
+
+    #[test]
+    fn bind_gets_a_format_for_the_extra_column() {
+        // portal "", statement "s", no parameter formats, one parameter
+        // "7", two result formats (binary, binary).
+        let bind = encode(b'B', b"\0s\0\0\0\0\x01\0\0\0\x017\0\x02\0\x01\0\x01");
+        let extended = bind_with_extra_column(&bind).unwrap();
+        assert_eq!(
+            extended,
+            encode(b'B', b"\0s\0\0\0\0\x01\0\0\0\x017\0\x03\0\x01\0\x01\0\0")
+        );
+        // One format for all columns: nothing to change.
+        assert_eq!(
+            bind_with_extra_column(&encode(b'B', b"\0s\0\0\0\0\0\0\x01\0\x01")),
+            None
+        );
+    }
+
+    #[test]
+    fn error_fields() {
+        let error = encode(b'E', b"SERROR\0C22P02\0Mbad\0\0");
+        assert_eq!(error_field(&error, b'C'), Some(&b"22P02"[..]));
+        assert_eq!(error_field(&error, b'M'), Some(&b"bad"[..]));
+        assert_eq!(error_field(&error, b'H'), None);
+    }
+
+    #[test]
+    fn malformed_frames_are_none_never_a_panic() {
+        for bytes in [
+            &b""[..],
+            b"T",
+            b"T\0\0\0\x06\0\x05",
+            b"D\0\0\0\x0a\0\x01\0\0\0\x09",
+            b"E\0\0\0\x05X",
+        ] {
+            let _ = last_field_name(bytes);
+            let _ = without_last_field(bytes);
+            let _ = without_last_column(bytes);
+            let _ = first_column(bytes);
+            let _ = error_field(bytes, b'M');
+            let _ = bind_with_extra_column(bytes);
+            let _ = parse_fields(bytes);
+            let _ = command_tag(bytes);
+        }
+    }
+}

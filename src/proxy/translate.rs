@@ -1,0 +1,144 @@
+//! The server side of rewriting: what the server returns for a rewritten
+//! statement is turned back into what the client's statement returns, and
+//! the errors that carry a refusal into softdel's own.
+//!
+//! A rewritten DELETE's result says what it is: its last column is named
+//! with the proxy's nonce (`softdel_count_…` or `softdel_image_…`). In the
+//! simple protocol that name, in the RowDescription ahead of the rows, is
+//! enough; in the extended protocol rows come without one, and the shape
+//! comes from the Execute's portal (see `intercept`).
+
+use crate::protocol::{Answering, ErrorFields, Severity, Shape, codec, error_response};
+use crate::rewrite::{Refusal, count_column, image_column};
+
+pub struct Translator {
+    nonce: String,
+    count_column: Vec<u8>,
+    image_column: Vec<u8>,
+    /// The shape of the simple-protocol result being streamed.
+    current: Option<Shape>,
+    /// The row count a Count-shaped result carried.
+    count: u64,
+}
+
+/// What to send the client instead of a server message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Translated {
+    Original,
+    Replaced(Vec<u8>),
+    Dropped,
+}
+
+impl Translator {
+    pub fn new(nonce: &str) -> Translator {
+        Translator {
+            nonce: nonce.to_owned(),
+            count_column: count_column(nonce).into_bytes(),
+            image_column: image_column(nonce).into_bytes(),
+            current: None,
+            count: 0,
+        }
+    }
+
+    /// Translates one server message (a whole frame); a refusal is
+    /// returned too, to be recorded.
+    pub fn server_frame(
+        &mut self,
+        frame: &[u8],
+        answering: Answering,
+    ) -> (Translated, Option<Refusal>) {
+        let describing = answering == Answering::Describe;
+        let shape = match answering {
+            Answering::Execute(shape) => shape,
+            _ => self.current,
+        };
+        let translated = match frame[0] {
+            b'T' => self.row_description(frame, describing),
+            b'D' => match shape {
+                Some(Shape::Count) => {
+                    self.count = parse_count(codec::first_column(frame));
+                    Translated::Dropped
+                }
+                Some(Shape::DropLast) => replaced(codec::without_last_column(frame)),
+                None => Translated::Original,
+            },
+            b'C' => {
+                self.current = None;
+                match shape {
+                    Some(Shape::Count) => Translated::Replaced(codec::command_complete(&format!(
+                        "DELETE {}",
+                        self.count
+                    ))),
+                    Some(Shape::DropLast) => {
+                        let rows =
+                            codec::command_tag(frame).and_then(|t| t.strip_prefix("SELECT "));
+                        replaced(rows.map(|n| codec::command_complete(&format!("DELETE {n}"))))
+                    }
+                    None => Translated::Original,
+                }
+            }
+            b'E' => {
+                self.current = None;
+                return self.error(frame);
+            }
+            b'Z' | b'I' => {
+                self.current = None;
+                Translated::Original
+            }
+            _ => Translated::Original,
+        };
+        (translated, None)
+    }
+
+    fn row_description(&mut self, frame: &[u8], describing: bool) -> Translated {
+        let last = codec::last_field_name(frame);
+        let shape = if last == Some(&self.count_column[..]) {
+            Some(Shape::Count)
+        } else if last == Some(&self.image_column[..]) {
+            Some(Shape::DropLast)
+        } else {
+            None
+        };
+        if !describing {
+            self.current = shape;
+        }
+        match shape {
+            // A DELETE without RETURNING describes as NoData, and in the
+            // simple protocol sends no description at all.
+            Some(Shape::Count) if describing => Translated::Replaced(codec::NO_DATA.to_vec()),
+            Some(Shape::Count) => Translated::Dropped,
+            Some(Shape::DropLast) => replaced(codec::without_last_field(frame)),
+            None => Translated::Original,
+        }
+    }
+
+    fn error(&self, frame: &[u8]) -> (Translated, Option<Refusal>) {
+        let refusal = codec::error_field(frame, b'M')
+            .map(String::from_utf8_lossy)
+            .and_then(|message| Refusal::from_error(&message, &self.nonce));
+        let Some(refusal) = refusal else {
+            return (Translated::Original, None);
+        };
+        let message = refusal.message();
+        let hint = refusal.hint();
+        let error = error_response(&ErrorFields {
+            severity: Severity::Error,
+            sqlstate: refusal.sqlstate(),
+            message: &message,
+            detail: None,
+            hint: Some(&hint),
+        });
+        (Translated::Replaced(error.to_vec()), Some(refusal))
+    }
+}
+
+fn replaced(bytes: Option<Vec<u8>>) -> Translated {
+    bytes.map_or(Translated::Original, Translated::Replaced)
+}
+
+fn parse_count(column: Option<&[u8]>) -> u64 {
+    column
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
