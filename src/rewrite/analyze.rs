@@ -177,10 +177,15 @@ impl<'a> Statement1<'a> {
         (first, last)
     }
 
+    /// The statement as the client sent it, comments included (for the
+    /// journal).
     fn statement_sql(&self) -> &'a str {
-        let (start, end) = self.bounds();
+        let toks = &self.text.toks[self.range.clone()];
         let sql: &'a str = self.text.sql;
-        &sql[start..end]
+        match (toks.first(), toks.last()) {
+            (Some(first), Some(last)) => sql[first.start..last.end].trim(),
+            _ => "",
+        }
     }
 
     fn refuse(&self, reason: Reason, table: &str) -> Refusal {

@@ -13,4 +13,5 @@ mod malformed;
 mod notify;
 mod queries;
 mod shutdown;
+mod softdelete;
 mod upstream;

@@ -1,0 +1,1 @@
+//! Soft deletes through psql, psycopg 3 and node-postgres.

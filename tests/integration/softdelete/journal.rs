@@ -1,0 +1,87 @@
+//! Refused statements are recorded although they rolled back; `softdel
+//! log` lists what was journaled.
+
+use super::shop::Shop;
+
+#[tokio::test]
+async fn refusals_are_recorded_in_the_blocked_log() {
+    let shop = Shop::open().await;
+    let client = shop.client().await;
+    let _ = client
+        .simple_query("DELETE FROM audit_logs WHERE id = 3")
+        .await;
+    let _ = client.simple_query("DELETE FROM orders").await;
+    // The recorder writes in the background.
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = shop.blocked();
+        if log.lines().count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0]["table"], "audit_logs");
+    assert_eq!(lines[0]["sqlstate"], "SD001");
+    assert_eq!(lines[0]["sql"], "DELETE FROM audit_logs WHERE id = 3");
+    assert_eq!(lines[0]["database"], shop.database.as_str());
+    assert_eq!(lines[1]["reason"], "row limit");
+}
+
+#[tokio::test]
+async fn softdel_log_lists_operations_newest_first() {
+    let shop = Shop::open().await;
+    let client = shop.client().await;
+    client
+        .simple_query("DELETE FROM orders WHERE id = 1")
+        .await
+        .unwrap();
+    client
+        .simple_query("DELETE FROM refunds WHERE id IN (1, 2)")
+        .await
+        .unwrap();
+    let url = crate::common::cluster().url(&shop.database);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_softdel"))
+        .args(["log", "--database-url", &url, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ops: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(
+        (
+            ops[0]["table"].as_str(),
+            ops[0]["action"].as_str(),
+            ops[0]["row_count"].as_i64()
+        ),
+        (Some("public.refunds"), Some("journal_delete"), Some(2))
+    );
+    assert_eq!(ops[1]["table"], "public.orders");
+    // Filtered by table, human-readable.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_softdel"))
+        .args(["log", "--database-url", &url, "--table", "orders"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("ID  TIME (UTC)"), "{text}");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("soft_delete") && text.contains("DELETE FROM orders WHERE id = 1"));
+    // A time PostgreSQL cannot read is a clear error.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_softdel"))
+        .args(["log", "--database-url", &url, "--since", "yesterday-ish"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+}
