@@ -8,13 +8,13 @@ use tokio::process::Command;
 
 use crate::common::{SCRAM_USER, TestProxy, cluster};
 
-fn repo() -> &'static Path {
+pub fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs a client program to completion and returns its stdout; a missing
 /// program fails the test with the way to install it.
-async fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+pub async fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
     assert!(
         program.exists(),
         "{} is missing: run scripts/install-deps.sh",
@@ -46,7 +46,7 @@ async fn run(program: &Path, args: &[&str], stdin: Option<&str>) -> (bool, Strin
     )
 }
 
-fn psql() -> PathBuf {
+pub fn psql() -> PathBuf {
     cluster().bindir().join("psql")
 }
 
@@ -125,7 +125,7 @@ async fn node_postgres_through_the_proxy() {
     assert!(out.contains("checks passed"), "{out}");
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|p| p.is_file())
