@@ -1,33 +1,71 @@
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use softdel::pgcluster::{ClusterOptions, TempCluster};
 use softdel::proxy::ProxyConfig;
+use softdel::rules::Rules;
+
+/// The rules the demo applies unless told otherwise.
+const EXAMPLE_RULES: &str = include_str!("../../rules/example.yaml");
+/// Tables and data for those rules.
+const DEMO_SHOP: &str = include_str!("demo.sql");
 
 #[derive(Args)]
 pub struct DemoArgs {
     /// Address the proxy listens on.
     #[arg(long, env = "SOFTDEL_LISTEN", default_value = "127.0.0.1:6432")]
     listen: SocketAddr,
+    /// Rules file [default: rules/example.yaml, with its tables created and filled].
+    #[arg(long)]
+    rules: Option<PathBuf>,
 }
 
-/// Starts a throwaway PostgreSQL (trust authentication, user `postgres`),
-/// then the proxy in front of it until Ctrl-C; the cluster is removed on
-/// exit.
+/// Starts a throwaway PostgreSQL (trust authentication, user `postgres`)
+/// with the journal installed and a small shop in it, then the proxy in
+/// front of it until Ctrl-C; the cluster is removed on exit.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.rules {
+        Rules::load(path)?;
+    }
     eprintln!("softdel demo: starting a throwaway PostgreSQL...");
     let cluster = TempCluster::start(&ClusterOptions::default())
         .context("cannot start a throwaway PostgreSQL")?;
-    let config = ProxyConfig::new(args.listen, cluster.addr());
+    let dir = cluster.dir().to_path_buf();
+    let rules = match args.rules {
+        Some(path) => path,
+        None => {
+            let path = dir.join("rules.yaml");
+            std::fs::write(&path, EXAMPLE_RULES).context("cannot write the demo rules")?;
+            path
+        }
+    };
+    let mut config = ProxyConfig::new(args.listen, cluster.addr());
+    config.rules = Some(rules.clone());
+    config.blocked_log = dir.join("blocked.jsonl");
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let client = super::journal::connect(&cluster.url("postgres")).await?;
+        softdel::journal::install(&client).await?;
+        if config.rules.as_deref() == Some(dir.join("rules.yaml").as_path()) {
+            client.batch_execute(DEMO_SHOP).await.context("cannot create the demo shop")?;
+        }
+        anyhow::Ok(())
+    })?;
     eprintln!(
-        "softdel demo: PostgreSQL is at {}; connect through softdel with\n\n    \
-         psql postgres://postgres@{}/postgres\n\n\
+        "softdel demo: PostgreSQL is at {upstream} (direct, bypassing softdel), with the journal installed\n\
+         softdel demo: rules: {rules}\n\
+         softdel demo: refused statements are also appended to {blocked}\n\
+         softdel demo: connect through softdel with\n\n    \
+         psql postgres://postgres@{listen}/postgres\n\n\
          (Ctrl-C stops both and deletes the throwaway database)",
-        cluster.addr(),
-        args.listen
+        upstream = cluster.addr(),
+        rules = rules.display(),
+        blocked = config.blocked_log.display(),
+        listen = args.listen,
     );
-    let served = super::runtime()?.block_on(super::proxy::serve(config));
+    let served = runtime.block_on(super::proxy::serve(config));
     drop(cluster);
     served
 }

@@ -92,6 +92,11 @@ impl TempCluster {
         &self.bindir
     }
 
+    /// The cluster's own directory (removed with it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn log_file(&self) -> PathBuf {
         self.dir.join("server.log")
     }
