@@ -1,2 +1,323 @@
 //! The Django ORM through the proxy: cascades soft-deleted, refused and
 //! journaled in one transaction.
+//!
+//! tests/clients/django_scenario/scenario.py drives Django (5.2, psycopg 3)
+//! through the proxy and checks each step as it goes; afterwards this test
+//! reads the database directly and checks the end state and the journal on
+//! its own. It runs twice: with psycopg's client-side binding (the simple
+//! query protocol, values inlined) and with server-side binding (the
+//! extended protocol, `$n` parameters).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio_postgres::Client;
+
+use crate::common::{TestProxy, cluster, connect, fresh_database};
+
+/// The rules the scenario expects (Django names tables `<app>_<model>`).
+const RULES: &str = "\
+defaults:
+  max_rows: 1000
+tables:
+  shop_order:
+    flag: is_active
+    max_rows: 5
+  shop_payment:
+    timestamp: deleted_at
+  shop_refund:
+    on_delete: journal
+  shop_auditlog:
+    on_delete: block
+  shop_subscription:
+    flag: is_active
+";
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A directory of the test's own, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("softdel-{name}"));
+        std::fs::create_dir_all(&dir).expect("create scratch directory");
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn django_cascade_client_side_binding() {
+    scenario(false).await;
+}
+
+#[tokio::test]
+async fn django_cascade_server_side_binding() {
+    scenario(true).await;
+}
+
+async fn scenario(server_side_binding: bool) {
+    let database = fresh_database("django");
+    let direct_url = cluster().url(&database);
+    let direct = connect(&direct_url).await.expect("connect directly");
+    softdel::journal::install(&direct)
+        .await
+        .expect("install the journal");
+
+    let scratch = Scratch::new(&database);
+    let rules = scratch.0.join("rules.yaml");
+    std::fs::write(&rules, RULES).expect("write the rules file");
+    let proxy = TestProxy::start_with(|config| config.rules = Some(rules.clone())).await;
+    let proxy_url = proxy.url("postgres", None, &database);
+
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps.sh python",
+        python.display()
+    );
+    let script = repo().join("tests/clients/django_scenario/scenario.py");
+    let mut command = Command::new(&python);
+    command
+        .arg(&script)
+        .arg(&proxy_url)
+        .arg(&direct_url)
+        .current_dir(repo())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if server_side_binding {
+        command.arg("--server-side-binding");
+    }
+    let output = tokio::time::timeout(Duration::from_secs(180), command.output())
+        .await
+        .expect("the Django scenario finished within 180 s")
+        .expect("run the Django scenario");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the Django scenario failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("checks passed"),
+        "the scenario did not finish:\n{stdout}\n{stderr}"
+    );
+
+    check_end_state(&direct).await;
+    proxy.stop().await;
+}
+
+async fn strings(client: &Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// What the scenario leaves behind, read straight from the database.
+async fn check_end_state(db: &Client) {
+    // alice was deleted (part 1); the refused deletes of carol, dave
+    // (blocked audit logs) and frank (foreign key at commit) left them.
+    assert_eq!(
+        strings(db, "SELECT name FROM shop_customer ORDER BY id").await,
+        ["bob", "carol2", "dave", "erin", "frank"]
+    );
+    // Soft-deleted orders stay, marked; the refused six-order delete of
+    // erin's orders changed nothing, the five-order one went through.
+    assert_eq!(
+        strings(
+            db,
+            "SELECT label || ':' || is_active FROM shop_order ORDER BY id"
+        )
+        .await,
+        [
+            "bob-1:true",
+            "bob-2:true",
+            "alice-1:false",
+            "alice-2:false",
+            "alice-3:false",
+            "carol-1:true",
+            "carol-2:true",
+            "dave-1:true",
+            "erin-1:false",
+            "erin-2:false",
+            "erin-3:false",
+            "erin-4:false",
+            "erin-5:false",
+            "erin-6:true",
+        ]
+    );
+    assert_eq!(
+        strings(
+            db,
+            "SELECT o.label || ':' || p.amount || ':' || (p.deleted_at IS NOT NULL)
+             FROM shop_payment p JOIN shop_order o ON o.id = p.order_id ORDER BY p.id"
+        )
+        .await,
+        [
+            "bob-1:101:false",
+            "bob-1:102:false",
+            "bob-2:201:false",
+            "alice-1:101:true",
+            "alice-1:102:true",
+            "alice-2:201:true",
+            "carol-1:101:false",
+            "carol-2:201:false",
+            "carol-2:202:false",
+            "dave-1:101:false",
+        ]
+    );
+    // alice's refunds are really gone; the others' are all there.
+    assert_eq!(
+        strings(
+            db,
+            "SELECT o.label || ':' || p.amount || ':' || r.amount
+             FROM shop_refund r JOIN shop_payment p ON p.id = r.payment_id
+             JOIN shop_order o ON o.id = p.order_id ORDER BY r.id"
+        )
+        .await,
+        [
+            "bob-1:101:1",
+            "bob-1:102:1",
+            "bob-1:102:2",
+            "carol-1:101:1",
+            "carol-2:201:1",
+            "carol-2:202:1",
+            "dave-1:101:1",
+        ]
+    );
+    assert_eq!(
+        strings(db, "SELECT message FROM shop_auditlog ORDER BY id").await,
+        ["bob-1 log 0", "carol-2 log 0", "carol-2 log 1"]
+    );
+    assert_eq!(
+        strings(
+            db,
+            "SELECT is_active::text FROM shop_subscription ORDER BY id"
+        )
+        .await,
+        ["true", "true"],
+        "bob's and frank's (whose delete was rolled back at commit)"
+    );
+
+    // The journal: the operations that removed rows are part 1's three,
+    // in one transaction, and part 3b's; the refused deletes left nothing.
+    let ops = db
+        .query(
+            "SELECT id, txid, table_schema, table_name, action, row_count, at
+             FROM softdel.operations WHERE action <> 'blocked' AND row_count > 0 ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let summary: Vec<String> = ops
+        .iter()
+        .map(|op| {
+            format!(
+                "{}.{}:{}:{}",
+                op.get::<_, String>(2),
+                op.get::<_, String>(3),
+                op.get::<_, String>(4),
+                op.get::<_, i64>(5)
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "public.shop_refund:journal_delete:3",
+            "public.shop_payment:soft_delete:3",
+            "public.shop_order:soft_delete:3",
+            "public.shop_order:soft_delete:5",
+        ]
+    );
+    let txid = |i: usize| ops[i].get::<_, i64>(1);
+    assert_eq!(txid(0), txid(1), "part 1 is one transaction");
+    assert_eq!(txid(0), txid(2), "part 1 is one transaction");
+    assert_ne!(txid(0), txid(3), "part 3b is a transaction of its own");
+    let part1_ops: Vec<String> = strings(
+        db,
+        &format!(
+            "SELECT table_name || ':' || action || ':' || row_count FROM softdel.operations
+             WHERE txid = {} ORDER BY id",
+            txid(0)
+        ),
+    )
+    .await;
+    assert_eq!(
+        part1_ops,
+        [
+            "shop_refund:journal_delete:3",
+            "shop_subscription:soft_delete:0",
+            "shop_payment:soft_delete:3",
+            "shop_order:soft_delete:3",
+        ],
+        "one operation per DELETE of the cascade, in Django's order"
+    );
+
+    // Every operation holds one image per row it removed.
+    let mismatched = strings(
+        db,
+        "SELECT o.id || ':' || o.row_count || '<>' || count(r.op_id)
+         FROM softdel.operations o LEFT JOIN softdel.rows r ON r.op_id = o.id
+         WHERE o.action <> 'blocked'
+         GROUP BY o.id, o.row_count HAVING o.row_count <> count(r.op_id)",
+    )
+    .await;
+    assert!(mismatched.is_empty(), "row images missing: {mismatched:?}");
+    let images = |op: usize, what: &str| {
+        let id: i64 = ops[op].get(0);
+        format!(
+            "SELECT {what} FROM softdel.rows WHERE op_id = {id} ORDER BY (image->>'id')::bigint"
+        )
+    };
+    assert_eq!(
+        strings(db, &images(0, "(image->>'amount')")).await,
+        ["1", "2", "1"],
+        "the refunds' images"
+    );
+    assert_eq!(
+        strings(db, &images(1, "(image->>'amount')")).await,
+        ["101", "102", "201"],
+        "the payments' images"
+    );
+    assert_eq!(
+        strings(db, &images(2, "image->>'label'")).await,
+        ["alice-1", "alice-2", "alice-3"],
+        "the orders' images"
+    );
+    assert_eq!(
+        strings(db, &images(3, "image->>'label'")).await,
+        ["erin-1", "erin-2", "erin-3", "erin-4", "erin-5"],
+        "part 3b's images"
+    );
+    // The payments were marked with the transaction's now(), the time the
+    // journal records.
+    let at: std::time::SystemTime = ops[1].get(6);
+    let marked = db
+        .query(
+            "SELECT p.deleted_at FROM shop_payment p JOIN shop_order o ON o.id = p.order_id
+             WHERE o.label LIKE 'alice-%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(marked.len(), 3);
+    for row in marked {
+        assert_eq!(row.get::<_, std::time::SystemTime>(0), at);
+    }
+}
