@@ -49,7 +49,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let client = super::journal::connect(&cluster.url("postgres")).await?;
         softdel::journal::install(&client).await?;
         if config.rules.as_deref() == Some(dir.join("rules.yaml").as_path()) {
-            client.batch_execute(DEMO_SHOP).await.context("cannot create the demo shop")?;
+            client
+                .batch_execute(DEMO_SHOP)
+                .await
+                .context("cannot create the demo shop")?;
         }
         anyhow::Ok(())
     })?;

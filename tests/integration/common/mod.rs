@@ -66,7 +66,8 @@ impl TestProxy {
     pub async fn start_with(adjust: impl FnOnce(&mut ProxyConfig)) -> TestProxy {
         let mut config = ProxyConfig::new(([127, 0, 0, 1], 0).into(), cluster().addr());
         // Refusals are recorded outside the repository.
-        config.blocked_log = std::env::temp_dir().join(format!("softdel-blocked-{}.jsonl", std::process::id()));
+        config.blocked_log =
+            std::env::temp_dir().join(format!("softdel-blocked-{}.jsonl", std::process::id()));
         adjust(&mut config);
         let proxy = Proxy::bind(config).await.expect("bind proxy");
         let addr = proxy.local_addr().unwrap();
