@@ -286,20 +286,24 @@ impl<'a> Statement1<'a> {
         let site = site::read(text.toks, i).ok_or_else(|| unanalysable(self))?;
         let written = &text.sql[site.name.0..site.name.1];
         let applies = self.rules.lookup(site.schema.as_deref(), &site.table);
-        let mode = if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
-            Mode::Block
-        } else {
-            applies.mode()
-        };
+        let mode = applies.mode();
         let limit = applies.max_rows();
-        match mode {
-            Mode::Block => return Err(self.refuse(Reason::Blocked, written)),
-            Mode::Allow if limit.is_none() => return Ok(()),
-            _ => {}
+        let blocked = || self.refuse(Reason::Blocked { rows: None }, written);
+        if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
+            return Err(blocked());
+        }
+        if mode == Mode::Allow && limit.is_none() {
+            return Ok(());
         }
         let position = self
             .position(i, found, index)
             .ok_or_else(|| self.refuse(Reason::Unanalysable, written))?;
+        // A block table's DELETE runs only to be counted, and is refused
+        // when it would remove a row (ORMs delete dependants they have not
+        // looked for). Where it cannot be counted, it is refused outright.
+        if mode == Mode::Block && !matches!(position, Position::Top { .. }) {
+            return Err(blocked());
+        }
         let marker = match &applies {
             Applies::Listed(rule) => rule.marker.as_ref(),
             Applies::Unlisted(_) => None,
@@ -322,6 +326,9 @@ impl<'a> Statement1<'a> {
             Mode::Journal => Action::JournalDelete {
                 table: written.to_owned(),
                 limit,
+            },
+            Mode::Block => Action::BlockUnlessEmpty {
+                table: written.to_owned(),
             },
             _ => Action::LimitOnly {
                 table: written.to_owned(),

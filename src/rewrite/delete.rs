@@ -19,7 +19,7 @@
 //! client sees what its DELETE returns. A DELETE inside the client's own
 //! CTE is rewritten in place and journaled by CTEs added after it.
 
-use super::refusal::limit_check;
+use super::refusal::{Check, limit_check};
 use super::site::Site;
 use super::sql::{dollar_literal, literal};
 use super::template::{Hole, Template};
@@ -52,6 +52,8 @@ pub enum Position {
 
 /// What to do to the DELETE.
 pub struct Plan<'a> {
+    /// Soft, Journal, Allow (with a limit), or Block (allowed only when it
+    /// removes no row).
     pub mode: Mode,
     pub marker: Option<&'a Marker>,
     pub limit: Option<u64>,
@@ -111,7 +113,7 @@ pub fn rewrite(
             }
         }
     }
-    let image_value = if plan.mode == Mode::Allow {
+    let image_value = if !journaled(plan.mode) {
         "NULL::pg_catalog.jsonb".to_owned()
     } else {
         format!("pg_catalog.to_jsonb({reference}.*)")
@@ -126,7 +128,7 @@ pub fn rewrite(
     match position {
         Position::Top { .. } => {
             let mut tail = Template::from(")");
-            if plan.mode != Mode::Allow {
+            if journaled(plan.mode) {
                 tail.append(&journal(plan, "softdel_rows", "", &table_literal));
             }
             let (outer, shape) = outer_select(plan, site.returning.is_some());
@@ -159,7 +161,13 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
         _ => "delete",
     };
     let check = plan.limit.map_or(String::new(), |limit| {
-        let check = limit_check("softdel_n.n", limit, plan.table, plan.statement, plan.nonce);
+        let check = limit_check(
+            "softdel_n.n",
+            Check::Limit(limit),
+            plan.table,
+            plan.statement,
+            plan.nonce,
+        );
         format!(" AND {check} IS NULL")
     });
     let mut t = Template::default();
@@ -174,10 +182,10 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
         ", softdel_ns.nspname, softdel_c.relname, '{action}', softdel_n.n, {} \
          FROM (SELECT pg_catalog.count(*) AS n FROM {rows}) softdel_n, pg_catalog.pg_class softdel_c \
          JOIN pg_catalog.pg_namespace softdel_ns ON softdel_ns.oid = softdel_c.relnamespace \
-         WHERE softdel_c.oid = {table_literal}::pg_catalog.regclass{check} RETURNING id)",
+         WHERE softdel_c.oid = {table_literal}::pg_catalog.regclass AND softdel_n.n > 0{check} RETURNING id)",
         dollar_literal(plan.statement)
     ));
-    if plan.mode != Mode::Allow {
+    if journaled(plan.mode) {
         t.push(&format!(
             ", softdel_images{suffix} AS (INSERT INTO softdel.rows (op_id, image) \
              SELECT softdel_o.id, softdel_r.{} FROM softdel_op{suffix} softdel_o, {rows} softdel_r)",
@@ -192,9 +200,13 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
 fn outer_select(plan: &Plan, returning: bool) -> (String, Shape) {
     // With a journal, the row limit is checked where the operation is
     // recorded; without one, here.
-    let limit = plan.limit.filter(|_| plan.mode == Mode::Allow);
+    let check = match plan.mode {
+        Mode::Block => Some(Check::Block),
+        Mode::Allow => plan.limit.map(Check::Limit),
+        _ => None,
+    };
     let check = |count: &str| {
-        limit.map(|limit| limit_check(count, limit, plan.table, plan.statement, plan.nonce))
+        check.map(|check| limit_check(count, check, plan.table, plan.statement, plan.nonce))
     };
     if returning {
         let mut outer = "SELECT * FROM softdel_rows".to_owned();
@@ -214,4 +226,9 @@ fn outer_select(plan: &Plan, returning: bool) -> (String, Shape) {
         }
         (outer, Shape::Count)
     }
+}
+
+/// Whether the DELETE's rows are journaled (soft and journal tables).
+fn journaled(mode: Mode) -> bool {
+    matches!(mode, Mode::Soft | Mode::Journal)
 }

@@ -71,6 +71,10 @@ pub enum Action {
         table: String,
         limit: u64,
     },
+    /// A DELETE on a block table: refused if it would remove any row.
+    BlockUnlessEmpty {
+        table: String,
+    },
     Refuse(Refusal),
 }
 
@@ -88,6 +92,10 @@ impl std::fmt::Display for Action {
             Action::LimitOnly { table, limit } => {
                 write!(f, "delete on {table}, at most {limit} rows")
             }
+            Action::BlockUnlessEmpty { table } => write!(
+                f,
+                "delete on block table {table}: refused (SD001) if it would remove any row"
+            ),
             Action::Refuse(r) => write!(
                 f,
                 "refused ({}, {}): {}",

@@ -15,8 +15,9 @@ use super::sql::{hex, literal, unhex};
 /// Why a statement was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// DELETE on a table whose rule is `block`.
-    Blocked,
+    /// DELETE on a table whose rule is `block`: refused when it would
+    /// remove rows (`rows`, once counted), or whenever it cannot be counted.
+    Blocked { rows: Option<u64> },
     /// TRUNCATE of a protected table.
     Truncate,
     /// DROP TABLE (or DROP SCHEMA) of a protected table.
@@ -49,7 +50,7 @@ pub mod sqlstate {
 impl Reason {
     fn kind(&self) -> &'static str {
         match self {
-            Reason::Blocked => "block",
+            Reason::Blocked { .. } => "block",
             Reason::Truncate => "truncate",
             Reason::Drop => "drop",
             Reason::RowLimit { .. } => "limit",
@@ -60,7 +61,7 @@ impl Reason {
     /// The name the journal and the logs use.
     pub fn as_str(&self) -> &'static str {
         match self {
-            Reason::Blocked => "blocked table",
+            Reason::Blocked { .. } => "blocked table",
             Reason::Truncate => "truncate",
             Reason::Drop => "drop",
             Reason::RowLimit { .. } => "row limit",
@@ -72,7 +73,7 @@ impl Reason {
 impl Refusal {
     pub fn sqlstate(&self) -> &'static str {
         match self.reason {
-            Reason::Blocked => sqlstate::BLOCKED,
+            Reason::Blocked { .. } => sqlstate::BLOCKED,
             Reason::RowLimit { .. } => sqlstate::ROW_LIMIT,
             Reason::Truncate | Reason::Drop => sqlstate::TRUNCATE_OR_DROP,
             Reason::Unanalysable => sqlstate::UNANALYSABLE,
@@ -82,8 +83,11 @@ impl Refusal {
     pub fn message(&self) -> String {
         let t = &self.table;
         match self.reason {
-            Reason::Blocked => format!(
+            Reason::Blocked { rows: None } => format!(
                 "DELETE on table {t} refused: the table is protected (on_delete: block); nothing was deleted"
+            ),
+            Reason::Blocked { rows: Some(rows) } => format!(
+                "DELETE on table {t} refused: the table is protected (on_delete: block) and the statement would remove {rows} rows; nothing was deleted"
             ),
             Reason::RowLimit { rows, limit } => format!(
                 "DELETE on table {t} refused: it would remove {rows} rows, over the limit of {limit}; nothing was deleted"
@@ -103,7 +107,7 @@ impl Refusal {
     pub fn hint(&self) -> String {
         let t = &self.table;
         match self.reason {
-            Reason::Blocked => format!(
+            Reason::Blocked { .. } => format!(
                 "No DELETE is allowed on {t}. If this one is intended, change the rule for {t} in the rules file."
             ),
             Reason::RowLimit { limit, .. } => format!(
@@ -120,6 +124,7 @@ impl Refusal {
     pub fn marker(&self, nonce: &str) -> String {
         let (rows, limit) = match self.reason {
             Reason::RowLimit { rows, limit } => (rows.to_string(), limit.to_string()),
+            Reason::Blocked { rows: Some(rows) } => (rows.to_string(), String::new()),
             _ => (String::new(), String::new()),
         };
         format!(
@@ -150,7 +155,12 @@ impl Refusal {
         let table = unhex(fields.next()?)?;
         let sql = unhex(fields.next()?)?;
         let reason = match kind {
-            "block" => Reason::Blocked,
+            "block" => Reason::Blocked {
+                rows: match rows {
+                    "" => None,
+                    rows => Some(rows.parse().ok()?),
+                },
+            },
             "truncate" => Reason::Truncate,
             "drop" => Reason::Drop,
             "parse" => Reason::Unanalysable,
@@ -164,12 +174,25 @@ impl Refusal {
     }
 }
 
-/// The row-limit check inside a rewritten statement: NULL when `count`
-/// (an SQL expression) is within the limit, an error carrying the
-/// refusal's marker when it is over.
-pub fn limit_check(count: &str, limit: u64, table: &str, sql: &str, nonce: &str) -> String {
-    let prefix = format!("softdel:{nonce}:limit:");
-    let suffix = format!(":{limit}:{}:{}", hex(table), hex(sql));
+/// What a count check inside a rewritten statement enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// `max_rows`.
+    Limit(u64),
+    /// A block table: no row at all.
+    Block,
+}
+
+/// The check inside a rewritten statement: NULL when `count` (an SQL
+/// expression) is within the limit, an error carrying the refusal's marker
+/// when it is over.
+pub fn limit_check(count: &str, check: Check, table: &str, sql: &str, nonce: &str) -> String {
+    let (kind, limit, suffix_limit) = match check {
+        Check::Limit(limit) => ("limit", limit, limit.to_string()),
+        Check::Block => ("block", 0, String::new()),
+    };
+    let prefix = format!("softdel:{nonce}:{kind}:");
+    let suffix = format!(":{suffix_limit}:{}:{}", hex(table), hex(sql));
     format!(
         "(CASE WHEN {count} > {limit} THEN ({} || {count} || {})::pg_catalog.int4 END)",
         literal(&prefix),
@@ -184,7 +207,7 @@ mod tests {
     #[test]
     fn markers_read_back_from_the_server_error() {
         let refusal = Refusal {
-            reason: Reason::Blocked,
+            reason: Reason::Blocked { rows: None },
             table: "audit\"logs".to_owned(),
             sql: "DELETE FROM \"audit\"\"logs\" -- 'x'".to_owned(),
         };
@@ -199,7 +222,13 @@ mod tests {
     #[test]
     fn row_limit_marker_is_completed_by_the_server() {
         // What the server's concatenation produces for 150 rows.
-        let check = limit_check("n", 100, "orders", "DELETE FROM orders", "abc");
+        let check = limit_check(
+            "n",
+            Check::Limit(100),
+            "orders",
+            "DELETE FROM orders",
+            "abc",
+        );
         assert!(
             check.starts_with("(CASE WHEN n > 100 THEN (E'softdel:abc:limit:' || n || E':100:")
         );

@@ -178,6 +178,23 @@ fn journal_and_limited_deletes_stay_deletes() {
 }
 
 #[test]
+fn block_tables_delete_only_to_count_and_refuse_any_row() {
+    let sql = "DELETE FROM public.AUDIT_LOGS a WHERE a.id = $1";
+    assert_eq!(
+        dml(sql),
+        format!(
+            "DELETE FROM public.AUDIT_LOGS a WHERE a.id = $1 RETURNING NULL::pg_catalog.jsonb AS {IMAGE}"
+        )
+    );
+    let out = rewrite(sql).unwrap();
+    assert!(out.contains("HAVING (CASE WHEN pg_catalog.count(*) > 0 THEN (E'softdel:n:block:' || pg_catalog.count(*) || E'::"), "{out}");
+    assert!(
+        !out.contains("softdel.operations"),
+        "nothing to journal: {out}"
+    );
+}
+
+#[test]
 fn a_whole_rewrite_exactly() {
     let sql = "DELETE FROM t WHERE x < 5 -- tidy up";
     let limit = "(CASE WHEN pg_catalog.count(*) > 1000 THEN (E'softdel:n:limit:' || pg_catalog.count(*) || E':1000:74:44454c4554452046524f4d20742057484552452078203c2035202d2d2074696479207570')::pg_catalog.int4 END)";
@@ -194,7 +211,7 @@ fn a_whole_rewrite_exactly() {
          SELECT :connection_id, :client_addr, softdel_ns.nspname, softdel_c.relname, 'soft_delete', softdel_n.n, $softdel$DELETE FROM orders WHERE id = 7 RETURNING id$softdel$ \
          FROM (SELECT pg_catalog.count(*) AS n FROM softdel_rows) softdel_n, pg_catalog.pg_class softdel_c \
          JOIN pg_catalog.pg_namespace softdel_ns ON softdel_ns.oid = softdel_c.relnamespace \
-         WHERE softdel_c.oid = E'orders'::pg_catalog.regclass AND (CASE WHEN softdel_n.n > 100 THEN (E'softdel:n:limit:' || softdel_n.n || E':100:6f7264657273:44454c4554452046524f4d206f7264657273205748455245206964203d20372052455455524e494e47206964')::pg_catalog.int4 END) IS NULL RETURNING id), \
+         WHERE softdel_c.oid = E'orders'::pg_catalog.regclass AND softdel_n.n > 0 AND (CASE WHEN softdel_n.n > 100 THEN (E'softdel:n:limit:' || softdel_n.n || E':100:6f7264657273:44454c4554452046524f4d206f7264657273205748455245206964203d20372052455455524e494e47206964')::pg_catalog.int4 END) IS NULL RETURNING id), \
          softdel_images AS (INSERT INTO softdel.rows (op_id, image) SELECT softdel_o.id, softdel_r.{IMAGE} FROM softdel_op softdel_o, softdel_rows softdel_r) \
          SELECT * FROM softdel_rows"
     );
@@ -266,18 +283,16 @@ fn what_cannot_destroy_protected_rows_passes_untouched() {
 #[test]
 fn refusals_name_the_table_and_reason() {
     let cases = [
-        ("DELETE FROM audit_logs", Reason::Blocked, "audit_logs"),
-        (
-            "DELETE FROM public.AUDIT_LOGS a WHERE a.id = $1",
-            Reason::Blocked,
-            "public.AUDIT_LOGS",
-        ),
         (
             "WITH d AS (DELETE FROM audit_logs RETURNING *) SELECT * FROM d",
-            Reason::Blocked,
+            Reason::Blocked { rows: None },
             "audit_logs",
         ),
-        ("DELETE FROM softdel.rows", Reason::Blocked, "softdel.rows"),
+        (
+            "DELETE FROM softdel.rows",
+            Reason::Blocked { rows: None },
+            "softdel.rows",
+        ),
         ("TRUNCATE orders", Reason::Truncate, "orders"),
         (
             "TRUNCATE TABLE ONLY scratch, billing.payments CASCADE",
@@ -329,9 +344,9 @@ fn refusals_name_the_table_and_reason() {
 
 #[test]
 fn only_the_refused_statement_is_replaced() {
-    let out = rewrite("SELECT 1; DELETE FROM audit_logs; SELECT 2").unwrap();
+    let out = rewrite("SELECT 1; TRUNCATE orders; SELECT 2").unwrap();
     assert!(
-        out.starts_with("SELECT 1; SELECT E'softdel:n:block:::"),
+        out.starts_with("SELECT 1; SELECT E'softdel:n:truncate:::"),
         "{out}"
     );
     assert!(out.ends_with("'::pg_catalog.int4; SELECT 2"), "{out}");

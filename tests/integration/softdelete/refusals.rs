@@ -24,9 +24,22 @@ async fn block_tables_refuse_delete_in_both_protocols() {
             .unwrap()
             .contains("rules file")
     );
-    // Extended protocol: the Parse itself fails.
-    let e = client
+    // Extended protocol: refused when it would remove a row...
+    let statement = client
         .prepare("DELETE FROM audit_logs WHERE id = $1")
+        .await
+        .unwrap();
+    let e = client.execute(&statement, &[&2i32]).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "SD001");
+    assert!(message(&e).contains("would remove 1 rows"), "{e}");
+    // ... and lets through one that removes nothing (ORMs delete the
+    // dependants of a row without looking for them first).
+    assert_eq!(client.execute(&statement, &[&99i32]).await.unwrap(), 0);
+    // Where it cannot be counted, it is refused outright.
+    let e = client
+        .simple_query(
+            "WITH d AS (DELETE FROM audit_logs WHERE id = 99 RETURNING id) SELECT * FROM d",
+        )
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "SD001");
