@@ -33,6 +33,73 @@ async fn refusals_are_recorded_in_the_blocked_log() {
 }
 
 #[tokio::test]
+async fn with_a_journal_url_refusals_are_recorded_in_the_database() {
+    let shop = Shop::open_with(|config, database| {
+        config.journal_url = Some(crate::common::cluster().url(database));
+    })
+    .await;
+    let client = shop.client().await;
+    let _ = client
+        .simple_query("DELETE FROM audit_logs WHERE id = 3")
+        .await;
+    let _ = client.simple_query("TRUNCATE orders").await;
+    let mut blocked = Vec::new();
+    for _ in 0..100 {
+        blocked = shop
+            .direct
+            .query(
+                "SELECT table_name, reason, sql, db_user, client_addr FROM softdel.operations \
+                 WHERE action = 'blocked' ORDER BY id",
+                &[],
+            )
+            .await
+            .unwrap();
+        if blocked.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(blocked.len(), 2);
+    assert_eq!(blocked[0].get::<_, String>(0), "audit_logs");
+    assert!(
+        blocked[0]
+            .get::<_, String>(1)
+            .starts_with("blocked table: DELETE on table audit_logs refused")
+    );
+    assert_eq!(
+        blocked[0].get::<_, String>(2),
+        "DELETE FROM audit_logs WHERE id = 3"
+    );
+    assert_eq!(blocked[0].get::<_, String>(3), "postgres");
+    assert_eq!(blocked[0].get::<_, String>(4), "127.0.0.1");
+    assert!(blocked[1].get::<_, String>(1).starts_with("truncate"));
+    assert_eq!(shop.blocked(), "", "nothing needed the file");
+}
+
+#[tokio::test]
+async fn an_unreachable_journal_database_falls_back_to_the_file() {
+    let shop = Shop::open_with(|config, _| {
+        // Nothing listens on port 1.
+        config.journal_url =
+            Some("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2".to_owned());
+    })
+    .await;
+    let client = shop.client().await;
+    let _ = client
+        .simple_query("DELETE FROM audit_logs WHERE id = 3")
+        .await;
+    let mut log = String::new();
+    for _ in 0..250 {
+        log = shop.blocked();
+        if !log.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(log.contains("\"table\":\"audit_logs\""), "{log}");
+}
+
+#[tokio::test]
 async fn softdel_log_lists_operations_newest_first() {
     let shop = Shop::open().await;
     let client = shop.client().await;

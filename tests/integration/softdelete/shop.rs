@@ -59,6 +59,11 @@ pub struct Shop {
 
 impl Shop {
     pub async fn open() -> Shop {
+        Shop::open_with(|_, _| {}).await
+    }
+
+    /// A shop whose proxy config the test adjusts (given the database name).
+    pub async fn open_with(adjust: impl FnOnce(&mut softdel::proxy::ProxyConfig, &str)) -> Shop {
         let database = fresh_database("shop");
         let direct = connect(&cluster().url(&database))
             .await
@@ -74,6 +79,7 @@ impl Shop {
         let proxy = TestProxy::start_with(|config| {
             config.rules = Some(rules);
             config.blocked_log = blocked;
+            adjust(config, &database);
         })
         .await;
         Shop {
