@@ -130,14 +130,17 @@ async fn strings(client: &Client, sql: &str) -> Vec<String> {
 
 /// What the scenario leaves behind, read straight from the database.
 async fn check_end_state(db: &Client) {
-    // alice was deleted (part 1); the refused deletes of carol, dave
-    // (blocked audit logs) and frank (foreign key at commit) left them.
+    // alice (part 1) and dave (part 2b, whose orders had no audit logs)
+    // were really deleted: shop_customer is not protected. The refused
+    // deletes of carol (existing audit logs) and frank (foreign key at
+    // commit) left them.
     assert_eq!(
         strings(db, "SELECT name FROM shop_customer ORDER BY id").await,
-        ["bob", "carol2", "dave", "erin", "frank"]
+        ["bob", "carol2", "erin", "frank"]
     );
-    // Soft-deleted orders stay, marked; the refused six-order delete of
-    // erin's orders changed nothing, the five-order one went through.
+    // Soft-deleted orders stay, marked, pointing at their deleted customer
+    // (no constraint); the refused six-order delete of erin's orders
+    // changed nothing, the five-order one went through.
     assert_eq!(
         strings(
             db,
@@ -152,7 +155,7 @@ async fn check_end_state(db: &Client) {
             "alice-3:false",
             "carol-1:true",
             "carol-2:true",
-            "dave-1:true",
+            "dave-1:false",
             "erin-1:false",
             "erin-2:false",
             "erin-3:false",
@@ -178,10 +181,10 @@ async fn check_end_state(db: &Client) {
             "carol-1:101:false",
             "carol-2:201:false",
             "carol-2:202:false",
-            "dave-1:101:false",
+            "dave-1:101:true",
         ]
     );
-    // alice's refunds are really gone; the others' are all there.
+    // alice's and dave's refunds are really gone; the others' are all there.
     assert_eq!(
         strings(
             db,
@@ -197,7 +200,6 @@ async fn check_end_state(db: &Client) {
             "carol-1:101:1",
             "carol-2:201:1",
             "carol-2:202:1",
-            "dave-1:101:1",
         ]
     );
     assert_eq!(
@@ -214,12 +216,14 @@ async fn check_end_state(db: &Client) {
         "bob's and frank's (whose delete was rolled back at commit)"
     );
 
-    // The journal: the operations that removed rows are part 1's three,
-    // in one transaction, and part 3b's; the refused deletes left nothing.
+    // The journal: only DELETEs that removed rows are recorded (none of the
+    // DELETE 0s of absent subscriptions and audit logs, nor part 1b's):
+    // part 1's three, in one transaction, part 2b's three, in another, and
+    // part 3b's; the refused deletes left nothing.
     let ops = db
         .query(
             "SELECT id, txid, table_schema, table_name, action, row_count, at
-             FROM softdel.operations WHERE action <> 'blocked' AND row_count > 0 ORDER BY id",
+             FROM softdel.operations WHERE action <> 'blocked' ORDER BY id",
             &[],
         )
         .await
@@ -242,13 +246,19 @@ async fn check_end_state(db: &Client) {
             "public.shop_refund:journal_delete:3",
             "public.shop_payment:soft_delete:3",
             "public.shop_order:soft_delete:3",
+            "public.shop_refund:journal_delete:1",
+            "public.shop_payment:soft_delete:1",
+            "public.shop_order:soft_delete:1",
             "public.shop_order:soft_delete:5",
         ]
     );
     let txid = |i: usize| ops[i].get::<_, i64>(1);
     assert_eq!(txid(0), txid(1), "part 1 is one transaction");
     assert_eq!(txid(0), txid(2), "part 1 is one transaction");
-    assert_ne!(txid(0), txid(3), "part 3b is a transaction of its own");
+    assert_eq!(txid(3), txid(4), "part 2b is one transaction");
+    assert_eq!(txid(3), txid(5), "part 2b is one transaction");
+    assert_ne!(txid(0), txid(3), "part 2b is a transaction of its own");
+    assert_ne!(txid(3), txid(6), "part 3b is a transaction of its own");
     let part1_ops: Vec<String> = strings(
         db,
         &format!(
@@ -262,11 +272,11 @@ async fn check_end_state(db: &Client) {
         part1_ops,
         [
             "shop_refund:journal_delete:3",
-            "shop_subscription:soft_delete:0",
             "shop_payment:soft_delete:3",
             "shop_order:soft_delete:3",
         ],
-        "one operation per DELETE of the cascade, in Django's order"
+        "one operation per DELETE of the cascade that removed rows, in Django's order \
+         (not the DELETE 0 of the absent subscriptions)"
     );
 
     // Every operation holds one image per row it removed.
@@ -301,7 +311,12 @@ async fn check_end_state(db: &Client) {
         "the orders' images"
     );
     assert_eq!(
-        strings(db, &images(3, "image->>'label'")).await,
+        strings(db, &images(5, "image->>'label'")).await,
+        ["dave-1"],
+        "part 2b's order image"
+    );
+    assert_eq!(
+        strings(db, &images(6, "image->>'label'")).await,
         ["erin-1", "erin-2", "erin-3", "erin-4", "erin-5"],
         "part 3b's images"
     );

@@ -16,6 +16,8 @@ must run with these rules (table names are Django's, app label `shop`):
       shop_subscription: {flag: is_active}
 
 and the journal (schema softdel) must be installed in the database.
+A DELETE on shop_auditlog is refused only when it would remove a row, and
+only DELETEs that removed rows are journaled.
 Prints every statement Django runs for each delete, one line per check,
 and exits 1 on the first failed check.
 """
@@ -145,6 +147,11 @@ def table_of_delete(sql):
     return None
 
 
+def deletes_on(entries, table):
+    """The DELETEs Django ran on `table`."""
+    return [e for e in entries if table_of_delete(e["sql"]) == table]
+
+
 def show(entries, title):
     say(f"  statements ({title}):")
     for e in entries:
@@ -201,18 +208,20 @@ class Direct:
 
 
 def check_journal(direct, log_entries, first_op, deleted_ids):
-    """One journal operation per DELETE Django ran on a protected table, in
-    order, all in one transaction, each with the images of its rows."""
+    """One journal operation per DELETE Django ran on a protected table that
+    removed rows (one that removed none is not journaled), in order, all in
+    one transaction, each with the images of its rows."""
     deletes = []
     for e in log_entries:
         table = table_of_delete(e["sql"])
-        if table in ACTIONS:
+        if table in ACTIONS and e["rowcount"] > 0:
             deletes.append((table, ACTIONS[table], e["rowcount"]))
     ops = direct.ops_since(first_op)
     check_eq(
         [(op[3], op[4], op[5]) for op in ops],
         deletes,
-        "journal: one operation per DELETE on a protected table (table, action, rows)",
+        "journal: one operation per DELETE on a protected table that removed rows "
+        "(table, action, rows)",
     )
     check_eq(len({op[1] for op in ops}), 1, "journal: every operation has the same txid")
     check(all(op[2] == "public" for op in ops), "journal: schema public")
@@ -222,9 +231,20 @@ def check_journal(direct, log_entries, first_op, deleted_ids):
             f"journal: operation {op[0]} keeps the DELETE Django sent for {op[3]}",
         )
         ids = [image["id"] for image in direct.images(op[0])]
-        expected = sorted(deleted_ids.get(op[3], [])) if op[5] else []
-        check_eq(ids, expected, f"journal: row images of {op[3]}")
+        check_eq(ids, sorted(deleted_ids.get(op[3], [])), f"journal: row images of {op[3]}")
     return ops
+
+
+def check_untouched(before, after, changed):
+    """Every shop table's rows other than `changed` (ids per table) are as
+    they were."""
+    for table in SHOP_TABLES:
+        keep = changed.get(table, [])
+        check_eq(
+            [r for r in after[table] if r[0] not in keep],
+            [r for r in before[table] if r[0] not in keep],
+            f"{table}: the other customers' rows untouched",
+        )
 
 
 def expect_refused(action, sqlstate, table, message_part):
@@ -259,9 +279,7 @@ def run(args):
     django.setup()
 
     from django.db import IntegrityError, connection
-    from django.db.models.signals import post_delete
 
-    from shop import models as shop
     from shop.models import AuditLog, Customer, Order, Payment, Refund, Subscription
 
     log = StatementLog()
@@ -305,6 +323,7 @@ def run(args):
 
     bob = shop_for("bob", [([1, 2], 1), ([0], 0)])
     alice = shop_for("alice", [([2, 0], 0), ([1], 0), ([], 0)])
+
     def ids(queryset):
         return list(queryset.values_list("id", flat=True))
 
@@ -314,7 +333,10 @@ def run(args):
     Subscription.objects.create(customer=bob)
 
     # --- part 1 -------------------------------------------------------------
-    say("part 1: a customer's cascade: orders and payments soft-deleted, refunds journaled")
+    say(
+        "part 1: a customer's cascade: orders and payments soft-deleted, refunds journaled, "
+        "absent audit logs and subscriptions deleted with DELETE 0"
+    )
     first_op = direct.last_op()
     before = direct.snapshot()
     mark = log.mark()
@@ -330,6 +352,16 @@ def run(args):
         "Django's per-model counts",
     )
     check(not Customer.objects.filter(name="alice").exists(), "the customer is gone")
+    check_eq(
+        [e["tag"] for e in deletes_on(log.since(mark), "shop_auditlog")],
+        ["DELETE 0"],
+        "the fast delete of alice's (absent) audit logs on the block table: DELETE 0",
+    )
+    check_eq(
+        [e["tag"] for e in deletes_on(log.since(mark), "shop_subscription")],
+        ["DELETE 0"],
+        "the DELETE of alice's (absent) subscriptions: DELETE 0, not journaled",
+    )
     orders = direct.rows(
         "SELECT id, is_active FROM shop_order WHERE id = ANY(%s) ORDER BY id", alice_orders
     )
@@ -345,20 +377,16 @@ def run(args):
         0,
         "the refunds are gone",
     )
-    after = direct.snapshot()
-    changed = {
-        "shop_customer": [alice.pk],
-        "shop_order": alice_orders,
-        "shop_payment": alice_payments,
-        "shop_refund": alice_refunds,
-    }
-    for table in SHOP_TABLES:
-        keep = changed.get(table, [])
-        check_eq(
-            [r for r in after[table] if r[0] not in keep],
-            [r for r in before[table] if r[0] not in keep],
-            f"{table}: the other customers' rows untouched",
-        )
+    check_untouched(
+        before,
+        direct.snapshot(),
+        {
+            "shop_customer": [alice.pk],
+            "shop_order": alice_orders,
+            "shop_payment": alice_payments,
+            "shop_refund": alice_refunds,
+        },
+    )
     ops = check_journal(
         direct,
         log.since(mark),
@@ -378,7 +406,6 @@ def run(args):
         all(image["customer_id"] == alice.pk and image["is_active"] is False for image in images),
         "the order images are alice's orders, as soft-deleted",
     )
-    part1_txid = ops[0][1]
 
     say("part 1b: deleting the soft-deleted orders again changes nothing")
     first_op = direct.last_op()
@@ -387,20 +414,17 @@ def run(args):
     result = Order.objects.filter(pk__in=alice_orders).delete()
     show(log.since(mark), "Order.objects.filter(pk__in=alice_orders).delete()")
     check_eq(result, (0, {}), "Django's counts: nothing deleted")
-    ops = direct.ops_since(first_op)
-    check_eq(sum(op[5] for op in ops), 0, "journal: every new operation removed 0 rows")
-    check(all(op[1] != part1_txid for op in ops), "journal: in a transaction of its own")
-    check_eq(
-        direct.value("SELECT count(*) FROM softdel.rows WHERE op_id > %s", first_op),
-        0,
-        "journal: no new row images",
+    check(
+        all(e["tag"] == "DELETE 0" for e in log.since(mark) if table_of_delete(e["sql"])),
+        "every DELETE Django ran returned DELETE 0",
     )
+    check_eq(direct.ops_since(first_op), [], "journal: no new operation")
     after = direct.snapshot()
     for table in SHOP_TABLES:
         check_eq(after[table], before[table], f"{table} unchanged")
 
     # --- part 2 -------------------------------------------------------------
-    say("part 2: a cascade that reaches an audit log (block) is refused")
+    say("part 2: a cascade that reaches existing audit logs (block) is refused")
     shop_for("carol", [([1], 0), ([1, 1], 2)])
     before = direct.snapshot()
     mark = log.mark()
@@ -408,9 +432,14 @@ def run(args):
         lambda: Customer.objects.filter(name="carol").delete(),
         "SD001",
         "shop_auditlog",
-        "nothing was deleted",
+        "the statement would remove 2 rows; nothing was deleted",
     )
     show(log.since(mark), "Customer.objects.filter(name='carol').delete()")
+    check_eq(
+        [(table_of_delete(e["sql"]), e["error"][:5]) for e in log.since(mark) if e["error"]],
+        [("shop_auditlog", "SD001")],
+        "the refused statement is the DELETE on shop_auditlog",
+    )
     check(
         any(
             table_of_delete(e["sql"]) == "shop_refund" and e["error"] is None
@@ -429,28 +458,73 @@ def run(args):
         "a write on the same connection commits",
     )
 
-    say("part 2b: without the receiver Django fast-deletes audit logs: refused even with none")
+    say("part 2b: a cascade that reaches no audit log: a fast delete of absent audit logs passes")
     dave = shop_for("dave", [([1], 0)])
-    check(
-        post_delete.disconnect(sender=AuditLog, dispatch_uid="shop-auditlog-post-delete"),
-        "receiver disconnected",
+    dave_orders = ids(Order.objects.filter(customer=dave))
+    dave_payments = ids(Payment.objects.filter(order__customer=dave))
+    dave_refunds = ids(Refund.objects.filter(payment__order__customer=dave))
+    first_op = direct.last_op()
+    before = direct.snapshot()
+    mark = log.mark()
+    result = Customer.objects.filter(pk=dave.pk).delete()
+    show(log.since(mark), "Customer.objects.filter(pk=dave.pk).delete()")
+    say(f"  Django returned {result!r}")
+    check_eq(
+        result,
+        (4, {"shop.Customer": 1, "shop.Order": 1, "shop.Payment": 1, "shop.Refund": 1}),
+        "Django's per-model counts",
     )
-    try:
-        before = direct.snapshot()
-        mark = log.mark()
-        expect_refused(
-            lambda: Customer.objects.filter(pk=dave.pk).delete(),
-            "SD001",
-            "shop_auditlog",
-            "nothing was deleted",
-        )
-        show(log.since(mark), "Customer.objects.filter(pk=dave.pk).delete(), fast delete")
-        check_eq(direct.snapshot(), before, "nothing changed")
-    finally:
-        post_delete.connect(
-            shop.audit_log_deleted, sender=AuditLog, dispatch_uid="shop-auditlog-post-delete"
-        )
-    check_eq(shop.AUDIT_LOG_DELETIONS, [], "no audit log was ever deleted")
+    check_eq(
+        [e["error"] for e in log.since(mark) if e["error"]], [], "no statement was refused"
+    )
+    check_eq(
+        [e["tag"] for e in deletes_on(log.since(mark), "shop_auditlog")],
+        ["DELETE 0"],
+        "the fast delete on the block table shop_auditlog: DELETE 0",
+    )
+    check_eq(
+        direct.value("SELECT count(*) FROM shop_customer WHERE id = %s", dave.pk),
+        0,
+        "the customer row is really deleted (shop_customer is not protected)",
+    )
+    check_eq(
+        direct.rows(
+            "SELECT id, customer_id, is_active FROM shop_order WHERE id = ANY(%s)", dave_orders
+        ),
+        [(dave_orders[0], dave.pk, False)],
+        "the order is soft-deleted, still pointing at the deleted customer",
+    )
+    check_eq(
+        direct.value(
+            "SELECT count(*) FROM shop_payment WHERE id = ANY(%s) AND deleted_at IS NOT NULL",
+            dave_payments,
+        ),
+        1,
+        "the payment is soft-deleted",
+    )
+    check_eq(
+        direct.value("SELECT count(*) FROM shop_refund WHERE id = ANY(%s)", dave_refunds),
+        0,
+        "the refund is gone",
+    )
+    after = direct.snapshot()
+    check_eq(after["shop_auditlog"], before["shop_auditlog"], "shop_auditlog untouched")
+    check_untouched(
+        before,
+        after,
+        {
+            "shop_customer": [dave.pk],
+            "shop_order": dave_orders,
+            "shop_payment": dave_payments,
+            "shop_refund": dave_refunds,
+        },
+    )
+    check_journal(
+        direct,
+        log.since(mark),
+        first_op,
+        {"shop_order": dave_orders, "shop_payment": dave_payments, "shop_refund": dave_refunds},
+    )
 
     # --- part 3 -------------------------------------------------------------
     say("part 3: more orders than max_rows (5) in one DELETE is refused")
