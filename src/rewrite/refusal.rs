@@ -87,10 +87,12 @@ impl Refusal {
                 "DELETE on table {t} refused: the table is protected (on_delete: block); nothing was deleted"
             ),
             Reason::Blocked { rows: Some(rows) } => format!(
-                "DELETE on table {t} refused: the table is protected (on_delete: block) and the statement would remove {rows} rows; nothing was deleted"
+                "DELETE on table {t} refused: the table is protected (on_delete: block) and the statement would remove {}; nothing was deleted",
+                plural(rows)
             ),
             Reason::RowLimit { rows, limit } => format!(
-                "DELETE on table {t} refused: it would remove {rows} rows, over the limit of {limit}; nothing was deleted"
+                "DELETE on table {t} refused: it would remove {}, over the limit of {limit}; nothing was deleted",
+                plural(rows)
             ),
             Reason::Truncate => format!(
                 "TRUNCATE of table {t} refused: the table is protected; nothing was deleted"
@@ -108,7 +110,7 @@ impl Refusal {
         let t = &self.table;
         match self.reason {
             Reason::Blocked { .. } => format!(
-                "No DELETE is allowed on {t}. If this one is intended, change the rule for {t} in the rules file."
+                "Rows of {t} may not be deleted. If this delete is intended, change the rule for {t} in the rules file."
             ),
             Reason::RowLimit { limit, .. } => format!(
                 "Delete at most {limit} rows per statement (in batches), or raise max_rows for {t} in the rules file."
@@ -171,6 +173,13 @@ impl Refusal {
             _ => return None,
         };
         Some(Refusal { reason, table, sql })
+    }
+}
+
+fn plural(rows: u64) -> String {
+    match rows {
+        1 => "1 row".to_owned(),
+        n => format!("{n} rows"),
     }
 }
 

@@ -44,7 +44,7 @@ ROLLBACK
         "{err}"
     );
     assert!(
-        err.contains("HINT:  No DELETE is allowed on audit_logs"),
+        err.contains("HINT:  Rows of audit_logs may not be deleted"),
         "{err}"
     );
     assert!(
