@@ -199,3 +199,39 @@ async fn what_cannot_be_analysed_is_refused_when_it_may_touch_a_protected_table(
         .unwrap();
     assert_eq!(shop.count("SELECT count(*) FROM scratch").await, 1999);
 }
+
+#[tokio::test]
+async fn a_delete_hidden_by_backslash_quoting_is_not_missed() {
+    let shop = Shop::open().await;
+    let client = shop.client().await;
+    // With standard_conforming_strings off, '\'' is a whole string and the
+    // DELETE after it is real; read with it on, the DELETE would sit
+    // inside a string. softdel follows the server's setting.
+    client
+        .simple_query("SET standard_conforming_strings = off")
+        .await
+        .unwrap();
+    let e = client
+        .simple_query(r"SELECT 'a\'' AS x; DELETE FROM orders; -- '")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "SD004", "{e}");
+    assert_eq!(
+        shop.count("SELECT count(*) FROM orders WHERE is_active")
+            .await,
+        20
+    );
+    // Back on: deletes are rewritten as usual.
+    client
+        .simple_query("SET standard_conforming_strings = on")
+        .await
+        .unwrap();
+    let n = client
+        .execute(
+            r"DELETE FROM orders WHERE note IS DISTINCT FROM 'a' AND id = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
