@@ -27,6 +27,9 @@ tables:
     on_delete: journal
   app_auditlog:
     on_delete: block
+  app_session:
+    on_delete: allow
+    max_rows: 0
 ";
 
 /// A Django-style query with a join, ~200 bytes.
@@ -53,6 +56,14 @@ WHERE o.\"customer_id\" = c.\"id\" AND c.\"email\" = $1 RETURNING o.\"id\", o.\"
 
 const DELETE_JOURNAL: &str = "DELETE FROM \"app_refund\" WHERE \"app_refund\".\"id\" = $1";
 
+/// A table the rules do not list: rewritten only to enforce the default
+/// row limit.
+const DELETE_UNLISTED: &str = "DELETE FROM \"app_item\" WHERE \"app_item\".\"id\" = 12345";
+
+/// A table allowed without a row limit: analysed, then passed unchanged
+/// (with literals inlined, every such text is a cache miss).
+const DELETE_ALLOWED: &str = "DELETE FROM \"app_session\" WHERE \"app_session\".\"id\" = 12345";
+
 fn engine() -> Engine {
     let rules = Rules::parse(RULES, Path::new("bench.yaml")).expect("bench rules parse");
     Engine::with_nonce(rules, "0123456789abcdef".into())
@@ -75,7 +86,19 @@ fn check_paths(engine: &Engine) {
             "expected Pass for {sql}"
         );
     }
-    for sql in [DELETE_IN, DELETE_USING_RETURNING, DELETE_JOURNAL] {
+    assert!(
+        matches!(
+            engine.analyze_uncached(DELETE_ALLOWED, Lexing::default()),
+            Decision::Pass
+        ),
+        "expected Pass for {DELETE_ALLOWED}"
+    );
+    for sql in [
+        DELETE_IN,
+        DELETE_USING_RETURNING,
+        DELETE_JOURNAL,
+        DELETE_UNLISTED,
+    ] {
         assert!(
             matches!(
                 engine.analyze_uncached(sql, Lexing::default()),
@@ -128,6 +151,8 @@ fn cold(c: &mut Criterion) {
         ("soft_delete_in", DELETE_IN),
         ("soft_delete_using_returning", DELETE_USING_RETURNING),
         ("journal_delete", DELETE_JOURNAL),
+        ("limit_only_delete", DELETE_UNLISTED),
+        ("allowed_delete_pass", DELETE_ALLOWED),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| engine.analyze_uncached(black_box(sql), Lexing::default()))
