@@ -179,10 +179,11 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
     .push(", ")
     .hole(Hole::ClientAddr)
     .push(&format!(
-        ", softdel_ns.nspname, softdel_c.relname, '{action}', softdel_n.n, {} \
-         FROM (SELECT pg_catalog.count(*) AS n FROM {rows}) softdel_n, pg_catalog.pg_class softdel_c \
-         JOIN pg_catalog.pg_namespace softdel_ns ON softdel_ns.oid = softdel_c.relnamespace \
-         WHERE softdel_c.oid = {table_literal}::pg_catalog.regclass AND softdel_n.n > 0{check} RETURNING id)",
+        ", softdel_t.names[1], softdel_t.names[2], '{action}', softdel_n.n, {} \
+         FROM (SELECT pg_catalog.count(*) AS n FROM {rows}) softdel_n, \
+         (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, \
+         {table_literal}::pg_catalog.regclass, 0)).object_names AS names) softdel_t \
+         WHERE softdel_n.n > 0{check} RETURNING id)",
         dollar_literal(plan.statement)
     ));
     if journaled(plan.mode) {

@@ -208,10 +208,11 @@ fn a_whole_rewrite_exactly() {
     let expected = format!(
         "WITH softdel_rows AS (UPDATE orders SET is_active = false WHERE (id = 7) AND orders.is_active IS DISTINCT FROM false RETURNING id, pg_catalog.to_jsonb(orders.*) AS {IMAGE}), \
          softdel_op AS (INSERT INTO softdel.operations (connection_id, client_addr, table_schema, table_name, action, row_count, sql) \
-         SELECT :connection_id, :client_addr, softdel_ns.nspname, softdel_c.relname, 'soft_delete', softdel_n.n, $softdel$DELETE FROM orders WHERE id = 7 RETURNING id$softdel$ \
-         FROM (SELECT pg_catalog.count(*) AS n FROM softdel_rows) softdel_n, pg_catalog.pg_class softdel_c \
-         JOIN pg_catalog.pg_namespace softdel_ns ON softdel_ns.oid = softdel_c.relnamespace \
-         WHERE softdel_c.oid = E'orders'::pg_catalog.regclass AND softdel_n.n > 0 AND (CASE WHEN softdel_n.n > 100 THEN (E'softdel:n:limit:' || softdel_n.n || E':100:6f7264657273:44454c4554452046524f4d206f7264657273205748455245206964203d20372052455455524e494e47206964')::pg_catalog.int4 END) IS NULL RETURNING id), \
+         SELECT :connection_id, :client_addr, softdel_t.names[1], softdel_t.names[2], 'soft_delete', softdel_n.n, $softdel$DELETE FROM orders WHERE id = 7 RETURNING id$softdel$ \
+         FROM (SELECT pg_catalog.count(*) AS n FROM softdel_rows) softdel_n, \
+         (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, \
+         E'orders'::pg_catalog.regclass, 0)).object_names AS names) softdel_t \
+         WHERE softdel_n.n > 0 AND (CASE WHEN softdel_n.n > 100 THEN (E'softdel:n:limit:' || softdel_n.n || E':100:6f7264657273:44454c4554452046524f4d206f7264657273205748455245206964203d20372052455455524e494e47206964')::pg_catalog.int4 END) IS NULL RETURNING id), \
          softdel_images AS (INSERT INTO softdel.rows (op_id, image) SELECT softdel_o.id, softdel_r.{IMAGE} FROM softdel_op softdel_o, softdel_rows softdel_r) \
          SELECT * FROM softdel_rows"
     );
