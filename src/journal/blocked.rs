@@ -93,13 +93,13 @@ async fn write_to_database(
     url: &str,
     attempt: &BlockedAttempt,
 ) -> Result<(), tokio_postgres::Error> {
-    if client.as_ref().is_none_or(|c| c.is_closed()) {
-        let (new, connection) = tokio_postgres::connect(url, NoTls).await?;
-        tokio::spawn(connection);
-        *client = Some(new);
-    }
-    let Some(c) = client.as_ref() else {
-        unreachable!("connected above")
+    let c = match client.take().filter(|c| !c.is_closed()) {
+        Some(c) => client.insert(c),
+        None => {
+            let (new, connection) = tokio_postgres::connect(url, NoTls).await?;
+            tokio::spawn(connection);
+            client.insert(new)
+        }
     };
     let connection_id = i64::try_from(attempt.connection_id).unwrap_or(i64::MAX);
     let at = attempt.at_unix as f64;

@@ -58,7 +58,7 @@ impl Intercept {
         }
     }
 
-    /// Whether anything was rewritten in this session.
+    /// The engine's rewrite of `sql`, if it has one.
     fn decide(&self, sql: &[u8], lexing: Lexing) -> Option<Arc<crate::rewrite::Rewrite>> {
         match self.engine.decide_bytes(sql, lexing) {
             Decision::Pass => None,

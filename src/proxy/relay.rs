@@ -281,16 +281,9 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
         match intercept.client_frame(tag, frame, lexing, &mut pipeline) {
             Some(replacement) => {
                 shared.rewritten.store(true, Relaxed);
-                let out = scanned
-                    .rewritten
-                    .get_or_insert_with(|| buf[..scanned.end].to_vec());
-                out.extend_from_slice(&replacement);
+                replace(&mut scanned.rewritten, &buf[..scanned.end], &replacement);
             }
-            None => {
-                if let Some(out) = &mut scanned.rewritten {
-                    out.extend_from_slice(frame);
-                }
-            }
+            None => keep(&mut scanned.rewritten, frame),
         }
         scanned.end += len;
         if tag == FrontendTag::Terminate {
@@ -345,21 +338,11 @@ impl ServerState {
                 Translated::Original
             };
             pipeline.server_message(frame[0], frame);
+            let before = &buf[..scanned.end];
             match translated {
-                Translated::Original => {
-                    if let Some(out) = &mut scanned.translated {
-                        out.extend_from_slice(frame);
-                    }
-                }
-                Translated::Replaced(bytes) => scanned
-                    .translated
-                    .get_or_insert_with(|| buf[..scanned.end].to_vec())
-                    .extend_from_slice(&bytes),
-                Translated::Dropped => {
-                    scanned
-                        .translated
-                        .get_or_insert_with(|| buf[..scanned.end].to_vec());
-                }
+                Translated::Original => keep(&mut scanned.translated, frame),
+                Translated::Replaced(bytes) => replace(&mut scanned.translated, before, &bytes),
+                Translated::Dropped => replace(&mut scanned.translated, before, &[]),
             }
             scanned.end += len;
         }
@@ -453,6 +436,22 @@ async fn server_to_client(
             }
         }
     }
+}
+
+/// Forwarding a run of messages: while none is changed, the original
+/// buffer is written as is (`out` stays `None`); from the first change on,
+/// a copy is built. `keep` adds a message unchanged to that copy.
+fn keep(out: &mut Option<Vec<u8>>, frame: &[u8]) {
+    if let Some(out) = out {
+        out.extend_from_slice(frame);
+    }
+}
+
+/// Puts `bytes` in place of a message; `before` is what precedes it in the
+/// buffer, copied when this is the first change.
+fn replace(out: &mut Option<Vec<u8>>, before: &[u8], bytes: &[u8]) {
+    out.get_or_insert_with(|| before.to_vec())
+        .extend_from_slice(bytes);
 }
 
 /// Makes room for the next read: enough for the rest of a partly received

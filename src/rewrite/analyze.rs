@@ -34,10 +34,10 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
     // any string; sqlparser would read such a text differently from the
     // server.
     if !lexing.standard_conforming_strings && sql.contains('\\') {
-        return fallback::decide(sql, rules, nonce, "backslash escapes in strings");
+        return fallback::decide(sql, rules, nonce);
     }
     let Some((toks, mut spanned)) = lex::tokenize(sql) else {
-        return fallback::decide(sql, rules, nonce, "the text cannot be tokenized");
+        return fallback::decide(sql, rules, nonce);
     };
     blank_parser_gaps(&toks, &mut spanned);
     let parsed = match Parser::new(&PostgreSqlDialect {})
@@ -45,11 +45,11 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
         .parse_statements()
     {
         Ok(parsed) => parsed,
-        Err(_) => return fallback::decide(sql, rules, nonce, "the parser rejects it"),
+        Err(_) => return fallback::decide(sql, rules, nonce),
     };
     let ranges = lex::statements(&toks);
     if ranges.len() != parsed.len() {
-        return fallback::decide(sql, rules, nonce, "its statements cannot be told apart");
+        return fallback::decide(sql, rules, nonce);
     }
     let text = Text {
         sql,
@@ -90,7 +90,7 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
         return Decision::Pass;
     }
     let Some(template) = apply(sql, edits) else {
-        return fallback::decide(sql, rules, nonce, "its rewrite overlaps itself");
+        return fallback::decide(sql, rules, nonce);
     };
     let single = parsed.len() == 1;
     Decision::Rewrite(std::sync::Arc::new(Rewrite {

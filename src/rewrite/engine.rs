@@ -43,10 +43,6 @@ impl Engine {
         &self.nonce
     }
 
-    pub fn rules(&self) -> &Rules {
-        &self.rules
-    }
-
     /// What to do with `sql`. Texts without a destructive keyword cost one
     /// scan; the others one parse per distinct text.
     pub fn decide(&self, sql: &str, lexing: Lexing) -> Decision {
@@ -76,7 +72,7 @@ impl Engine {
                 if !scan(&lossy, lexing).any() {
                     return Decision::Pass;
                 }
-                fallback::decide(&lossy, &self.rules, &self.nonce, "the text is not UTF-8")
+                fallback::decide(&lossy, &self.rules, &self.nonce)
             }
         }
     }

@@ -11,7 +11,7 @@ use super::refusal::{Reason, Refusal};
 use super::{Action, Decision, Rewrite};
 use crate::rules::{Mode, OnParseError, Rules};
 
-pub fn decide(sql: &str, rules: &Rules, nonce: &str, _why: &str) -> Decision {
+pub fn decide(sql: &str, rules: &Rules, nonce: &str) -> Decision {
     if rules.defaults.on_parse_error == OnParseError::Pass {
         return Decision::Pass;
     }

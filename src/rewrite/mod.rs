@@ -26,7 +26,6 @@ mod tests;
 
 use std::sync::Arc;
 
-pub use analyze::JOURNAL_SCHEMA;
 pub use engine::Engine;
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan};
