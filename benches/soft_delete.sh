@@ -25,6 +25,11 @@
 #   MODES            pgbench -M modes (default "simple extended prepared")
 #   CLIENTS          client counts (default "1 8")
 #   MAX_THREADS      pgbench -j is min(clients, MAX_THREADS) (default 2)
+#   DURABILITY       off (default): fsync, synchronous_commit and
+#                    full_page_writes off, so the figures show the statements'
+#                    CPU cost, the worst case for the ratios; on: PostgreSQL's
+#                    defaults, where every commit waits for its WAL flush, as
+#                    on a production server
 #   POSTGRES_BINDIR  PostgreSQL 15 binaries (default /usr/lib/postgresql/15/bin)
 #
 # Every transaction deletes a row of its own (client c deletes ids c+1,
@@ -61,6 +66,7 @@ DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
 ROWS="${ROWS:-}"   # default set in parse_args, from DURATION
 MAX_THREADS="${MAX_THREADS:-2}"
+DURABILITY="${DURABILITY:-off}"
 POSTGRES_BINDIR="${POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
 read -r -a MODES <<<"${MODES:-simple extended prepared}"
 read -r -a CLIENTS <<<"${CLIENTS:-1 8}"
@@ -97,6 +103,7 @@ parse_args() {
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
     [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
     ROWS="${ROWS:-$((60000 * DURATION))}"
+    [[ "$DURABILITY" == on || "$DURABILITY" == off ]] || die "DURABILITY must be on or off (got '$DURABILITY')"
     [[ "$ROWS" =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive integer (got '$ROWS')"
     [[ "$MAX_THREADS" =~ ^[1-9][0-9]*$ ]] || die "MAX_THREADS must be a positive integer (got '$MAX_THREADS')"
     ((${#MODES[@]})) || die "MODES is empty"
@@ -182,19 +189,20 @@ start_postgres() {
     as_pg "$POSTGRES_BINDIR/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust --no-sync \
         -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 \
         || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-    # Throwaway cluster: durability off (as in proxy_overhead.sh), so the
-    # figures show the statements' CPU cost rather than the disk's.
+    # Durability off by default (as in proxy_overhead.sh): the figures show
+    # the statements' CPU cost rather than the disk's. DURABILITY=on keeps
+    # PostgreSQL's defaults.
     cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
 
 # --- soft_delete.sh ---
 listen_addresses = '127.0.0.1'
 port = $DIRECT_PORT
 unix_socket_directories = '$WORK'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 max_connections = 100
 EOF
+    if [[ "$DURABILITY" == off ]]; then
+        printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$PGDATA_DIR/postgresql.conf"
+    fi
     PG_STARTED=1
     as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
         || die "PostgreSQL failed to start"
@@ -421,9 +429,13 @@ machine_info() {
     echo "## softdel soft DELETE cost (pgbench, one single-row DELETE per transaction)"
     echo
     echo "- machine: nproc=$(nproc), ${cpu:-unknown CPU}, $(uname -sr)"
-    echo "- PostgreSQL: $pg_version (fsync=off, synchronous_commit=off)"
+    if [[ "$DURABILITY" == off ]]; then
+        echo "- PostgreSQL: $pg_version (fsync=off, synchronous_commit=off, full_page_writes=off)"
+    else
+        echo "- PostgreSQL: $pg_version (durability defaults: fsync=on, synchronous_commit=on)"
+    fi
     echo "- softdel: $softdel_rev (release build)"
-    echo "- command: DURATION=$DURATION WARMUP=$WARMUP ROWS=$ROWS MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
+    echo "- command: DURATION=$DURATION DURABILITY=$DURABILITY WARMUP=$WARMUP ROWS=$ROWS MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
     echo "- pgbench: pgbench -n -M <mode> -c <clients> -j min(<clients>,$MAX_THREADS) -T $DURATION -D n=0 -D nclients=<clients> -f <script>"
     echo "- script: \\set id 1 + :client_id + :nclients * :n; \\set n :n + 1; DELETE FROM <table> WHERE id = :id;"
     echo "- direct: items_plain straight to PostgreSQL (hard); pass: items_plain through softdel (allow, max_rows 0: sent unchanged);"
