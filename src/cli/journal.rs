@@ -43,6 +43,10 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
                 "softdel journal already installed (schema softdel, version {})",
                 journal::VERSION
             ),
+            Installed::Upgraded { from } => println!(
+                "softdel journal upgraded from version {from} to {} (schema softdel)",
+                journal::VERSION
+            ),
         }
         Ok(())
     })

@@ -4,7 +4,7 @@
 use tokio_postgres::Client;
 
 /// The schema version this build writes and reads.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 const SCHEMA: &str = include_str!("schema.sql");
 
@@ -33,6 +33,8 @@ pub enum Installed {
     Created,
     /// It was there already, at this version.
     AlreadyCurrent,
+    /// An older version was upgraded to this one.
+    Upgraded { from: i32 },
 }
 
 /// Installs the journal schema in the client's database, in one
@@ -53,7 +55,7 @@ async fn install_locked(client: &Client) -> Result<Installed, JournalError> {
     match found {
         Some(found) if found > VERSION => Err(JournalError::Newer { found }),
         Some(VERSION) => Ok(Installed::AlreadyCurrent),
-        _ => {
+        found => {
             client.batch_execute(SCHEMA).await?;
             client
                 .execute(
@@ -61,7 +63,10 @@ async fn install_locked(client: &Client) -> Result<Installed, JournalError> {
                     &[&VERSION],
                 )
                 .await?;
-            Ok(Installed::Created)
+            Ok(match found {
+                Some(from) => Installed::Upgraded { from },
+                None => Installed::Created,
+            })
         }
     }
 }

@@ -1,5 +1,5 @@
--- softdel journal, schema version 1. Installed by `softdel init`; every
--- statement is idempotent.
+-- softdel journal, schema version 2. Installed by `softdel init`; every
+-- statement is idempotent, so running it over version 1 upgrades it.
 CREATE SCHEMA IF NOT EXISTS softdel;
 COMMENT ON SCHEMA softdel IS 'softdel journal: every intercepted DELETE, with the row images';
 
@@ -20,13 +20,20 @@ CREATE TABLE IF NOT EXISTS softdel.operations (
     connection_id bigint,
     table_schema text NOT NULL,
     table_name text NOT NULL,
-    -- soft_delete | journal_delete | delete | blocked
+    -- soft_delete | journal_delete | delete | blocked | undelete | purge
     action text NOT NULL,
     row_count bigint NOT NULL,
+    -- the statement as the client sent it; for undelete and purge, the command
     sql text NOT NULL,
-    -- why a blocked operation was refused
-    reason text
+    -- why a blocked operation was refused; what an undelete or purge covered
+    reason text,
+    -- soft_delete: the column the delete set (flag: false; timestamp: now())
+    marker_kind text,
+    marker_column text
 );
+-- Version 2.
+ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS marker_kind text;
+ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS marker_column text;
 CREATE INDEX IF NOT EXISTS operations_at ON softdel.operations (at);
 CREATE INDEX IF NOT EXISTS operations_txid ON softdel.operations (txid);
 CREATE INDEX IF NOT EXISTS operations_table ON softdel.operations (table_schema, table_name, at);
@@ -37,6 +44,11 @@ CREATE TABLE IF NOT EXISTS softdel.rows (
     image jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rows_op ON softdel.rows (op_id);
+-- Version 2: rows are numbered, and an undelete marks the rows it brought
+-- back, so that running it again restores nothing twice.
+ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS id bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS
+    restored_by bigint REFERENCES softdel.operations (id) ON DELETE SET NULL;
 
 -- Applications write the journal (in their own transactions) but cannot
 -- read, change or delete it.

@@ -170,16 +170,26 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
         );
         format!(" AND {check} IS NULL")
     });
+    // Undelete reads which column to clear from the journal, not from
+    // rules that may have changed since.
+    let (marker_columns, marker_values) = match plan.marker.filter(|_| plan.mode == Mode::Soft) {
+        Some(Marker::Flag(c)) => (", marker_kind, marker_column", format!(", 'flag', {}", literal(c))),
+        Some(Marker::Timestamp(c)) => (
+            ", marker_kind, marker_column",
+            format!(", 'timestamp', {}", literal(c)),
+        ),
+        None => ("", String::new()),
+    };
     let mut t = Template::default();
     t.push(&format!(
         ", softdel_op{suffix} AS (INSERT INTO softdel.operations \
-         (connection_id, client_addr, table_schema, table_name, action, row_count, sql) SELECT "
+         (connection_id, client_addr, table_schema, table_name, action, row_count, sql{marker_columns}) SELECT "
     ))
     .hole(Hole::ConnectionId)
     .push(", ")
     .hole(Hole::ClientAddr)
     .push(&format!(
-        ", softdel_t.names[1], softdel_t.names[2], '{action}', softdel_n.n, {} \
+        ", softdel_t.names[1], softdel_t.names[2], '{action}', softdel_n.n, {}{marker_values} \
          FROM (SELECT pg_catalog.count(*) AS n FROM {rows}) softdel_n, \
          (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, \
          {table_literal}::pg_catalog.regclass, 0)).object_names AS names) softdel_t \

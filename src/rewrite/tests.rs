@@ -207,8 +207,8 @@ fn a_whole_rewrite_exactly() {
     let sql = "DELETE FROM orders WHERE id = 7 RETURNING id";
     let expected = format!(
         "WITH softdel_rows AS (UPDATE orders SET is_active = false WHERE (id = 7) AND orders.is_active IS DISTINCT FROM false RETURNING id, pg_catalog.to_jsonb(orders.*) AS {IMAGE}), \
-         softdel_op AS (INSERT INTO softdel.operations (connection_id, client_addr, table_schema, table_name, action, row_count, sql) \
-         SELECT :connection_id, :client_addr, softdel_t.names[1], softdel_t.names[2], 'soft_delete', softdel_n.n, $softdel$DELETE FROM orders WHERE id = 7 RETURNING id$softdel$ \
+         softdel_op AS (INSERT INTO softdel.operations (connection_id, client_addr, table_schema, table_name, action, row_count, sql, marker_kind, marker_column) \
+         SELECT :connection_id, :client_addr, softdel_t.names[1], softdel_t.names[2], 'soft_delete', softdel_n.n, $softdel$DELETE FROM orders WHERE id = 7 RETURNING id$softdel$, 'flag', E'is_active' \
          FROM (SELECT pg_catalog.count(*) AS n FROM softdel_rows) softdel_n, \
          (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, \
          E'orders'::pg_catalog.regclass, 0)).object_names AS names) softdel_t \
