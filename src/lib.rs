@@ -3,10 +3,13 @@
 //! Layers, each knowing only the one below it:
 //! - [`protocol`]: framing and the few message codecs the proxy needs (sans-IO);
 //! - [`proxy`]: listener, per-connection sessions, shutdown;
+//! - [`rules`], [`rewrite`]: what the proxy does to a statement (pure);
+//! - [`journal`]: the `softdel` schema; [`ops`]: undelete, purge, check;
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
 #![forbid(unsafe_code)]
 
 pub mod journal;
+pub mod ops;
 pub mod pgcluster;
 pub mod protocol;
 pub mod proxy;

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use softdel::journal::{self, Installed, LogFilter, Operation};
+use softdel::journal::{self, Installed, JournalRow, LogFilter, Operation};
 use tokio_postgres::{Client, NoTls};
 
 #[derive(Args)]
@@ -23,6 +23,18 @@ pub struct LogArgs {
     /// Only operations at or after this time (e.g. `2026-11-21 10:00`, `2026-11-21T10:00Z`).
     #[arg(long)]
     since: Option<String>,
+    /// Only operations before this time.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only operations by this database user.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only this action: soft_delete, journal_delete, delete, blocked, undelete or purge.
+    #[arg(long)]
+    action: Option<String>,
+    /// Show this one operation and the rows it journaled.
+    #[arg(long = "op", value_name = "ID")]
+    op: Option<i64>,
     /// At most this many operations.
     #[arg(long, default_value_t = 100)]
     limit: i64,
@@ -56,21 +68,39 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
     if args.limit < 1 {
         anyhow::bail!("--limit must be at least 1");
     }
+    let action = args.action.map(|a| a.replace('-', "_"));
+    if let Some(action) = &action {
+        if !journal::ACTIONS.contains(&action.as_str()) {
+            anyhow::bail!(
+                "--action {action:?} is not an action the journal records ({})",
+                journal::ACTIONS.join(", ")
+            );
+        }
+    }
     super::runtime()?.block_on(async {
         let client = connect(&args.database_url).await?;
+        for (what, value) in [("--since", &args.since), ("--until", &args.until)] {
+            if let Some(value) = value {
+                softdel::ops::check_time(&client, what, value).await?;
+            }
+        }
         let filter = LogFilter {
             table: args.table,
             since: args.since,
+            until: args.until,
+            user: args.user,
+            action,
+            id: args.op,
             limit: args.limit,
         };
-        let operations = journal::operations(&client, &filter).await.map_err(|e| {
-            let hint = if filter.since.is_some() {
-                " (is --since a time PostgreSQL can read?)"
-            } else {
-                ""
+        let operations = journal::operations(&client, &filter).await?;
+        if let Some(id) = args.op {
+            let Some(op) = operations.first() else {
+                anyhow::bail!("there is no operation {id} in the journal (see `softdel log`)");
             };
-            anyhow::anyhow!("{e}{hint}")
-        })?;
+            let rows = journal::operation_rows(&client, id).await?;
+            return show_operation(op, &rows, args.json);
+        }
         if args.json {
             for op in &operations {
                 println!("{}", serde_json::to_string(op)?);
@@ -85,7 +115,20 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
 /// Connects without TLS (the database is usually reached on a private
 /// network or a socket; TLS comes with the proxy's TLS support).
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    connect_as(url, "softdel").await
+}
+
+/// Connects, naming the command in application_name (which the journal
+/// records) unless the URL sets one.
+pub async fn connect_as(url: &str, application: &str) -> anyhow::Result<Client> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .with_context(|| format!("{} is not a PostgreSQL URL", redact(url)))?;
+    if config.get_application_name().is_none() {
+        config.application_name(application);
+    }
+    let (client, connection) = config
+        .connect(NoTls)
         .await
         .with_context(|| format!("cannot connect to {}", redact(url)))?;
     tokio::spawn(connection);
@@ -102,6 +145,85 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// One operation in full, then its rows.
+fn show_operation(op: &Operation, rows: &[JournalRow], json: bool) -> anyhow::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(op)?;
+        value["rows"] = serde_json::to_value(rows)?;
+        println!("{value}");
+        return Ok(());
+    }
+    let fields = [
+        ("operation", op.id.to_string()),
+        (
+            "time (UTC)",
+            op.at.replace('T', " ").trim_end_matches('Z').to_owned(),
+        ),
+        ("transaction", op.txid.to_string()),
+        ("user", op.db_user.clone()),
+        ("application", op.application_name.clone()),
+        ("database", op.database.clone()),
+        ("client", op.client_addr.clone().unwrap_or_default()),
+        (
+            "connection",
+            op.connection_id.map(|c| c.to_string()).unwrap_or_default(),
+        ),
+        ("table", op.table.trim_start_matches('.').to_owned()),
+        ("action", op.action.clone()),
+        ("rows", op.row_count.to_string()),
+        ("reason", op.reason.clone().unwrap_or_default()),
+        ("sql", op.sql.clone()),
+    ];
+    for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+        println!("{:<12} {value}", format!("{name}:"));
+    }
+    if rows.is_empty() {
+        println!("\nno row images (only soft and journaled deletes keep them)");
+        return Ok(());
+    }
+    // Columns in the order the first image has them (jsonb sorts keys).
+    let mut columns: Vec<String> = Vec::new();
+    for row in rows {
+        if let Some(object) = row.image.as_object() {
+            for key in object.keys() {
+                if !columns.contains(key) {
+                    columns.push(key.clone());
+                }
+            }
+        }
+    }
+    let mut table = vec![
+        columns
+            .iter()
+            .cloned()
+            .chain(["RESTORED BY".to_owned()])
+            .collect::<Vec<_>>(),
+    ];
+    for row in rows {
+        let mut cells: Vec<String> = columns
+            .iter()
+            .map(|c| match row.image.get(c) {
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+            })
+            .collect();
+        cells.push(
+            row.restored_by
+                .map(|u| format!("undelete {u}"))
+                .unwrap_or_default(),
+        );
+        table.push(cells);
+    }
+    println!(
+        "\n{} row{}:",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" }
+    );
+    print!("{}", super::text::columns(&table));
+    Ok(())
 }
 
 /// A readable table, newest first.
@@ -145,20 +267,8 @@ fn table(operations: &[Operation]) -> String {
             sql,
         ]);
     }
-    let widths: Vec<usize> = (0..9)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    super::text::columns(&rows)
 }
 
 #[cfg(test)]

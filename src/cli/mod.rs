@@ -3,10 +3,12 @@
 
 mod demo;
 mod journal;
+mod ops;
 mod proxy;
 mod rewrite;
 mod rules;
 mod signals;
+mod text;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -41,6 +43,12 @@ enum Command {
     Log(journal::LogArgs),
     /// Show what the proxy would send for a statement under a rules file.
     Rewrite(rewrite::RewriteArgs),
+    /// Bring back journaled rows: by operation, by transaction, or by table and time.
+    Undelete(ops::UndeleteArgs),
+    /// Really delete rows soft-deleted longer ago than an age, and prune the journal.
+    Purge(ops::PurgeArgs),
+    /// Hold a rules file against a database's catalog and report what would misbehave.
+    Check(ops::CheckArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -53,6 +61,9 @@ pub fn main() -> ExitCode {
         Command::Init(args) => journal::init(args),
         Command::Log(args) => journal::log(args),
         Command::Rewrite(args) => rewrite::run(args),
+        Command::Undelete(args) => ops::undelete(args),
+        Command::Purge(args) => ops::purge(args),
+        Command::Check(args) => ops::check(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,7 +42,10 @@ pub enum Installed {
 /// are safe).
 pub async fn install(client: &Client) -> Result<Installed, JournalError> {
     client
-        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(hashtext('softdel.install'))")
+        .batch_execute(
+            "BEGIN; SET LOCAL client_min_messages = warning; \
+             SELECT pg_advisory_xact_lock(hashtext('softdel.install'))",
+        )
         .await?;
     let result = install_locked(client).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };

@@ -11,8 +11,26 @@ pub struct LogFilter {
     pub table: Option<String>,
     /// A timestamp PostgreSQL reads (`2026-11-21 10:00`, `2026-11-21T10:00Z`).
     pub since: Option<String>,
+    /// Only operations before this time.
+    pub until: Option<String>,
+    /// Only this database user.
+    pub user: Option<String>,
+    /// Only this action (soft_delete, journal_delete, delete, blocked, undelete, purge).
+    pub action: Option<String>,
+    /// Only this operation.
+    pub id: Option<i64>,
     pub limit: i64,
 }
+
+/// The actions the journal records.
+pub const ACTIONS: [&str; 6] = [
+    "soft_delete",
+    "journal_delete",
+    "delete",
+    "blocked",
+    "undelete",
+    "purge",
+];
 
 /// One journaled operation.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -52,8 +70,21 @@ pub async fn operations(
              WHERE ($1::text IS NULL OR table_schema = $1) \
                AND ($2::text IS NULL OR table_name = $2) \
                AND ($3::text IS NULL OR at >= $3::timestamptz) \
+               AND ($5::text IS NULL OR at < $5::timestamptz) \
+               AND ($6::text IS NULL OR db_user = $6) \
+               AND ($7::text IS NULL OR action = $7) \
+               AND ($8::bigint IS NULL OR id = $8) \
              ORDER BY at DESC, id DESC LIMIT $4",
-            &[&schema, &table, &filter.since, &filter.limit],
+            &[
+                &schema,
+                &table,
+                &filter.since,
+                &filter.limit,
+                &filter.until,
+                &filter.user,
+                &filter.action,
+                &filter.id,
+            ],
         )
         .await?;
     Ok(rows
@@ -72,6 +103,34 @@ pub async fn operations(
             row_count: r.get(10),
             sql: r.get(11),
             reason: r.get(12),
+        })
+        .collect())
+}
+
+/// One journaled row of an operation.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct JournalRow {
+    pub id: i64,
+    pub image: serde_json::Value,
+    /// The undelete operation that brought it back, if one did.
+    pub restored_by: Option<i64>,
+}
+
+/// The row images an operation journaled, in the order it wrote them.
+pub async fn operation_rows(client: &Client, op: i64) -> Result<Vec<JournalRow>, JournalError> {
+    require_current(client).await?;
+    let rows = client
+        .query(
+            "SELECT id, image::text, restored_by FROM softdel.rows WHERE op_id = $1 ORDER BY id",
+            &[&op],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| JournalRow {
+            id: r.get(0),
+            image: serde_json::from_str(r.get(1)).unwrap_or(serde_json::Value::Null),
+            restored_by: r.get(2),
         })
         .collect())
 }

@@ -10,5 +10,5 @@ mod install;
 mod log;
 
 pub use blocked::{BlockedAttempt, Recorder};
-pub use install::{Installed, JournalError, VERSION, install, installed_version};
-pub use log::{LogFilter, Operation, operations};
+pub use install::{Installed, JournalError, VERSION, install, installed_version, require_current};
+pub use log::{ACTIONS, JournalRow, LogFilter, Operation, operation_rows, operations};

@@ -173,7 +173,10 @@ fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Templa
     // Undelete reads which column to clear from the journal, not from
     // rules that may have changed since.
     let (marker_columns, marker_values) = match plan.marker.filter(|_| plan.mode == Mode::Soft) {
-        Some(Marker::Flag(c)) => (", marker_kind, marker_column", format!(", 'flag', {}", literal(c))),
+        Some(Marker::Flag(c)) => (
+            ", marker_kind, marker_column",
+            format!(", 'flag', {}", literal(c)),
+        ),
         Some(Marker::Timestamp(c)) => (
             ", marker_kind, marker_column",
             format!(", 'timestamp', {}", literal(c)),

@@ -1,0 +1,274 @@
+//! `softdel purge`: data retention. Rows soft-deleted longer ago than an
+//! age the operator must give are really deleted, and the journal entries
+//! of that age (row images included) are pruned; the purge is journaled.
+
+use tokio_postgres::types::Oid;
+use tokio_postgres::{Client, Transaction};
+
+use super::catalog::{self, Table, quote_ident};
+use super::select::split_table;
+use super::{OpsError, failed};
+use crate::journal::require_current;
+use crate::rules::Marker;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Only what is older than this many seconds.
+    pub older_than_secs: u64,
+    /// Only this table (`name` or `schema.name`).
+    pub table: Option<String>,
+    pub dry_run: bool,
+    /// The command as the operator ran it, for the journal.
+    pub command: String,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// Everything before this time (UTC) was purged.
+    pub cutoff: String,
+    pub tables: Vec<TableReport>,
+    pub dry_run: bool,
+    pub journal_ids: Vec<i64>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TableReport {
+    pub table: String,
+    /// Soft-deleted rows really deleted.
+    pub rows_deleted: u64,
+    /// Journal operations pruned, with their row images.
+    pub entries_pruned: u64,
+}
+
+/// The soft deletes of one table that are old enough.
+struct SoftGroup {
+    schema: String,
+    name: String,
+    marker: Marker,
+    ops: Vec<i64>,
+}
+
+/// `30d`, `12h`, `90m`, `45s`, `2w` in seconds.
+pub fn parse_age(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} has no unit: write it as 30d, 12h, 90m, 45s or 2w"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} does not start with a number (e.g. 30d)"))?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?} (use s, m, h, d or w)"
+            ));
+        }
+    };
+    number
+        .checked_mul(unit_secs)
+        .filter(|secs| i64::try_from(*secs).is_ok())
+        .ok_or_else(|| format!("{text:?} is too long an age"))
+}
+
+pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, OpsError> {
+    require_current(client).await?;
+    let tx = client.transaction().await?;
+    let secs = i64::try_from(options.older_than_secs).unwrap_or(i64::MAX);
+    let (schema, name) = match options.table.as_deref().map(split_table) {
+        Some((schema, name)) => (schema, Some(name)),
+        None => (None, None),
+    };
+    let cutoff_row = tx
+        .query_one(
+            "SELECT pg_catalog.now() - pg_catalog.make_interval(secs => $1::float8), \
+                    pg_catalog.to_char((pg_catalog.now() - pg_catalog.make_interval(secs => $1::float8)) \
+                    AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')",
+            &[&(secs as f64)],
+        )
+        .await?;
+    let cutoff: std::time::SystemTime = cutoff_row.get(0);
+    let cutoff_text: String = cutoff_row.get(1);
+    // Purges stay: they are the record of what retention removed.
+    let old = tx
+        .query(
+            "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
+             FROM softdel.operations \
+             WHERE at < $1 AND action <> 'purge' \
+               AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
+             ORDER BY id FOR UPDATE",
+            &[&cutoff, &schema, &name],
+        )
+        .await?;
+    let mut reports: Vec<TableReport> = Vec::new();
+    let mut groups: Vec<SoftGroup> = Vec::new();
+    for row in &old {
+        let (id, schema, name): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+        let display = format!("{schema}.{name}");
+        match reports.iter_mut().find(|r| r.table == display) {
+            Some(r) => r.entries_pruned += 1,
+            None => reports.push(TableReport {
+                table: display,
+                rows_deleted: 0,
+                entries_pruned: 1,
+            }),
+        }
+        let action: String = row.get(3);
+        let marker = match (
+            row.get::<_, Option<String>>(4),
+            row.get::<_, Option<String>>(5),
+        ) {
+            (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
+            (Some(_), Some(column)) => Marker::Timestamp(column),
+            _ => continue,
+        };
+        if action != "soft_delete" {
+            continue;
+        }
+        match groups
+            .iter_mut()
+            .find(|g| g.schema == schema && g.name == name && g.marker == marker)
+        {
+            Some(g) => g.ops.push(id),
+            None => groups.push(SoftGroup {
+                schema,
+                name,
+                marker,
+                ops: vec![id],
+            }),
+        }
+    }
+    delete_rows(&tx, &groups, &mut reports).await?;
+    let ids: Vec<i64> = old.iter().map(|r| r.get(0)).collect();
+    tx.execute("DELETE FROM softdel.operations WHERE id = ANY($1)", &[&ids])
+        .await?;
+    let mut report = Report {
+        cutoff: cutoff_text,
+        tables: reports,
+        dry_run: options.dry_run,
+        journal_ids: Vec::new(),
+    };
+    if options.dry_run {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    for t in &report.tables {
+        let (schema, name) = t.table.split_once('.').unwrap_or(("", &t.table));
+        let reason = format!(
+            "deleted {} rows soft-deleted before {} UTC; pruned {} journal entries",
+            t.rows_deleted, report.cutoff, t.entries_pruned
+        );
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
+                 VALUES ($1, $2, 'purge', $3, $4, $5) RETURNING id",
+                &[&schema, &name, &(t.rows_deleted as i64), &options.command, &reason],
+            )
+            .await?
+            .get(0);
+        report.journal_ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Deletes the rows still soft-deleted by the old operations, children
+/// before parents; a row soft-deleted again since (by a newer operation)
+/// stays.
+async fn delete_rows(
+    tx: &Transaction<'_>,
+    groups: &[SoftGroup],
+    reports: &mut [TableReport],
+) -> Result<(), OpsError> {
+    let mut tables: Vec<(Table, &SoftGroup)> = Vec::new();
+    for g in groups {
+        let display = format!("{}.{}", g.schema, g.name);
+        // A table dropped since has nothing left to delete.
+        let Some(table) = catalog::table(tx, &g.schema, &g.name).await? else {
+            continue;
+        };
+        if table.primary_key.is_empty() {
+            return Err(OpsError::NoPrimaryKey(display));
+        }
+        tables.push((table, g));
+    }
+    let oids: Vec<Oid> = tables.iter().map(|(t, _)| t.oid).collect();
+    let keys = catalog::foreign_keys(tx, &oids).await?;
+    let mut order = catalog::parents_first(&oids, &keys);
+    order.reverse();
+    for oid in order {
+        for (table, group) in tables.iter().filter(|(t, _)| t.oid == oid) {
+            let deleted = delete_group(tx, table, group).await?;
+            if let Some(r) = reports.iter_mut().find(|r| r.table == table.display()) {
+                r.rows_deleted += deleted;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn delete_group(
+    tx: &Transaction<'_>,
+    table: &Table,
+    group: &SoftGroup,
+) -> Result<u64, OpsError> {
+    let quoted = table.quoted();
+    let keys: Vec<String> = table.primary_key.iter().map(|c| quote_ident(c)).collect();
+    let key_list = keys
+        .iter()
+        .map(|k| format!("r.{k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let matches = |other: &str| {
+        keys.iter()
+            .map(|k| format!("t.{k} = {other}.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let deleted = match &group.marker {
+        Marker::Flag(c) => format!("t.{} IS FALSE", quote_ident(c)),
+        Marker::Timestamp(c) => format!("t.{} IS NOT NULL", quote_ident(c)),
+    };
+    let sql = format!(
+        "WITH old AS (SELECT {key_list} FROM softdel.rows sr \
+           CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
+           WHERE sr.op_id = ANY($1) AND sr.restored_by IS NULL), \
+         newer AS (SELECT {key_list} FROM softdel.operations o JOIN softdel.rows sr ON sr.op_id = o.id \
+           CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
+           WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = 'soft_delete' \
+             AND o.id <> ALL($1)) \
+         DELETE FROM {quoted} AS t USING old \
+         WHERE {old_match} AND {deleted} \
+           AND NOT EXISTS (SELECT 1 FROM newer WHERE {newer_match})",
+        old_match = matches("old"),
+        newer_match = matches("newer"),
+    );
+    tx.execute(&sql, &[&group.ops, &table.schema, &table.name])
+        .await
+        .map_err(failed(format!(
+            "deleting the soft-deleted rows of {}",
+            table.display()
+        )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_age;
+
+    #[test]
+    fn ages_have_units() {
+        assert_eq!(parse_age("30d"), Ok(30 * 86_400));
+        assert_eq!(parse_age("12h"), Ok(12 * 3600));
+        assert_eq!(parse_age("2w"), Ok(14 * 86_400));
+        assert_eq!(parse_age("0s"), Ok(0));
+        assert!(parse_age("30").unwrap_err().contains("no unit"));
+        assert!(parse_age("d").unwrap_err().contains("number"));
+        assert!(parse_age("3y").unwrap_err().contains("unknown unit"));
+        assert!(parse_age("99999999999999999999d").is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! Which journaled operations an operator command works on.
+
+use tokio_postgres::GenericClient;
+
+use super::OpsError;
+use crate::rules::Marker;
+
+/// How the operator chose the operations to undo.
+#[derive(Clone, Debug)]
+pub enum Selection {
+    /// These operation ids (`softdel log` shows them).
+    Operations(Vec<i64>),
+    /// Everything one transaction removed, e.g. an ORM's cascade.
+    Transaction(i64),
+    /// Every removal from one table in a time window, optionally by one user.
+    Table {
+        table: String,
+        since: String,
+        until: Option<String>,
+        user: Option<String>,
+    },
+}
+
+/// One journaled operation that removed rows.
+#[derive(Clone, Debug)]
+pub struct Removal {
+    pub id: i64,
+    pub txid: i64,
+    pub schema: String,
+    pub table: String,
+    pub kind: RemovalKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemovalKind {
+    /// The rows are still there, marked deleted by this column.
+    Soft(Marker),
+    /// The rows were really deleted; the journal has their images.
+    Hard,
+}
+
+/// The actions whose rows can come back.
+const RESTORABLE: [&str; 2] = ["soft_delete", "journal_delete"];
+
+/// `name` or `schema.name` split as the journal stores it.
+pub fn split_table(table: &str) -> (Option<&str>, &str) {
+    match table.rsplit_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, table),
+    }
+}
+
+/// Fails with a clear message unless PostgreSQL reads `value` as a time.
+/// Run before a transaction starts: a failed cast would abort it.
+pub async fn check_time(
+    client: &impl GenericClient,
+    what: &'static str,
+    value: &str,
+) -> Result<(), OpsError> {
+    match client
+        .query_one("SELECT $1::text::timestamptz", &[&value])
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(OpsError::BadTime {
+            what,
+            value: value.to_owned(),
+            reason: e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned()),
+        }),
+    }
+}
+
+/// The removals `selection` names, oldest first. Every id must exist and
+/// be a removal; a selection that matches nothing is an error that says
+/// what was looked for.
+pub async fn removals(
+    client: &impl GenericClient,
+    selection: &Selection,
+) -> Result<Vec<Removal>, OpsError> {
+    const COLUMNS: &str = "id, txid, table_schema, table_name, action, marker_kind, marker_column FROM softdel.operations";
+    let rows = match selection {
+        Selection::Operations(ids) => {
+            let rows = client
+                .query(
+                    &format!("SELECT {COLUMNS} WHERE id = ANY($1) ORDER BY id"),
+                    &[ids],
+                )
+                .await?;
+            for id in ids {
+                let row = rows.iter().find(|r| r.get::<_, i64>(0) == *id);
+                let Some(row) = row else {
+                    return Err(OpsError::UnknownOperation(*id));
+                };
+                let action: String = row.get(4);
+                if !RESTORABLE.contains(&action.as_str()) {
+                    return Err(OpsError::NotRestorable { id: *id, action });
+                }
+            }
+            rows
+        }
+        Selection::Transaction(txid) => {
+            let rows = client
+                .query(
+                    &format!("SELECT {COLUMNS} WHERE txid = $1 AND action = ANY($2) ORDER BY id"),
+                    &[txid, &RESTORABLE.as_slice()],
+                )
+                .await?;
+            if rows.is_empty() {
+                return Err(OpsError::NothingSelected(format!(
+                    "the journal has no soft or journaled delete in transaction {txid} (see `softdel log`)"
+                )));
+            }
+            rows
+        }
+        Selection::Table {
+            table,
+            since,
+            until,
+            user,
+        } => {
+            let (schema, name) = split_table(table);
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {COLUMNS} WHERE action = ANY($1) \
+                           AND ($2::text IS NULL OR table_schema = $2) AND table_name = $3 \
+                           AND at >= $4::text::timestamptz \
+                           AND ($5::text IS NULL OR at < $5::text::timestamptz) \
+                           AND ($6::text IS NULL OR db_user = $6) ORDER BY id"
+                    ),
+                    &[&RESTORABLE.as_slice(), &schema, &name, since, until, user],
+                )
+                .await?;
+            if rows.is_empty() {
+                let by = user.as_ref().map_or(String::new(), |u| format!(" by {u}"));
+                let to = until
+                    .as_ref()
+                    .map_or(String::new(), |u| format!(" and before {u}"));
+                return Err(OpsError::NothingSelected(format!(
+                    "the journal has no soft or journaled delete on {table}{by} since {since}{to}"
+                )));
+            }
+            rows
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            let id: i64 = r.get(0);
+            let schema: String = r.get(2);
+            let table: String = r.get(3);
+            let action: String = r.get(4);
+            let kind = if action == "journal_delete" {
+                RemovalKind::Hard
+            } else {
+                let marker = match (r.get::<_, Option<String>>(5), r.get(6)) {
+                    (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
+                    (Some(_), Some(column)) => Marker::Timestamp(column),
+                    _ => {
+                        return Err(OpsError::NoMarker {
+                            op: id,
+                            table: format!("{schema}.{table}"),
+                        });
+                    }
+                };
+                RemovalKind::Soft(marker)
+            };
+            Ok(Removal {
+                id,
+                txid: r.get(1),
+                schema,
+                table,
+                kind,
+            })
+        })
+        .collect()
+}
