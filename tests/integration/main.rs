@@ -11,6 +11,7 @@ mod differential;
 mod django;
 mod malformed;
 mod notify;
+mod operator;
 mod queries;
 mod shutdown;
 mod softdelete;

@@ -5,5 +5,5 @@ mod clients;
 mod extended;
 mod journal;
 mod refusals;
-mod shop;
+pub mod shop;
 mod simple;

@@ -27,6 +27,10 @@ tables:
   '"Mixed"':
     on_delete: soft
     flag: alive
+  notes:
+    on_delete: journal
+  note_tags:
+    on_delete: journal
 "#;
 
 const SCHEMA: &str = r#"
@@ -40,6 +44,8 @@ CREATE TABLE refunds (id int PRIMARY KEY, amount int NOT NULL);
 CREATE TABLE audit_logs (id int PRIMARY KEY, what text);
 CREATE TABLE "Mixed" (id int PRIMARY KEY, alive boolean);
 CREATE TABLE scratch (id int);
+CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL);
+CREATE TABLE note_tags (id serial PRIMARY KEY, note_id int NOT NULL REFERENCES notes, tag text);
 INSERT INTO customers VALUES (1, 'alice'), (2, 'bob'), (3, 'carol');
 INSERT INTO orders (id, customer_id) SELECT g, 1 + g % 3 FROM generate_series(1, 20) g;
 INSERT INTO billing.payments SELECT g, g FROM generate_series(1, 10) g;
@@ -47,6 +53,8 @@ INSERT INTO refunds SELECT g, g * 10 FROM generate_series(1, 10) g;
 INSERT INTO audit_logs SELECT g, 'event ' || g FROM generate_series(1, 5) g;
 INSERT INTO "Mixed" SELECT g, true FROM generate_series(1, 5) g;
 INSERT INTO scratch SELECT generate_series(1, 2000);
+INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 5) g;
+INSERT INTO note_tags (note_id, tag) SELECT 1 + g % 5, 'tag ' || g FROM generate_series(1, 10) g;
 "#;
 
 pub struct Shop {
