@@ -79,42 +79,130 @@ async fn scenario(server_side_binding: bool) {
     let proxy = TestProxy::start_with(|config| config.rules = Some(rules.clone())).await;
     let proxy_url = proxy.url("postgres", None, &database);
 
+    let mut args = vec![proxy_url.as_str(), direct_url.as_str()];
+    if server_side_binding {
+        args.push("--server-side-binding");
+    }
+    run_python("scenario.py", &args).await;
+
+    check_end_state(&direct).await;
+    proxy.stop().await;
+}
+
+/// Runs tests/clients/django_scenario/SCRIPT ARGS with the project's
+/// Python, and fails unless it passes its checks.
+async fn run_python(script: &str, args: &[&str]) -> String {
     let python = repo().join(".venv/bin/python");
     assert!(
         python.exists(),
         "{} is missing: run scripts/install-deps.sh python",
         python.display()
     );
-    let script = repo().join("tests/clients/django_scenario/scenario.py");
+    let script = repo().join("tests/clients/django_scenario").join(script);
     let mut command = Command::new(&python);
     command
         .arg(&script)
-        .arg(&proxy_url)
-        .arg(&direct_url)
+        .args(args)
         .current_dir(repo())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    if server_side_binding {
-        command.arg("--server-side-binding");
-    }
     let output = tokio::time::timeout(Duration::from_secs(180), command.output())
         .await
         .expect("the Django scenario finished within 180 s")
         .expect("run the Django scenario");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
     assert!(
         output.status.success(),
-        "the Django scenario failed ({}):\n{stdout}\n{stderr}",
+        "{} failed ({}):\n{stdout}\n{stderr}",
+        script.display(),
         output.status
     );
     assert!(
         stdout.contains("checks passed"),
-        "the scenario did not finish:\n{stdout}\n{stderr}"
+        "{} did not finish:\n{stdout}\n{stderr}",
+        script.display()
     );
+    stdout
+}
 
-    check_end_state(&direct).await;
+/// The rules of the incident: everything the cascade reaches is protected.
+const INCIDENT_RULES: &str = "\
+tables:
+  shop_customer:
+    on_delete: journal
+  shop_order:
+    flag: is_active
+  shop_payment:
+    timestamp: deleted_at
+  shop_refund:
+    on_delete: journal
+  shop_auditlog:
+    on_delete: journal
+";
+
+#[tokio::test]
+async fn django_incident_undone_by_txid_client_side_binding() {
+    incident(false).await;
+}
+
+#[tokio::test]
+async fn django_incident_undone_by_txid_server_side_binding() {
+    incident(true).await;
+}
+
+/// A customer deleted in Django, every row of the cascade brought back by
+/// `softdel undelete --txid` (tests/clients/django_scenario/incident.py).
+async fn incident(server_side_binding: bool) {
+    let database = fresh_database("incident");
+    let direct_url = cluster().url(&database);
+    let direct = connect(&direct_url).await.expect("connect directly");
+    softdel::journal::install(&direct)
+        .await
+        .expect("install the journal");
+    let scratch = Scratch::new(&database);
+    let rules = scratch.0.join("rules.yaml");
+    std::fs::write(&rules, INCIDENT_RULES).expect("write the rules file");
+    let proxy = TestProxy::start_with(|config| config.rules = Some(rules.clone())).await;
+    let proxy_url = proxy.url("postgres", None, &database);
+    let mut args = vec![
+        proxy_url.as_str(),
+        direct_url.as_str(),
+        env!("CARGO_BIN_EXE_softdel"),
+    ];
+    if server_side_binding {
+        args.push("--server-side-binding");
+    }
+    run_python("incident.py", &args).await;
+
+    // Read on our own: one undelete per table, in one transaction, and no
+    // journaled row left unrestored.
+    let undone = strings(
+        &direct,
+        "SELECT table_name || ':' || row_count FROM softdel.operations \
+         WHERE action = 'undelete' ORDER BY table_name",
+    )
+    .await;
+    assert_eq!(
+        undone,
+        [
+            "shop_auditlog:12",
+            "shop_customer:1",
+            "shop_order:4",
+            "shop_payment:8",
+            "shop_refund:12"
+        ]
+    );
+    let unrestored: i64 = direct
+        .query_one(
+            "SELECT count(*) FROM softdel.rows WHERE restored_by IS NULL",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(unrestored, 0);
     proxy.stop().await;
 }
 
