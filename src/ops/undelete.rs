@@ -6,7 +6,7 @@
 //! `--force` nothing is restored at all. The undo is journaled, and the
 //! journal rows it restored remember it, so a second run restores nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 use tokio_postgres::types::Oid;
@@ -174,34 +174,36 @@ async fn load_groups(tx: &Transaction<'_>, removals: &[Removal]) -> Result<Vec<G
             &[&ids],
         )
         .await?;
+    let mut by_op: HashMap<i64, Vec<JournalRow>> = HashMap::new();
+    for row in &rows {
+        let image: String = row.get(2);
+        let op: i64 = row.get(1);
+        by_op.entry(op).or_default().push(JournalRow {
+            id: row.get(0),
+            op,
+            image: serde_json::from_str(&image).unwrap_or(Value::Null),
+            restored_by: row.get(3),
+        });
+    }
     let mut groups: Vec<Group> = Vec::new();
     for removal in removals {
         let at = groups.iter().position(|g| {
             g.schema == removal.schema && g.name == removal.table && g.kind == removal.kind
         });
-        let group = match at {
-            Some(i) => &mut groups[i],
-            None => {
-                groups.push(Group {
-                    schema: removal.schema.clone(),
-                    name: removal.table.clone(),
-                    kind: removal.kind.clone(),
-                    ops: Vec::new(),
-                    rows: Vec::new(),
-                });
-                groups.last_mut().expect("just pushed")
-            }
-        };
-        group.ops.push(removal.id);
-        for row in rows.iter().filter(|r| r.get::<_, i64>(1) == removal.id) {
-            let image: String = row.get(2);
-            group.rows.push(JournalRow {
-                id: row.get(0),
-                op: removal.id,
-                image: serde_json::from_str(&image).unwrap_or(Value::Null),
-                restored_by: row.get(3),
+        let at = at.unwrap_or_else(|| {
+            groups.push(Group {
+                schema: removal.schema.clone(),
+                name: removal.table.clone(),
+                kind: removal.kind.clone(),
+                ops: Vec::new(),
+                rows: Vec::new(),
             });
-        }
+            groups.len() - 1
+        });
+        groups[at].ops.push(removal.id);
+        groups[at]
+            .rows
+            .extend(by_op.remove(&removal.id).unwrap_or_default());
     }
     Ok(groups)
 }
@@ -301,22 +303,24 @@ async fn plan(
 /// The rows not yet restored, one per primary key: when a key was removed
 /// more than once, the newest image wins and settles the older ones too.
 fn newest_per_key(table: &Table, rows: Vec<JournalRow>) -> Vec<(Vec<i64>, JournalRow)> {
-    let mut pending: Vec<(String, Vec<i64>, JournalRow)> = Vec::new();
+    let mut pending: Vec<(Vec<i64>, JournalRow)> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
     for row in rows.into_iter().filter(|r| r.restored_by.is_none()) {
         let key = compare::key_text(&table.primary_key, &row.image);
-        match pending.iter_mut().find(|(k, _, _)| *k == key) {
+        match by_key.get(&key) {
             // Rows arrive in journal order: this one is newer.
-            Some((_, settles, newest)) => {
+            Some(&at) => {
+                let (settles, newest) = &mut pending[at];
                 settles.push(row.id);
                 *newest = row;
             }
-            None => pending.push((key, vec![row.id], row)),
+            None => {
+                by_key.insert(key, pending.len());
+                pending.push((vec![row.id], row));
+            }
         }
     }
     pending
-        .into_iter()
-        .map(|(_, settles, row)| (settles, row))
-        .collect()
 }
 
 /// Only the columns the image had.
