@@ -61,30 +61,12 @@ async fn purge_deletes_only_what_is_older_than_its_age() {
     let run = softdel(&["purge", "--database-url", &url, "--older-than", "30d"]).await;
     assert!(run.ok, "{run:?}");
     let orders: Vec<String> = shop
-        .direct
-        .query(
-            "SELECT id || ':' || is_active FROM orders WHERE id BETWEEN 15 AND 19 ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .strings("SELECT id || ':' || is_active FROM orders WHERE id BETWEEN 15 AND 19 ORDER BY id")
+        .await;
     assert_eq!(orders, ["17:true", "18:false", "19:false"]);
     // The old entries are gone with their images; the recent ones, the
     // undelete and the purge itself remain.
-    let actions: Vec<String> = shop
-        .direct
-        .query(
-            "SELECT action || ' ' || table_name || ' ' || row_count FROM softdel.operations ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let actions: Vec<String> = shop.strings("SELECT action || ' ' || table_name || ' ' || row_count FROM softdel.operations ORDER BY id").await;
     assert_eq!(
         actions,
         [

@@ -117,15 +117,9 @@ async fn a_reinserted_row_moves_its_sequence_past_it() {
         .batch_execute("SELECT setval('notes_id_seq', 3)")
         .await
         .unwrap();
-    let ops: Vec<i64> = shop
-        .direct
-        .query("SELECT id FROM softdel.operations ORDER BY id", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    let ids: Vec<String> = ops.iter().map(i64::to_string).collect();
+    let ids = shop
+        .strings("SELECT id::text FROM softdel.operations ORDER BY id")
+        .await;
     let url = direct_url(&shop);
     let mut args = vec!["undelete", "--database-url", &url];
     args.extend(ids.iter().map(String::as_str));
@@ -216,29 +210,11 @@ async fn conflicts_are_reported_and_change_nothing_without_force() {
         run.stdout.contains("restored 3 rows in 2 tables"),
         "{run:?}"
     );
-    let orders: Vec<String> = shop
-        .direct
-        .query(
-            "SELECT id || ':' || is_active || ':' || coalesce(note, '') FROM orders WHERE id IN (3, 4, 5) ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let orders: Vec<String> = shop.strings("SELECT id || ':' || is_active || ':' || coalesce(note, '') FROM orders WHERE id IN (3, 4, 5) ORDER BY id").await;
     assert_eq!(orders, ["3:true:", "4:true:edited", "5:true:"]);
     let refunds: Vec<String> = shop
-        .direct
-        .query(
-            "SELECT id || ':' || amount FROM refunds WHERE id IN (3, 4) ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .strings("SELECT id || ':' || amount FROM refunds WHERE id IN (3, 4) ORDER BY id")
+        .await;
     assert_eq!(refunds, ["3:999", "4:40"]);
 }
 
@@ -340,16 +316,8 @@ async fn a_table_and_time_window_and_user_select_what_comes_back() {
     assert!(run.ok, "{run:?}");
     assert!(run.stdout.contains("restored 2 rows in 1 table"), "{run:?}");
     let live: Vec<String> = shop
-        .direct
-        .query(
-            "SELECT id || ':' || is_active FROM orders WHERE id IN (6, 7, 8) ORDER BY id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .strings("SELECT id || ':' || is_active FROM orders WHERE id IN (6, 7, 8) ORDER BY id")
+        .await;
     assert_eq!(
         live,
         ["6:false", "7:true", "8:true"],

@@ -117,6 +117,17 @@ impl Shop {
         self.direct.query_one(sql, &[]).await.expect(sql).get(0)
     }
 
+    /// The first column of every row, read directly.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        self.direct
+            .query(sql, &[])
+            .await
+            .expect(sql)
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         self.value(sql).await
     }
