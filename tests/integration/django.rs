@@ -65,19 +65,45 @@ async fn django_cascade_server_side_binding() {
     scenario(true).await;
 }
 
-async fn scenario(server_side_binding: bool) {
-    let database = fresh_database("django");
+/// A fresh database with the journal installed, and a proxy in front of
+/// it applying `rules`.
+struct Setup {
+    direct_url: String,
+    direct: Client,
+    proxy_url: String,
+    proxy: TestProxy,
+    _scratch: Scratch,
+}
+
+async fn setup(prefix: &str, rules_text: &str) -> Setup {
+    let database = fresh_database(prefix);
     let direct_url = cluster().url(&database);
     let direct = connect(&direct_url).await.expect("connect directly");
     softdel::journal::install(&direct)
         .await
         .expect("install the journal");
-
     let scratch = Scratch::new(&database);
     let rules = scratch.0.join("rules.yaml");
-    std::fs::write(&rules, RULES).expect("write the rules file");
+    std::fs::write(&rules, rules_text).expect("write the rules file");
     let proxy = TestProxy::start_with(|config| config.rules = Some(rules.clone())).await;
     let proxy_url = proxy.url("postgres", None, &database);
+    Setup {
+        direct_url,
+        direct,
+        proxy_url,
+        proxy,
+        _scratch: scratch,
+    }
+}
+
+async fn scenario(server_side_binding: bool) {
+    let Setup {
+        direct_url,
+        direct,
+        proxy_url,
+        proxy,
+        _scratch,
+    } = setup("django", RULES).await;
 
     let mut args = vec![proxy_url.as_str(), direct_url.as_str()];
     if server_side_binding {
@@ -155,17 +181,13 @@ async fn django_incident_undone_by_txid_server_side_binding() {
 /// A customer deleted in Django, every row of the cascade brought back by
 /// `softdel undelete --txid` (tests/clients/django_scenario/incident.py).
 async fn incident(server_side_binding: bool) {
-    let database = fresh_database("incident");
-    let direct_url = cluster().url(&database);
-    let direct = connect(&direct_url).await.expect("connect directly");
-    softdel::journal::install(&direct)
-        .await
-        .expect("install the journal");
-    let scratch = Scratch::new(&database);
-    let rules = scratch.0.join("rules.yaml");
-    std::fs::write(&rules, INCIDENT_RULES).expect("write the rules file");
-    let proxy = TestProxy::start_with(|config| config.rules = Some(rules.clone())).await;
-    let proxy_url = proxy.url("postgres", None, &database);
+    let Setup {
+        direct_url,
+        direct,
+        proxy_url,
+        proxy,
+        _scratch,
+    } = setup("incident", INCIDENT_RULES).await;
     let mut args = vec![
         proxy_url.as_str(),
         direct_url.as_str(),

@@ -81,29 +81,17 @@ pub async fn snapshot(shop: &Shop) -> Vec<(String, Vec<String>)> {
 /// The journal's operations and which rows were restored by what.
 pub async fn journal_state(shop: &Shop) -> (Vec<String>, Vec<String>) {
     let ops = shop
-        .direct
-        .query(
+        .strings(
             "SELECT id || ' ' || action || ' ' || table_name || ' ' || row_count \
              FROM softdel.operations ORDER BY id",
-            &[],
         )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await;
     let rows = shop
-        .direct
-        .query(
+        .strings(
             "SELECT op_id || ' ' || (image->>'id') || ' ' || coalesce(restored_by::text, '-') \
              FROM softdel.rows ORDER BY id",
-            &[],
         )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .await;
     (ops, rows)
 }
 
