@@ -2,9 +2,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use softdel::proxy::{Proxy, ProxyConfig, parse_duration};
+use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
 use softdel::rules::Rules;
 
 use super::signals::shutdown_on_signal;
@@ -41,6 +40,23 @@ pub struct ProxyArgs {
     /// Worker threads sessions are spread over [default: one per CPU].
     #[arg(long, env = "SOFTDEL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
+    /// Certificate chain (PEM) offered to clients that ask for TLS.
+    #[arg(long, env = "SOFTDEL_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, env = "SOFTDEL_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Refuse clients that do not use TLS (FATAL 28000).
+    #[arg(long, env = "SOFTDEL_TLS_REQUIRED", requires = "tls_cert")]
+    tls_required: bool,
+    /// TLS to the upstream, as libpq's sslmode: disable, prefer, require,
+    /// verify-ca or verify-full.
+    #[arg(long, env = "SOFTDEL_UPSTREAM_TLS", default_value = "prefer")]
+    upstream_tls: UpstreamTlsMode,
+    /// CA certificate(s) (PEM) that signed the upstream's certificate; for
+    /// --upstream-tls verify-ca and verify-full.
+    #[arg(long, env = "SOFTDEL_UPSTREAM_CA")]
+    upstream_ca: Option<PathBuf>,
 }
 
 impl ProxyArgs {
@@ -58,6 +74,11 @@ impl ProxyArgs {
         config.blocked_log = self.blocked_log;
         config.shutdown_grace = self.shutdown_grace;
         config.connect_timeout = self.connect_timeout;
+        config.tls_cert = self.tls_cert;
+        config.tls_key = self.tls_key;
+        config.tls_required = self.tls_required;
+        config.upstream_tls = self.upstream_tls;
+        config.upstream_ca = self.upstream_ca;
         if let Some(workers) = self.workers {
             config.workers = workers.into();
         }
@@ -72,9 +93,7 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
 
 pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
     let upstream = config.upstream.clone();
-    let proxy = Proxy::bind(config.clone())
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let proxy = Proxy::bind(config.clone()).await?;
     shutdown_on_signal(proxy.shutdown_handle()).await?;
     tracing::info!(listen = %proxy.local_addr()?, %upstream, "softdel proxy ready");
     proxy.run().await;

@@ -37,6 +37,10 @@ pub struct ClusterOptions {
     pub hba: Vec<String>,
     /// Extra server settings (`-c name=value`).
     pub settings: Vec<(String, String)>,
+    /// Files written into the data directory before the server starts,
+    /// readable by the server only (a TLS key must be), e.g.
+    /// `("server.key", pem)` for `ssl_key_file=server.key`.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// A running cluster; stopped and deleted on drop, or when this process
@@ -135,7 +139,24 @@ impl TempCluster {
         }
         hba.push_str("host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n");
         // Overwriting keeps the file's owner (the server user).
-        std::fs::write(self.data().join("pg_hba.conf"), hba).map_err(io("write pg_hba.conf".into()))
+        std::fs::write(self.data().join("pg_hba.conf"), hba)
+            .map_err(io("write pg_hba.conf".into()))?;
+        self.write_files(as_root, &options.files)
+    }
+
+    fn write_files(&self, as_root: bool, files: &[(String, Vec<u8>)]) -> Result<(), ClusterError> {
+        use std::os::unix::fs::PermissionsExt;
+        for (name, content) in files {
+            let path = self.data().join(name);
+            let failed = || io(format!("write {}", path.display()));
+            std::fs::write(&path, content).map_err(failed())?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(failed())?;
+            if as_root {
+                give_to_server_user(&path).map_err(failed())?;
+            }
+        }
+        Ok(())
     }
 
     /// Picks a free port and starts; another process may take the port

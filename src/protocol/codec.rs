@@ -248,6 +248,46 @@ pub fn parameter_status(frame: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((r.cstr()?, r.cstr()?))
 }
 
+/// The AuthenticationSASL code (an `R` message's first field).
+const AUTH_SASL: i32 = 10;
+/// The mechanism that binds SCRAM to the TLS channel.
+const SCRAM_PLUS: &[u8] = b"SCRAM-SHA-256-PLUS";
+
+/// An AuthenticationSASL without SCRAM-SHA-256-PLUS, or `None` when `frame`
+/// is not one that offers it. Channel binding ties the authentication to
+/// the client's TLS connection, which ends at the proxy: the server would
+/// check it against its own connection and refuse. Without the mechanism
+/// on offer, the client uses plain SCRAM-SHA-256.
+pub fn without_scram_plus(frame: &[u8]) -> Option<Vec<u8>> {
+    if frame.first() != Some(&b'R') {
+        return None;
+    }
+    let mut r = Reader::body(frame)?;
+    if r.i32()? != AUTH_SASL {
+        return None;
+    }
+    let mut kept = AUTH_SASL.to_be_bytes().to_vec();
+    let mut stripped = false;
+    loop {
+        let name = r.cstr()?;
+        if name.is_empty() {
+            break;
+        }
+        if name == SCRAM_PLUS {
+            stripped = true;
+        } else {
+            kept.extend_from_slice(name);
+            kept.push(0);
+        }
+    }
+    // Nothing else on offer: leave it to the server to explain.
+    if !stripped || kept.len() == 4 || !r.rest().is_empty() {
+        return None;
+    }
+    kept.push(0);
+    Some(encode(b'R', &kept))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +316,31 @@ mod tests {
             }
         }
         encode(b'D', &body)
+    }
+
+    fn sasl(mechanisms: &[&str]) -> Vec<u8> {
+        let mut body = 10i32.to_be_bytes().to_vec();
+        for m in mechanisms {
+            body.extend_from_slice(m.as_bytes());
+            body.push(0);
+        }
+        body.push(0);
+        encode(b'R', &body)
+    }
+
+    #[test]
+    fn scram_plus_is_taken_off_the_offer() {
+        let offered = sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
+        assert_eq!(without_scram_plus(&offered), Some(sasl(&["SCRAM-SHA-256"])));
+        // Nothing to strip, another auth request, or nothing left: untouched.
+        assert_eq!(without_scram_plus(&sasl(&["SCRAM-SHA-256"])), None);
+        assert_eq!(without_scram_plus(&sasl(&["SCRAM-SHA-256-PLUS"])), None);
+        assert_eq!(without_scram_plus(&encode(b'R', &0i32.to_be_bytes())), None);
+        assert_eq!(
+            without_scram_plus(&encode(b'R', &[0, 0, 0, 10, b'S'])),
+            None
+        );
+        assert_eq!(without_scram_plus(&encode(b'E', &[])), None);
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub use frame::{
 };
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
 pub use pipeline::{Answering, Pipeline, Shape};
-pub use startup::{MAX_STARTUP_LEN, StartupPacket, StartupParams, cancel_request, parse_startup};
+pub use startup::{
+    MAX_STARTUP_LEN, SSL_REQUEST, StartupPacket, StartupParams, cancel_request, parse_startup,
+};
 
 #[cfg(test)]
 mod robustness {

@@ -16,6 +16,12 @@ const MAX_CANCEL_LEN: usize = 12 + 256;
 const SSL_REQUEST_CODE: i32 = pgwire::messages::startup::SslRequest::BODY_MAGIC_NUMBER;
 const GSSENC_REQUEST_CODE: i32 = pgwire::messages::startup::GssEncRequest::BODY_MAGIC_NUMBER;
 
+/// The SSLRequest packet, as the proxy sends it to a TLS upstream.
+pub const SSL_REQUEST: [u8; 8] = {
+    let code = SSL_REQUEST_CODE.to_be_bytes();
+    [0, 0, 0, 8, code[0], code[1], code[2], code[3]]
+};
+
 /// A complete startup-phase packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartupPacket {

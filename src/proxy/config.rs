@@ -2,6 +2,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::tls::UpstreamTlsMode;
+
 /// Everything a proxy needs to run; passed in, never global, so that many
 /// proxies can run side by side in one process (the tests do).
 #[derive(Clone, Debug)]
@@ -26,6 +28,16 @@ pub struct ProxyConfig {
     pub startup_timeout: Duration,
     /// Worker threads sessions are spread over (one runtime each).
     pub workers: usize,
+    /// The certificate chain and key offered to clients that ask for TLS
+    /// (PEM files); without them, clients are told TLS is not available.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Refuse clients that do not use TLS.
+    pub tls_required: bool,
+    /// TLS towards the upstream, as libpq's `sslmode`.
+    pub upstream_tls: UpstreamTlsMode,
+    /// The CA that signed the upstream's certificate (verify-ca/full).
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl ProxyConfig {
@@ -40,6 +52,11 @@ impl ProxyConfig {
             connect_timeout: Duration::from_secs(10),
             startup_timeout: Duration::from_secs(60),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            tls_cert: None,
+            tls_key: None,
+            tls_required: false,
+            upstream_tls: UpstreamTlsMode::default(),
+            upstream_ca: None,
         }
     }
 }

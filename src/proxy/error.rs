@@ -8,6 +8,23 @@ use bytes::Bytes;
 
 use crate::protocol::{ErrorFields, ProtocolError, Severity, error_response};
 
+/// Why a proxy could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Rules(String),
+    #[error(transparent)]
+    Tls(#[from] super::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot start worker threads: {0}")]
+    Workers(#[source] io::Error),
+}
+
 #[derive(Debug, Error)]
 pub enum SessionError {
     /// The client sent bytes that are not a valid message here.
@@ -29,6 +46,18 @@ pub enum SessionError {
         #[source]
         source: ProtocolError,
     },
+    /// The client asked for TLS and the handshake failed.
+    #[error("client TLS handshake: {0}")]
+    TlsHandshake(#[source] io::Error),
+    /// A plaintext client, and `--tls-required`.
+    #[error("softdel requires TLS: connect with sslmode=require or stricter")]
+    TlsRequired,
+    /// More clients than `--max-client-connections`.
+    #[error("sorry, too many clients already")]
+    TooManyClients,
+    /// The client sent nothing for longer than `--client-idle-timeout`.
+    #[error("terminating connection due to idle timeout ({0:?} without a message)")]
+    IdleTimeout(std::time::Duration),
     /// The proxy is shutting down and takes no new sessions.
     #[error("softdel is shutting down and accepts no new sessions")]
     NotAccepting,
@@ -40,6 +69,10 @@ pub enum SessionError {
 const UPSTREAM_HINT: &str = "Check that PostgreSQL is running and reachable from softdel; \
      softdel keeps serving and connects again for each new client.";
 
+const TLS_HINT: &str = "This softdel is configured with --tls-required.";
+
+const LIMIT_HINT: &str = "softdel is at its --max-client-connections; try again later.";
+
 const SHUTDOWN_HINT: &str = "Reconnect: a restarted softdel will accept the connection.";
 
 impl SessionError {
@@ -47,7 +80,10 @@ impl SessionError {
     /// closes, or `None` when the client can no longer be told anything.
     pub fn fatal_response(&self) -> Option<Bytes> {
         let (sqlstate, hint) = match self {
-            SessionError::ClientIo(_) => return None,
+            SessionError::ClientIo(_) | SessionError::TlsHandshake(_) => return None,
+            SessionError::TlsRequired => ("28000", Some(TLS_HINT)),
+            SessionError::TooManyClients => ("53300", Some(LIMIT_HINT)),
+            SessionError::IdleTimeout(_) => ("57P05", None),
             SessionError::ClientProtocol(e) => (e.sqlstate(), None),
             SessionError::UpstreamConnect { .. } | SessionError::UpstreamLost { .. } => {
                 ("08006", Some(UPSTREAM_HINT))

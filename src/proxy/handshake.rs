@@ -3,19 +3,21 @@
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
 use tokio::sync::watch;
 
-use super::{Phase, ProxyConfig, SessionError, upstream};
+use super::conn::Conn;
+use super::tls::ClientTls;
+use super::upstream::Upstream;
+use super::{Phase, SessionError};
 use crate::protocol::{ProtocolError, StartupPacket, StartupParams, parse_startup};
+use tokio_rustls::TlsAcceptor;
 
 /// How the startup phase ended.
 pub enum Handshake {
     /// A session starts: the upstream has been sent the StartupMessage;
     /// `pending` holds any client bytes that followed it.
     Session {
-        upstream: TcpStream,
+        upstream: Conn,
         params: StartupParams,
         pending: BytesMut,
     },
@@ -29,8 +31,9 @@ pub enum Handshake {
 /// connection. While the proxy drains, cancel requests are still forwarded
 /// (they stop the queries being waited for) but no session starts.
 pub async fn run(
-    client: &mut TcpStream,
-    config: &ProxyConfig,
+    client: &mut Conn,
+    tls: &ClientTls,
+    upstream: &Upstream,
     mut phase: watch::Receiver<Phase>,
 ) -> Result<Handshake, SessionError> {
     let mut buf = BytesMut::with_capacity(512);
@@ -51,8 +54,15 @@ pub async fn run(
             StartupPacket::SslRequest | StartupPacket::GssEncRequest => {
                 declined.check(&packet)?;
                 buf.advance(len);
+                let accept = match (&packet, &tls.acceptor) {
+                    (StartupPacket::SslRequest, Some(acceptor)) if !client.is_tls() => {
+                        Some(acceptor)
+                    }
+                    _ => None,
+                };
+                let answer: &[u8] = if accept.is_some() { b"S" } else { b"N" };
                 client
-                    .write_all(b"N")
+                    .write_all(answer)
                     .await
                     .map_err(SessionError::ClientIo)?;
                 // Bytes sent before our answer were not protected by the
@@ -64,15 +74,23 @@ pub async fn run(
                     )
                     .into());
                 }
+                if let Some(acceptor) = accept {
+                    start_tls(client, acceptor).await?;
+                }
             }
             StartupPacket::CancelRequest => {
-                forward_cancel(&buf[..len], config).await;
+                forward_cancel(&buf[..len], upstream).await;
                 return Ok(Handshake::Cancelled);
             }
             StartupPacket::Startup(_) if *phase.borrow() != Phase::Running => {
                 return Err(SessionError::NotAccepting);
             }
-            StartupPacket::Startup(params) => return start_session(buf, len, params, config).await,
+            StartupPacket::Startup(_) if tls.required && !client.is_tls() => {
+                return Err(SessionError::TlsRequired);
+            }
+            StartupPacket::Startup(params) => {
+                return start_session(buf, len, params, upstream).await;
+            }
         }
     }
 }
@@ -97,24 +115,34 @@ impl Declined {
     }
 }
 
+/// The TLS handshake with a client that asked for it; the startup packets
+/// that follow come encrypted.
+async fn start_tls(client: &mut Conn, acceptor: &TlsAcceptor) -> Result<(), SessionError> {
+    let Conn::Plain(tcp) = std::mem::replace(client, Conn::Detached) else {
+        return Err(ProtocolError::InvalidStartupPacket("TLS requested twice").into());
+    };
+    let tls = acceptor
+        .accept(tcp)
+        .await
+        .map_err(SessionError::TlsHandshake)?;
+    *client = Conn::FromClient(Box::new(tls));
+    Ok(())
+}
+
 /// Connects upstream and sends it the StartupMessage.
 async fn start_session(
     mut buf: BytesMut,
     len: usize,
     params: StartupParams,
-    config: &ProxyConfig,
+    upstream: &Upstream,
 ) -> Result<Handshake, SessionError> {
-    let mut upstream = upstream::connect(&config.upstream, config.connect_timeout).await?;
+    let mut conn = upstream.connect().await?;
     let packet = buf.split_to(len);
-    upstream
-        .write_all(&packet)
+    conn.write_all(&packet)
         .await
-        .map_err(|e| SessionError::UpstreamLost {
-            addr: config.upstream.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| upstream.lost(e))?;
     Ok(Handshake::Session {
-        upstream,
+        upstream: conn,
         params,
         pending: buf,
     })
@@ -123,20 +151,18 @@ async fn start_session(
 /// The cancel key in the request is the upstream backend's own (the proxy
 /// passes BackendKeyData through untouched), so the request goes to the
 /// upstream as it is. The protocol gives the client no answer either way.
-pub async fn forward_cancel(request: &[u8], config: &ProxyConfig) {
+pub async fn forward_cancel(request: &[u8], upstream: &Upstream) {
     let sent = async {
-        let mut upstream = upstream::connect(&config.upstream, config.connect_timeout).await?;
-        let io = |e: std::io::Error| SessionError::UpstreamLost {
-            addr: config.upstream.clone(),
-            reason: e.to_string(),
-        };
-        upstream.write_all(request).await.map_err(io)?;
+        let mut conn = upstream.connect().await?;
+        conn.write_all(request)
+            .await
+            .map_err(|e| upstream.lost(e))?;
         // The server closes the connection once it has read the request.
         let mut sink = [0u8; 16];
-        while upstream.read(&mut sink).await.map_err(io)? > 0 {}
+        while conn.read(&mut sink).await.map_err(|e| upstream.lost(e))? > 0 {}
         Ok::<(), SessionError>(())
     };
-    match tokio::time::timeout(config.connect_timeout, sent).await {
+    match tokio::time::timeout(upstream.timeout, sent).await {
         Ok(Ok(())) => tracing::debug!("cancel request forwarded"),
         Ok(Err(e)) => tracing::warn!(error = %e, "cancel request not forwarded"),
         Err(_) => tracing::warn!("cancel request timed out"),

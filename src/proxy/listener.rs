@@ -10,8 +10,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::session::Services;
+use super::tls::{ClientTls, UpstreamTls};
+use super::upstream::Upstream;
 use super::workers::Workers;
-use super::{Phase, ProxyConfig, ShutdownHandle, session};
+use super::{Phase, ProxyConfig, ShutdownHandle, StartError, session};
 use crate::journal::Recorder;
 use crate::rewrite::Engine;
 use crate::rules::{Defaults, OnParseError, Rules};
@@ -35,17 +37,38 @@ pub struct Proxy {
 impl Proxy {
     /// Loads the rules and binds the listener. A broken rules file is an
     /// `InvalidData` error naming the file, line and key.
-    pub async fn bind(config: ProxyConfig) -> io::Result<Proxy> {
+    pub async fn bind(config: ProxyConfig) -> Result<Proxy, StartError> {
         let rules = match &config.rules {
-            Some(path) => Rules::load(path)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            Some(path) => Rules::load(path).map_err(|e| StartError::Rules(e.to_string()))?,
             None => pass_everything(),
         };
-        let listener = TcpListener::bind(config.listen).await?;
-        let workers = Workers::start(config.workers)?;
+        let client_tls = ClientTls::load(
+            config.tls_cert.as_deref(),
+            config.tls_key.as_deref(),
+            config.tls_required,
+        )?;
+        let upstream = Upstream {
+            addr: config.upstream.clone(),
+            tls: UpstreamTls::load(
+                &config.upstream,
+                config.upstream_tls,
+                config.upstream_ca.as_deref(),
+            )?,
+            timeout: config.connect_timeout,
+        };
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen,
+                    source,
+                })?;
+        let workers = Workers::start(config.workers).map_err(StartError::Workers)?;
         let services = Services {
             engine: Arc::new(Engine::new(rules)),
             recorder: Recorder::start(config.journal_url.clone(), config.blocked_log.clone()),
+            client_tls,
+            upstream,
         };
         Ok(Proxy {
             listener,

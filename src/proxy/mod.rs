@@ -5,6 +5,7 @@
 //! forwarded as the original bytes.
 
 mod config;
+mod conn;
 mod error;
 mod handshake;
 mod intercept;
@@ -12,11 +13,13 @@ mod listener;
 mod relay;
 mod session;
 mod shutdown;
+mod tls;
 mod translate;
 mod upstream;
 mod workers;
 
 pub use config::{ProxyConfig, parse_duration};
-pub use error::SessionError;
+pub use error::{SessionError, StartError};
 pub use listener::Proxy;
 pub use shutdown::{Phase, ShutdownHandle};
+pub use tls::{TlsError, UpstreamTlsMode};

@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
+use super::conn::Conn;
 use super::intercept::Intercept;
 use super::translate::{Translated, Translator};
 use super::{Phase, SessionError};
@@ -108,15 +107,50 @@ pub struct Rewriting {
 /// Relays until either side ends the session. `pending` holds client bytes
 /// read during the handshake.
 pub async fn run(
-    client: &mut TcpStream,
-    upstream: &mut TcpStream,
+    client: &mut Conn,
+    upstream: &mut Conn,
     pending: BytesMut,
     phase: watch::Receiver<Phase>,
     addr: &str,
     rewriting: Rewriting,
 ) -> Relayed {
     let shared = Shared::default();
-    let end = relay_both(client, upstream, pending, phase, addr, &shared, rewriting).await;
+    let ctx = Context {
+        pending,
+        phase,
+        addr,
+        shared: &shared,
+    };
+    // Plain TCP splits into borrowed halves at no cost; a TLS stream is one
+    // state machine, shared by its halves behind a lock.
+    let end = match (client, upstream) {
+        (Conn::Plain(client), Conn::Plain(upstream)) => {
+            let (client_rx, client_tx) = client.split();
+            let (upstream_rx, upstream_tx) = upstream.split();
+            relay_both(
+                client_rx,
+                client_tx,
+                upstream_rx,
+                upstream_tx,
+                ctx,
+                rewriting,
+            )
+            .await
+        }
+        (client, upstream) => {
+            let (client_rx, client_tx) = tokio::io::split(client);
+            let (upstream_rx, upstream_tx) = tokio::io::split(upstream);
+            relay_both(
+                client_rx,
+                client_tx,
+                upstream_rx,
+                upstream_tx,
+                ctx,
+                rewriting,
+            )
+            .await
+        }
+    };
     Relayed {
         end,
         client_at_boundary: !shared.client_writing.load(Relaxed),
@@ -124,17 +158,28 @@ pub async fn run(
     }
 }
 
-async fn relay_both(
-    client: &mut TcpStream,
-    upstream: &mut TcpStream,
+/// What both directions are started with.
+struct Context<'a> {
     pending: BytesMut,
     phase: watch::Receiver<Phase>,
-    addr: &str,
-    shared: &Shared,
+    addr: &'a str,
+    shared: &'a Shared,
+}
+
+async fn relay_both(
+    mut client_rx: impl AsyncRead + Unpin,
+    mut client_tx: impl AsyncWrite + Unpin,
+    mut upstream_rx: impl AsyncRead + Unpin,
+    mut upstream_tx: impl AsyncWrite + Unpin,
+    ctx: Context<'_>,
     rewriting: Rewriting,
 ) -> Result<RelayEnd, SessionError> {
-    let (mut client_rx, mut client_tx) = client.split();
-    let (mut upstream_rx, mut upstream_tx) = upstream.split();
+    let Context {
+        pending,
+        phase,
+        addr,
+        shared,
+    } = ctx;
     let Rewriting {
         mut intercept,
         translator,
@@ -199,8 +244,8 @@ async fn relay_both(
 }
 
 async fn client_to_server(
-    client: &mut ReadHalf<'_>,
-    upstream: &mut WriteHalf<'_>,
+    client: &mut (impl AsyncRead + Unpin),
+    upstream: &mut (impl AsyncWrite + Unpin),
     mut buf: BytesMut,
     shared: &Shared,
     addr: &str,
@@ -327,7 +372,9 @@ impl ServerState {
                 _ => {}
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
-            let translated = if rewritten {
+            let translated = if !pipeline.authenticated() {
+                codec::without_scram_plus(frame).map_or(Translated::Original, Translated::Replaced)
+            } else if rewritten {
                 let (translated, refusal) =
                     self.translator.server_frame(frame, pipeline.answering());
                 if let Some(refusal) = refusal {
@@ -389,8 +436,8 @@ impl ServerState {
 }
 
 async fn server_to_client(
-    upstream: &mut ReadHalf<'_>,
-    client: &mut WriteHalf<'_>,
+    upstream: &mut (impl AsyncRead + Unpin),
+    client: &mut (impl AsyncWrite + Unpin),
     shared: &Shared,
     mut phase: watch::Receiver<Phase>,
     addr: &str,

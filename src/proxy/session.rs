@@ -9,10 +9,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use super::conn::Conn;
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
 use super::relay::{self, RelayEnd, Rewriting};
+use super::tls::ClientTls;
 use super::translate::Translator;
+use super::upstream::Upstream;
 use super::{Phase, ProxyConfig, SessionError};
 use crate::journal::{BlockedAttempt, Recorder};
 use crate::protocol::StartupParams;
@@ -23,6 +26,8 @@ use crate::rewrite::{Engine, SessionInfo};
 pub struct Services {
     pub engine: Arc<Engine>,
     pub recorder: Recorder,
+    pub client_tls: ClientTls,
+    pub upstream: Upstream,
 }
 
 /// Terminate, sent to the upstream when the proxy ends a session itself so
@@ -31,7 +36,7 @@ const TERMINATE: &[u8] = b"X\0\0\0\x04";
 
 pub async fn run(
     id: u64,
-    mut client: TcpStream,
+    client: TcpStream,
     peer: SocketAddr,
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
@@ -47,6 +52,7 @@ pub async fn run(
     async move {
         let _ = client.set_nodelay(true);
         let _ = SockRef::from(&client).set_keepalive(true);
+        let mut client = Conn::Plain(client);
         tracing::debug!("connection accepted");
         let who = Who { id, peer, services };
         let (outcome, at_boundary) = serve(&mut client, config, phase, who).await;
@@ -74,14 +80,20 @@ pub async fn run(
 /// Runs the session; also says whether the client's stream stopped between
 /// messages (so that the proxy may still write to it).
 async fn serve(
-    client: &mut TcpStream,
+    client: &mut Conn,
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
     who: Who,
 ) -> (Result<(), SessionError>, bool) {
+    let upstream_at = who.services.upstream.clone();
     let started = tokio::time::timeout(
         config.startup_timeout,
-        handshake::run(client, config, phase.clone()),
+        handshake::run(
+            client,
+            &who.services.client_tls,
+            &upstream_at,
+            phase.clone(),
+        ),
     );
     let (mut upstream, params, pending) = match started.await {
         Ok(Ok(Handshake::Session {
@@ -110,7 +122,7 @@ async fn serve(
         Ok(RelayEnd::Shutdown { cancel }) => {
             // A query still running would otherwise go on after we are gone.
             if let Some(request) = cancel {
-                handshake::forward_cancel(&request, config).await;
+                handshake::forward_cancel(&request, &upstream_at).await;
             }
             Err(SessionError::Shutdown)
         }

@@ -34,6 +34,7 @@ pub fn cluster() -> &'static TempCluster {
                 format!("host all {} 127.0.0.1/32 scram-sha-256", SCRAM_USER.0),
             ],
             settings: vec![],
+            files: vec![],
         };
         let cluster = TempCluster::start(&options).expect("start a throwaway PostgreSQL");
         let setup = format!(
