@@ -248,6 +248,29 @@ pub fn parameter_status(frame: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((r.cstr()?, r.cstr()?))
 }
 
+/// An ErrorResponse or NoticeResponse with its hint (`H`) replaced by
+/// `hint`; `None` when `frame` is malformed.
+pub fn with_hint(frame: &[u8], hint: &str) -> Option<Vec<u8>> {
+    let mut r = Reader::body(frame)?;
+    let mut body = Vec::with_capacity(frame.len() + hint.len());
+    loop {
+        let field = r.bytes(1)?[0];
+        if field == 0 {
+            break;
+        }
+        let value = r.cstr()?;
+        if field != b'H' {
+            body.push(field);
+            body.extend_from_slice(value);
+            body.push(0);
+        }
+    }
+    body.push(b'H');
+    body.extend(hint.bytes().filter(|&b| b != 0));
+    body.extend_from_slice(&[0, 0]);
+    Some(encode(frame[0], &body))
+}
+
 /// The AuthenticationSASL code (an `R` message's first field).
 const AUTH_SASL: i32 = 10;
 /// The mechanism that binds SCRAM to the TLS channel.
@@ -326,6 +349,15 @@ mod tests {
         }
         body.push(0);
         encode(b'R', &body)
+    }
+
+    #[test]
+    fn hints_are_replaced() {
+        let error = encode(b'E', b"SFATAL\0C08P01\0Mbad\0Hold\0\0");
+        let hinted = with_hint(&error, "new").unwrap();
+        assert_eq!(hinted, encode(b'E', b"SFATAL\0C08P01\0Mbad\0Hnew\0\0"));
+        assert_eq!(error_field(&hinted, b'M'), Some(&b"bad"[..]));
+        assert_eq!(with_hint(&encode(b'E', b"SFATAL\0"), "x"), None);
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub enum SessionError {
     #[error("client TLS handshake: {0}")]
     TlsHandshake(#[source] io::Error),
     /// A plaintext client, and `--tls-required`.
-    #[error("softdel requires TLS: connect with sslmode=require or stricter")]
+    #[error("TLS is required: connect with sslmode=require or stricter")]
     TlsRequired,
     /// More clients than `--max-client-connections`.
     #[error("sorry, too many clients already")]

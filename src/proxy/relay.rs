@@ -110,6 +110,7 @@ pub async fn run(
     client: &mut Conn,
     upstream: &mut Conn,
     pending: BytesMut,
+    auth: Auth,
     phase: watch::Receiver<Phase>,
     addr: &str,
     rewriting: Rewriting,
@@ -117,6 +118,7 @@ pub async fn run(
     let shared = Shared::default();
     let ctx = Context {
         pending,
+        auth,
         phase,
         addr,
         shared: &shared,
@@ -161,6 +163,7 @@ pub async fn run(
 /// What both directions are started with.
 struct Context<'a> {
     pending: BytesMut,
+    auth: Auth,
     phase: watch::Receiver<Phase>,
     addr: &'a str,
     shared: &'a Shared,
@@ -176,6 +179,7 @@ async fn relay_both(
 ) -> Result<RelayEnd, SessionError> {
     let Context {
         pending,
+        auth,
         phase,
         addr,
         shared,
@@ -202,6 +206,7 @@ async fn relay_both(
         end
     };
     let state = ServerState {
+        auth,
         cancel_key: None,
         last_was_error: false,
         translator,
@@ -338,8 +343,22 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
     }
 }
 
+/// How the authentication exchange is relayed.
+#[derive(Clone, Copy, Debug)]
+pub struct Auth {
+    /// Take SCRAM-SHA-256-PLUS off the server's offer: channel binding
+    /// cannot work through the proxy (see `tls::binding_survives`).
+    pub strip_scram_plus: bool,
+}
+
+/// Added to the server's refusal when a client insists on channel binding.
+const CHANNEL_BINDING_HINT: &str = "softdel terminates TLS, so SCRAM channel binding cannot \
+     reach the server: connect with channel_binding=disable, or give softdel the server's own \
+     certificate and key (--tls-cert/--tls-key), which lets channel binding through.";
+
 /// What the server side keeps of the server's messages.
 struct ServerState {
+    auth: Auth,
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
     last_was_error: bool,
@@ -373,7 +392,7 @@ impl ServerState {
             }
             self.last_was_error = tag == BackendTag::ErrorResponse;
             let translated = if !pipeline.authenticated() {
-                codec::without_scram_plus(frame).map_or(Translated::Original, Translated::Replaced)
+                self.authentication(frame)
             } else if rewritten {
                 let (translated, refusal) =
                     self.translator.server_frame(frame, pipeline.answering());
@@ -394,6 +413,20 @@ impl ServerState {
             scanned.end += len;
         }
         Ok(scanned)
+    }
+
+    /// A message of the authentication exchange, as the client is to see it.
+    fn authentication(&self, frame: &[u8]) -> Translated {
+        let changed = match frame[0] {
+            b'R' if self.auth.strip_scram_plus => codec::without_scram_plus(frame),
+            b'E' if codec::error_field(frame, b'M')
+                .is_some_and(|m| m.windows(15).any(|w| w == b"channel binding")) =>
+            {
+                codec::with_hint(frame, CHANNEL_BINDING_HINT)
+            }
+            _ => None,
+        };
+        changed.map_or(Translated::Original, Translated::Replaced)
     }
 
     /// Settings the proxy follows: how strings are read, and the

@@ -12,8 +12,8 @@ use tracing::Instrument;
 use super::conn::Conn;
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
-use super::relay::{self, RelayEnd, Rewriting};
-use super::tls::ClientTls;
+use super::relay::{self, Auth, RelayEnd, Rewriting};
+use super::tls::{self, ClientTls};
 use super::translate::Translator;
 use super::upstream::Upstream;
 use super::{Phase, ProxyConfig, SessionError};
@@ -59,6 +59,9 @@ pub async fn run(
         match &outcome {
             Ok(()) => tracing::debug!("connection closed"),
             Err(SessionError::ClientIo(e)) => tracing::debug!(error = %e, "client connection lost"),
+            Err(SessionError::TlsHandshake(e)) => {
+                tracing::info!(error = %e, "client TLS handshake failed")
+            }
             Err(SessionError::Shutdown | SessionError::NotAccepting) => {
                 tracing::info!("closed for shutdown")
             }
@@ -107,11 +110,16 @@ async fn serve(
     let span = tracing::Span::current();
     span.record("user", params.user.as_deref().unwrap_or(""));
     span.record("database", params.database.as_deref().unwrap_or(""));
+    let ours = who.services.client_tls.certificate.clone();
+    let auth = Auth {
+        strip_scram_plus: !tls::binding_survives(client, &upstream, ours.as_ref()),
+    };
     let rewriting = who.rewriting(&params);
     let relayed = relay::run(
         client,
         &mut upstream,
         pending,
+        auth,
         phase,
         &config.upstream,
         rewriting,

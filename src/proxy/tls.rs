@@ -17,6 +17,8 @@ use rustls::{
     CertificateError, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
 };
 use thiserror::Error;
+
+use super::conn::Conn;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 /// The ALPN protocol name PostgreSQL 17 and later use and check.
@@ -87,6 +89,8 @@ impl std::str::FromStr for UpstreamTlsMode {
 pub struct ClientTls {
     pub acceptor: Option<TlsAcceptor>,
     pub required: bool,
+    /// The certificate clients are shown (the chain's first).
+    pub certificate: Option<CertificateDer<'static>>,
 }
 
 impl ClientTls {
@@ -107,12 +111,14 @@ impl ClientTls {
                 return Ok(ClientTls {
                     acceptor: None,
                     required,
+                    certificate: None,
                 });
             }
             (Some(_), None) => return Err(TlsError::Invalid("--tls-cert needs --tls-key".into())),
             (None, Some(_)) => return Err(TlsError::Invalid("--tls-key needs --tls-cert".into())),
         };
         let chain = certificates(cert, "--tls-cert")?;
+        let certificate = chain.first().cloned();
         let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
             what: "--tls-key",
             path: key.to_owned(),
@@ -128,6 +134,7 @@ impl ClientTls {
         Ok(ClientTls {
             acceptor: Some(TlsAcceptor::from(Arc::new(config))),
             required,
+            certificate,
         })
     }
 }
@@ -208,6 +215,18 @@ impl UpstreamTls {
             server_name,
         })
     }
+}
+
+/// Whether SCRAM channel binding can work through the proxy: the client's
+/// TLS session ends here and the server's starts here, and the binding
+/// (`tls-server-end-point`) is the hash of the certificate each side sees.
+/// It matches only when the proxy shows the server's own certificate.
+pub fn binding_survives(client: &Conn, upstream: &Conn, ours: Option<&CertificateDer<'_>>) -> bool {
+    let Conn::ToServer(tls) = upstream else {
+        return false;
+    };
+    let theirs = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+    client.is_tls() && ours.is_some() && theirs == ours
 }
 
 fn provider() -> Arc<CryptoProvider> {

@@ -15,4 +15,5 @@ mod operator;
 mod queries;
 mod shutdown;
 mod softdelete;
+mod tls;
 mod upstream;
