@@ -5,10 +5,12 @@
 //! - [`proxy`]: listener, per-connection sessions, shutdown;
 //! - [`rules`], [`rewrite`]: what the proxy does to a statement (pure);
 //! - [`journal`]: the `softdel` schema; [`ops`]: undelete, purge, check;
-//! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
+//! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
+//! - [`metrics`]: the proxy's counters in Prometheus text format.
 #![forbid(unsafe_code)]
 
 pub mod journal;
+pub mod metrics;
 pub mod ops;
 pub mod pgcluster;
 pub mod protocol;
