@@ -5,10 +5,14 @@
 //! - [`proxy`]: listener, per-connection sessions, shutdown;
 //! - [`rules`], [`rewrite`]: what the proxy does to a statement (pure);
 //! - [`journal`]: the `softdel` schema; [`ops`]: undelete, purge, check;
-//! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests.
+//! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
+//! - [`metrics`]: the proxy's counters in Prometheus text format;
+//!   [`admin`]: the HTTP listener serving them, with health and readiness.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod journal;
+pub mod metrics;
 pub mod ops;
 pub mod pgcluster;
 pub mod protocol;

@@ -1,0 +1,183 @@
+//! Counters keyed by two label values, with a bound on how many exist.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// Stands for the label values that did not fit under the bound.
+pub(super) const OTHER: &str = "(other)";
+
+/// Series kept for overflow once the bound is reached: one per second
+/// label (there are a handful of actions and reasons), beyond which the
+/// second label folds into `OTHER` too.
+const SPILL: usize = 32;
+
+/// Longest label value kept, in bytes. Table names reach this map from
+/// client SQL; clipping bounds the memory a series can hold. PostgreSQL
+/// identifiers are at most 63 bytes, so a schema-qualified name fits.
+const MAX_LABEL_BYTES: usize = 256;
+
+/// Counters by (first, second) label values, e.g. (table, action).
+///
+/// The first label comes from client SQL, so a client naming ever new
+/// tables could otherwise grow this map without end. Past `limit` series,
+/// new first values are counted under `OTHER`: at most `limit + SPILL + 1`
+/// series ever exist.
+///
+/// A mutex is enough: these count intercepted statements, a small share of
+/// the traffic, and the lock is held for one map lookup.
+#[derive(Debug)]
+pub(super) struct Labeled {
+    limit: usize,
+    sets: Mutex<Sets>,
+}
+
+#[derive(Debug, Default)]
+struct Sets {
+    // Nested rather than keyed by a pair, so that a lookup borrows the
+    // caller's `&str`s instead of allocating a key.
+    by_first: HashMap<Box<str>, HashMap<Box<str>, u64>>,
+    series: usize,
+}
+
+impl Labeled {
+    pub(super) fn new(limit: usize) -> Labeled {
+        Labeled {
+            limit,
+            sets: Mutex::new(Sets::default()),
+        }
+    }
+
+    pub(super) fn add(&self, first: &str, second: &str) {
+        let (first, second) = (clip(first), clip(second));
+        // Nothing panics while the lock is held; a poisoned lock would
+        // still hold valid counts.
+        let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+        if sets.bump(first, second) {
+            return;
+        }
+        if sets.series < self.limit {
+            return sets.insert(first, second);
+        }
+        if sets.bump(OTHER, second) {
+            return;
+        }
+        if sets.series < self.limit + SPILL {
+            return sets.insert(OTHER, second);
+        }
+        if !sets.bump(OTHER, OTHER) {
+            sets.insert(OTHER, OTHER);
+        }
+    }
+
+    /// Every series, sorted so that scrapes list them in a stable order.
+    pub(super) fn snapshot(&self) -> Vec<(String, String, u64)> {
+        let mut out: Vec<(String, String, u64)> = {
+            let sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
+            sets.by_first
+                .iter()
+                .flat_map(|(first, seconds)| {
+                    seconds
+                        .iter()
+                        .map(move |(second, n)| (first.to_string(), second.to_string(), *n))
+                })
+                .collect()
+        };
+        out.sort_unstable();
+        out
+    }
+}
+
+impl Sets {
+    /// Adds one to an existing series; false when there is none.
+    fn bump(&mut self, first: &str, second: &str) -> bool {
+        match self.by_first.get_mut(first).and_then(|s| s.get_mut(second)) {
+            Some(n) => {
+                *n = n.saturating_add(1);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn insert(&mut self, first: &str, second: &str) {
+        self.by_first
+            .entry(first.into())
+            .or_default()
+            .insert(second.into(), 1);
+        self.series += 1;
+    }
+}
+
+/// The longest prefix of `s` within `MAX_LABEL_BYTES` that ends on a
+/// character boundary.
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_LABEL_BYTES {
+        return s;
+    }
+    let end = (0..=MAX_LABEL_BYTES)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    s.get(..end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_by_both_labels() {
+        let l = Labeled::new(10);
+        l.add("orders", "soft");
+        l.add("orders", "soft");
+        l.add("orders", "block");
+        l.add("users", "soft");
+        assert_eq!(
+            l.snapshot(),
+            [
+                ("orders".into(), "block".into(), 1),
+                ("orders".into(), "soft".into(), 2),
+                ("users".into(), "soft".into(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn past_the_limit_new_tables_count_as_other() {
+        let l = Labeled::new(3);
+        for t in ["a", "b", "c", "d", "e"] {
+            l.add(t, "soft");
+        }
+        l.add("a", "soft"); // existing series keep counting
+        l.add("f", "block");
+        let s = l.snapshot();
+        assert!(s.contains(&("a".into(), "soft".into(), 2)));
+        assert!(s.contains(&(OTHER.into(), "soft".into(), 2)));
+        assert!(s.contains(&(OTHER.into(), "block".into(), 1)));
+        assert!(!s.iter().any(|(t, _, _)| t == "d" || t == "e" || t == "f"));
+    }
+
+    #[test]
+    fn no_input_grows_it_past_the_bound() {
+        let l = Labeled::new(100);
+        for i in 0..5_000 {
+            l.add(&format!("table_{i}"), &format!("action_{}", i % 200));
+        }
+        let s = l.snapshot();
+        assert!(s.len() <= 100 + SPILL + 1, "{} series", s.len());
+        let total: u64 = s.iter().map(|(_, _, n)| n).sum();
+        assert_eq!(total, 5_000, "every event is still counted somewhere");
+    }
+
+    #[test]
+    fn long_values_are_clipped_on_a_character_boundary() {
+        let l = Labeled::new(10);
+        let long = "é".repeat(MAX_LABEL_BYTES); // two bytes each
+        l.add(&long, "soft");
+        l.add(&format!("{long}x"), "soft"); // same prefix, same series
+        let s = l.snapshot();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].0.len(), MAX_LABEL_BYTES);
+        assert_eq!(s[0].2, 2);
+    }
+}
