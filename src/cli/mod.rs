@@ -25,6 +25,16 @@ struct Cli {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `softdel=debug`.
     #[arg(long, env = "SOFTDEL_LOG", default_value = "info", global = true)]
     log: String,
+    /// Log lines as text for people, or JSON (one object per line) for
+    /// collectors.
+    #[arg(
+        long,
+        env = "SOFTDEL_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -53,7 +63,7 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    init_logging(&cli.log, cli.log_format);
     let result = match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Demo(args) => demo::run(args),
@@ -74,16 +84,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|e| {
         eprintln!("softdel: invalid --log filter {filter:?} ({e}); using `info`");
         tracing_subscriber::EnvFilter::new("info")
     });
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Span fields (session id, user, database) flattened into each line.
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// The runtime that accepts connections and handles signals; sessions run

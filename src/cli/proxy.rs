@@ -6,7 +6,7 @@ use clap::Args;
 use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
 use softdel::rules::Rules;
 
-use super::signals::shutdown_on_signal;
+use super::signals::{reload_on_sighup, shutdown_on_signal};
 
 #[derive(Args)]
 pub struct ProxyArgs {
@@ -22,9 +22,26 @@ pub struct ProxyArgs {
     /// How long open sessions may finish after SIGTERM/SIGINT (e.g. 30s).
     #[arg(long, env = "SOFTDEL_SHUTDOWN_GRACE", default_value = "30s", value_parser = parse_duration)]
     shutdown_grace: Duration,
-    /// How long to wait for the upstream to accept a connection.
-    #[arg(long, env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    /// How long to wait for the upstream to accept a connection (TCP and
+    /// TLS handshake together).
+    #[arg(long, alias = "upstream-connect-timeout", env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// Open client connections allowed at once; beyond it, clients get
+    /// FATAL 53300 "too many clients" [default: no limit].
+    #[arg(long, env = "SOFTDEL_MAX_CLIENT_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    max_client_connections: Option<u32>,
+    /// Disconnect a client that sends nothing for this long while no
+    /// statement of its is running (FATAL 57P05), e.g. 10m [default: never].
+    #[arg(long, env = "SOFTDEL_CLIENT_IDLE_TIMEOUT", value_parser = parse_duration)]
+    client_idle_timeout: Option<Duration>,
+    /// Address for the admin HTTP listener: /metrics (Prometheus),
+    /// /healthz, /readyz, e.g. 127.0.0.1:9930 [default: off].
+    #[arg(long, env = "SOFTDEL_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
+    /// How often the rules file is checked for changes (SIGHUP reloads at
+    /// once).
+    #[arg(long, env = "SOFTDEL_RULES_POLL", default_value = "2s", value_parser = parse_duration)]
+    rules_poll: Duration,
     /// Database the proxy records refused statements in, with its own
     /// credentials (postgres://user:password@host:port/db).
     #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
@@ -74,6 +91,10 @@ impl ProxyArgs {
         config.blocked_log = self.blocked_log;
         config.shutdown_grace = self.shutdown_grace;
         config.connect_timeout = self.connect_timeout;
+        config.max_client_connections = self.max_client_connections.map(|n| n as usize);
+        config.client_idle_timeout = self.client_idle_timeout.filter(|d| !d.is_zero());
+        config.admin_listen = self.admin_listen;
+        config.rules_poll = self.rules_poll.max(Duration::from_millis(100));
         config.tls_cert = self.tls_cert;
         config.tls_key = self.tls_key;
         config.tls_required = self.tls_required;
@@ -95,6 +116,10 @@ pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
     let upstream = config.upstream.clone();
     let proxy = Proxy::bind(config.clone()).await?;
     shutdown_on_signal(proxy.shutdown_handle()).await?;
+    reload_on_sighup(proxy.reload_handle())?;
+    if let Some(admin) = proxy.admin_addr() {
+        tracing::info!(%admin, "admin listener: /metrics, /healthz, /readyz");
+    }
     tracing::info!(listen = %proxy.local_addr()?, %upstream, "softdel proxy ready");
     proxy.run().await;
     Ok(())

@@ -1,7 +1,7 @@
 //! SIGTERM and SIGINT start a graceful shutdown; a second one is not
 //! needed (the grace period bounds it) but is honoured by exiting at once.
 
-use softdel::proxy::ShutdownHandle;
+use softdel::proxy::{ReloadHandle, ShutdownHandle};
 use tokio::signal::unix::{SignalKind, signal};
 
 pub async fn shutdown_on_signal(handle: ShutdownHandle) -> anyhow::Result<()> {
@@ -19,6 +19,18 @@ pub async fn shutdown_on_signal(handle: ShutdownHandle) -> anyhow::Result<()> {
         }
         tracing::warn!("second signal: exiting now");
         std::process::exit(1);
+    });
+    Ok(())
+}
+
+/// SIGHUP reloads the rules file (it is also reloaded when it changes).
+pub fn reload_on_sighup(handle: ReloadHandle) -> anyhow::Result<()> {
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP received: reloading the rules");
+            handle.reload();
+        }
     });
     Ok(())
 }

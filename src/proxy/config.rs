@@ -38,6 +38,15 @@ pub struct ProxyConfig {
     pub upstream_tls: UpstreamTlsMode,
     /// The CA that signed the upstream's certificate (verify-ca/full).
     pub upstream_ca: Option<PathBuf>,
+    /// Open client connections allowed at once; beyond, FATAL 53300.
+    pub max_client_connections: Option<usize>,
+    /// A client that sends nothing for this long, while the server owes it
+    /// nothing, is disconnected (FATAL 57P05).
+    pub client_idle_timeout: Option<Duration>,
+    /// Where /metrics, /healthz and /readyz are served, if anywhere.
+    pub admin_listen: Option<SocketAddr>,
+    /// How often the rules file is checked for changes.
+    pub rules_poll: Duration,
 }
 
 impl ProxyConfig {
@@ -57,6 +66,10 @@ impl ProxyConfig {
             tls_required: false,
             upstream_tls: UpstreamTlsMode::default(),
             upstream_ca: None,
+            max_client_connections: None,
+            client_idle_timeout: None,
+            admin_listen: None,
+            rules_poll: Duration::from_secs(2),
         }
     }
 }

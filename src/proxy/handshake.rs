@@ -35,6 +35,7 @@ pub async fn run(
     tls: &ClientTls,
     upstream: &Upstream,
     mut phase: watch::Receiver<Phase>,
+    seated: bool,
 ) -> Result<Handshake, SessionError> {
     let mut buf = BytesMut::with_capacity(512);
     let mut declined = Declined::default();
@@ -88,6 +89,7 @@ pub async fn run(
             StartupPacket::Startup(_) if tls.required && !client.is_tls() => {
                 return Err(SessionError::TlsRequired);
             }
+            StartupPacket::Startup(_) if !seated => return Err(SessionError::TooManyClients),
             StartupPacket::Startup(params) => {
                 return start_session(buf, len, params, upstream).await;
             }

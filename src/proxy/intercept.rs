@@ -7,11 +7,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::reload::LiveEngine;
+use crate::metrics::Metrics;
 use crate::protocol::{FrontendTag, Pipeline, Shape, codec};
-use crate::rewrite::{Decision, Engine, Lexing, SessionInfo};
+use crate::rewrite::{Action, Decision, Engine, Lexing, Lookup, SessionInfo};
 
 pub struct Intercept {
+    live: Arc<LiveEngine>,
+    /// The engine in use, and the generation it was taken at: a new one is
+    /// taken before the first statement after the rules change.
     engine: Arc<Engine>,
+    generation: u64,
+    metrics: Arc<Metrics>,
     info: SessionInfo,
     /// Rewritten prepared statements (by name; "" is the unnamed one) and
     /// the portals bound to them. Empty in sessions that never delete, so
@@ -21,13 +28,20 @@ pub struct Intercept {
 }
 
 impl Intercept {
-    pub fn new(engine: Arc<Engine>, info: SessionInfo) -> Intercept {
+    pub fn new(live: Arc<LiveEngine>, metrics: Arc<Metrics>, info: SessionInfo) -> Intercept {
         Intercept {
-            engine,
+            generation: live.generation(),
+            engine: live.current(),
+            live,
+            metrics,
             info,
             statements: HashMap::new(),
             portals: HashMap::new(),
         }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Records a client message in `pipeline` and returns the bytes to send
@@ -40,6 +54,9 @@ impl Intercept {
         lexing: Lexing,
         pipeline: &mut Pipeline,
     ) -> Option<Vec<u8>> {
+        if matches!(tag, FrontendTag::Query | FrontendTag::Execute) {
+            self.metrics.statement();
+        }
         if tag == FrontendTag::Execute {
             let shape = self.execute_shape(frame);
             pipeline.client_execute(shape);
@@ -59,11 +76,23 @@ impl Intercept {
     }
 
     /// The engine's rewrite of `sql`, if it has one.
-    fn decide(&self, sql: &[u8], lexing: Lexing) -> Option<Arc<crate::rewrite::Rewrite>> {
-        match self.engine.decide_bytes(sql, lexing) {
+    fn decide(&mut self, sql: &[u8], lexing: Lexing) -> Option<Arc<crate::rewrite::Rewrite>> {
+        let generation = self.live.generation();
+        if generation != self.generation {
+            self.engine = self.live.current();
+            self.generation = generation;
+        }
+        let (decision, lookup) = self.engine.decide_bytes_traced(sql, lexing);
+        if lookup != Lookup::Skipped {
+            self.metrics.cache(lookup == Lookup::Hit);
+        }
+        match decision {
             Decision::Pass => None,
             Decision::Rewrite(rewrite) => {
                 for action in &rewrite.actions {
+                    if let Some((table, name)) = counted(action) {
+                        self.metrics.decision(table, name);
+                    }
                     tracing::debug!(%action, "statement rewritten");
                 }
                 Some(rewrite)
@@ -71,7 +100,7 @@ impl Intercept {
         }
     }
 
-    fn query(&self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
+    fn query(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
         let rewrite = self.decide(codec::query_sql(frame)?, lexing)?;
         Some(codec::query(&rewrite.template.render(&self.info)))
     }
@@ -131,5 +160,18 @@ impl Intercept {
             Some((b'P', name)) => self.portals.remove(name),
             _ => None,
         };
+    }
+}
+
+/// The table and name a decision is counted under; refusals are counted
+/// when the client is refused (see `relay`), which for most of them is
+/// decided by the server.
+fn counted(action: &Action) -> Option<(&str, &'static str)> {
+    match action {
+        Action::SoftDelete { table, .. } => Some((table, "soft")),
+        Action::JournalDelete { table, .. } => Some((table, "journal")),
+        Action::LimitOnly { table, .. } => Some((table, "limit")),
+        Action::BlockUnlessEmpty { table } => Some((table, "block")),
+        Action::Refuse(_) => None,
     }
 }

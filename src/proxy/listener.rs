@@ -9,12 +9,17 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use super::admin;
+use super::limits::Admissions;
+use super::reload::{LiveEngine, ReloadHandle, Watcher};
 use super::session::Services;
 use super::tls::{ClientTls, UpstreamTls};
 use super::upstream::Upstream;
 use super::workers::Workers;
 use super::{Phase, ProxyConfig, ShutdownHandle, StartError, session};
+use crate::admin::Admin;
 use crate::journal::Recorder;
+use crate::metrics::Metrics;
 use crate::rewrite::Engine;
 use crate::rules::{Defaults, OnParseError, Rules};
 
@@ -32,6 +37,9 @@ pub struct Proxy {
     shutdown: ShutdownHandle,
     workers: Workers,
     services: Services,
+    admissions: Arc<Admissions>,
+    reload: ReloadHandle,
+    admin: Option<Admin>,
 }
 
 impl Proxy {
@@ -64,19 +72,45 @@ impl Proxy {
                     source,
                 })?;
         let workers = Workers::start(config.workers).map_err(StartError::Workers)?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.set_rules_loaded(rules.tables.len());
         let services = Services {
-            engine: Arc::new(Engine::new(rules)),
+            engine: Arc::new(LiveEngine::new(Engine::new(rules))),
             recorder: Recorder::start(config.journal_url.clone(), config.blocked_log.clone()),
             client_tls,
             upstream,
+            metrics,
+        };
+        let shutdown = ShutdownHandle::new();
+        let admin = match config.admin_listen {
+            Some(addr) => Some(admin::bind(addr, &services, &shutdown).await?),
+            None => None,
         };
         Ok(Proxy {
             listener,
+            admissions: Admissions::new(config.max_client_connections),
             config: Arc::new(config),
-            shutdown: ShutdownHandle::new(),
+            shutdown,
             workers,
             services,
+            reload: ReloadHandle::default(),
+            admin,
         })
+    }
+
+    /// Where /metrics, /healthz and /readyz are served, when they are.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
+    }
+
+    /// Reloads the rules file when asked (the CLI asks on SIGHUP).
+    pub fn reload_handle(&self) -> ReloadHandle {
+        self.reload.clone()
+    }
+
+    /// The proxy's counters, as /metrics shows them.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.services.metrics)
     }
 
     /// The address actually listened on (the port, when bound to port 0).
@@ -90,7 +124,21 @@ impl Proxy {
 
     /// Serves until shut down, then waits for the sessions: those still
     /// open after the grace period are closed.
-    pub async fn run(self) {
+    pub async fn run(mut self) {
+        let mut background = JoinSet::new();
+        if let Some(path) = self.config.rules.clone() {
+            let watcher = Watcher {
+                live: Arc::clone(&self.services.engine),
+                path,
+                poll: self.config.rules_poll,
+                trigger: self.reload.clone(),
+                metrics: Arc::clone(&self.services.metrics),
+            };
+            background.spawn(watcher.run(self.shutdown.subscribe()));
+        }
+        if let Some(admin) = self.admin.take() {
+            background.spawn(admin::run(admin, self.shutdown.subscribe()));
+        }
         let mut sessions = JoinSet::new();
         let mut next_id = 0;
         self.accept_until_shutdown(&mut sessions, &mut next_id)
@@ -110,6 +158,7 @@ impl Proxy {
         if !drained {
             close_sessions(&mut sessions, &self.shutdown).await;
         }
+        background.abort_all();
         tracing::info!("proxy stopped");
     }
 
@@ -177,9 +226,13 @@ impl Proxy {
         let config = Arc::clone(&self.config);
         let phase = self.shutdown.subscribe();
         let services = self.services.clone();
+        let seat = self.admissions.admit();
+        if seat.is_none() {
+            tracing::warn!(%peer, open = self.admissions.open(), "too many client connections: refusing");
+        }
         let session = async move {
             match TcpStream::from_std(stream) {
-                Ok(stream) => session::run(id, stream, peer, &config, phase, services).await,
+                Ok(stream) => session::run(id, stream, peer, &config, phase, services, seat).await,
                 Err(e) => tracing::warn!(error = %e, %peer, "cannot register connection"),
             }
         };

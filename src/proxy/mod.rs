@@ -4,13 +4,16 @@
 //! (session mode) and the server's messages back, framed by header and
 //! forwarded as the original bytes.
 
+mod admin;
 mod config;
 mod conn;
 mod error;
 mod handshake;
 mod intercept;
+mod limits;
 mod listener;
 mod relay;
+mod reload;
 mod session;
 mod shutdown;
 mod tls;
@@ -21,5 +24,6 @@ mod workers;
 pub use config::{ProxyConfig, parse_duration};
 pub use error::{SessionError, StartError};
 pub use listener::Proxy;
+pub use reload::ReloadHandle;
 pub use shutdown::{Phase, ShutdownHandle};
 pub use tls::{TlsError, UpstreamTlsMode};

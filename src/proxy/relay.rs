@@ -5,9 +5,10 @@
 //! directions run concurrently (a client may pipeline requests while the
 //! server streams results: relaying one direction at a time could deadlock).
 
-use std::sync::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -15,9 +16,10 @@ use tokio::sync::{Notify, watch};
 
 use super::conn::Conn;
 use super::intercept::Intercept;
-use super::translate::{Translated, Translator};
+use super::translate::{Event, Journaled, Translated, Translator};
 use super::{Phase, SessionError};
 use crate::journal::{BlockedAttempt, Recorder};
+use crate::metrics::Metrics;
 use crate::protocol::{
     BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, codec,
     next_backend_frame, next_frontend_frame,
@@ -33,6 +35,8 @@ const MAX_RESERVE: usize = 1024 * 1024;
 /// How long the server-to-client direction may take to reach a message
 /// boundary once the client side has failed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Statements timed at once; a client pipelining more goes untimed.
+const MAX_TIMED: usize = 1024;
 
 /// What the two directions know of each other. Both run in one task, so
 /// the mutex is never contended; it is there because the task must be Send.
@@ -50,6 +54,9 @@ struct Shared {
     nonstandard_strings: AtomicBool,
     /// A statement was rewritten: the server's answers need translating.
     rewritten: AtomicBool,
+    /// When each Query, FunctionCall and Sync the server has yet to answer
+    /// with ReadyForQuery was sent: the statement latency histogram.
+    sent_at: Mutex<VecDeque<Instant>>,
 }
 
 impl Shared {
@@ -57,6 +64,18 @@ impl Shared {
         Lexing {
             standard_conforming_strings: !self.nonstandard_strings.load(Relaxed),
         }
+    }
+
+    fn sent(&self, at: Instant) {
+        let mut sent_at = self.sent_at.lock().unwrap_or_else(|e| e.into_inner());
+        if sent_at.len() < MAX_TIMED {
+            sent_at.push_back(at);
+        }
+    }
+
+    fn answered(&self) -> Option<Duration> {
+        let mut sent_at = self.sent_at.lock().unwrap_or_else(|e| e.into_inner());
+        sent_at.pop_front().map(|at| at.elapsed())
     }
 
     fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
@@ -99,6 +118,7 @@ pub struct Rewriting {
     pub intercept: Intercept,
     pub translator: Translator,
     pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
     /// The session, as refusals are recorded (the SQL and reason are
     /// filled in per refusal).
     pub who: BlockedAttempt,
@@ -111,6 +131,7 @@ pub async fn run(
     upstream: &mut Conn,
     pending: BytesMut,
     auth: Auth,
+    limits: Limits,
     phase: watch::Receiver<Phase>,
     addr: &str,
     rewriting: Rewriting,
@@ -119,6 +140,7 @@ pub async fn run(
     let ctx = Context {
         pending,
         auth,
+        limits,
         phase,
         addr,
         shared: &shared,
@@ -164,6 +186,7 @@ pub async fn run(
 struct Context<'a> {
     pending: BytesMut,
     auth: Auth,
+    limits: Limits,
     phase: watch::Receiver<Phase>,
     addr: &'a str,
     shared: &'a Shared,
@@ -180,6 +203,7 @@ async fn relay_both(
     let Context {
         pending,
         auth,
+        limits,
         phase,
         addr,
         shared,
@@ -188,6 +212,7 @@ async fn relay_both(
         mut intercept,
         translator,
         recorder,
+        metrics,
         who,
     } = rewriting;
     let c2s = async {
@@ -198,6 +223,7 @@ async fn relay_both(
             shared,
             addr,
             &mut intercept,
+            limits,
         )
         .await;
         if end.is_err() {
@@ -207,6 +233,7 @@ async fn relay_both(
     };
     let state = ServerState {
         auth,
+        metrics,
         cancel_key: None,
         last_was_error: false,
         translator,
@@ -255,14 +282,19 @@ async fn client_to_server(
     shared: &Shared,
     addr: &str,
     intercept: &mut Intercept,
+    limits: Limits,
 ) -> Result<(), SessionError> {
     loop {
         let scanned = scan_client(&buf, shared, intercept);
         if scanned.end > 0 {
             shared.upstream_writing.store(true, Relaxed);
             let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
+            let now = Instant::now();
             upstream.write_all(out).await.map_err(|e| lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
+            for _ in 0..scanned.awaiting_ready {
+                shared.sent(now);
+            }
             buf.advance(scanned.end);
         }
         // The valid messages before bad bytes are delivered first, as the
@@ -274,15 +306,33 @@ async fn client_to_server(
             return Ok(());
         }
         make_room(&mut buf);
-        if client
-            .read_buf(&mut buf)
-            .await
-            .map_err(SessionError::ClientIo)?
-            == 0
-        {
+        let read = read_within(client, &mut buf, limits.idle_timeout, shared).await?;
+        if read == 0 {
             // Half-close: the server sees EOF, as it would from the client.
             let _ = upstream.shutdown().await;
             return Ok(());
+        }
+        intercept.metrics().bytes_from_client(read);
+    }
+}
+
+/// Reads from the client. With an idle timeout, a client that sends
+/// nothing for that long while the server owes it nothing (no statement
+/// running, no result streaming) is cut off.
+async fn read_within(
+    client: &mut (impl AsyncRead + Unpin),
+    buf: &mut BytesMut,
+    idle_timeout: Option<Duration>,
+    shared: &Shared,
+) -> Result<usize, SessionError> {
+    let Some(timeout) = idle_timeout else {
+        return client.read_buf(buf).await.map_err(SessionError::ClientIo);
+    };
+    loop {
+        match tokio::time::timeout(timeout, client.read_buf(buf)).await {
+            Ok(read) => return read.map_err(SessionError::ClientIo),
+            Err(_) if shared.pipeline().idle() => return Err(SessionError::IdleTimeout(timeout)),
+            Err(_) => {}
         }
     }
 }
@@ -297,6 +347,8 @@ struct Scanned {
     error: Option<ProtocolError>,
     /// What to send instead of them, when a message was rewritten.
     rewritten: Option<Vec<u8>>,
+    /// How many of them the server answers with ReadyForQuery.
+    awaiting_ready: usize,
 }
 
 fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanned {
@@ -307,6 +359,7 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
         terminated: false,
         error: None,
         rewritten: None,
+        awaiting_ready: 0,
     };
     loop {
         let authenticated = pipeline.authenticated();
@@ -328,6 +381,12 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
             return scanned;
         }
         let frame = &buf[scanned.end..scanned.end + len];
+        if matches!(
+            tag,
+            FrontendTag::Query | FrontendTag::Sync | FrontendTag::FunctionCall
+        ) {
+            scanned.awaiting_ready += 1;
+        }
         match intercept.client_frame(tag, frame, lexing, &mut pipeline) {
             Some(replacement) => {
                 shared.rewritten.store(true, Relaxed);
@@ -341,6 +400,13 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
             return scanned;
         }
     }
+}
+
+/// Limits on the client's behaviour.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// See `ProxyConfig::client_idle_timeout`.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// How the authentication exchange is relayed.
@@ -359,6 +425,7 @@ const CHANNEL_BINDING_HINT: &str = "softdel terminates TLS, so SCRAM channel bin
 /// What the server side keeps of the server's messages.
 struct ServerState {
     auth: Auth,
+    metrics: Arc<Metrics>,
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
     last_was_error: bool,
@@ -387,6 +454,11 @@ impl ServerState {
             let frame = &buf[scanned.end..scanned.end + len];
             match tag {
                 BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
+                BackendTag::ReadyForQuery => {
+                    if let Some(latency) = shared.answered() {
+                        self.metrics.observe_statement(latency);
+                    }
+                }
                 BackendTag::Other(b'S') => self.parameter_status(frame, shared),
                 _ => {}
             }
@@ -394,10 +466,11 @@ impl ServerState {
             let translated = if !pipeline.authenticated() {
                 self.authentication(frame)
             } else if rewritten {
-                let (translated, refusal) =
-                    self.translator.server_frame(frame, pipeline.answering());
-                if let Some(refusal) = refusal {
-                    self.record(refusal);
+                let (translated, event) = self.translator.server_frame(frame, pipeline.answering());
+                match event {
+                    Some(Event::Refused(refusal)) => self.record(refusal),
+                    Some(Event::Journaled(journaled)) => log_journaled(&journaled),
+                    None => {}
                 }
                 translated
             } else {
@@ -444,6 +517,7 @@ impl ServerState {
     }
 
     fn record(&self, refusal: Refusal) {
+        self.metrics.refused(&refusal.table, refusal.reason.kind());
         let mut attempt = self.who.clone();
         attempt.at_unix = BlockedAttempt::now_unix();
         attempt.table = refusal.table.clone();
@@ -494,6 +568,7 @@ async fn server_to_client(
                 .await
                 .map_err(SessionError::ClientIo)?;
             shared.client_writing.store(false, Relaxed);
+            state.metrics.bytes_to_client(out.len());
             buf.advance(scanned.end);
         }
         if now != Phase::Running
@@ -516,6 +591,18 @@ async fn server_to_client(
             }
         }
     }
+}
+
+/// The log line of a journaled DELETE (inside the session's span: id,
+/// peer, user, database). `softdel log --op ID` shows the entry.
+fn log_journaled(journaled: &Journaled) {
+    tracing::info!(
+        op = journaled.op_id,
+        action = %journaled.action,
+        table = %journaled.table,
+        rows = journaled.rows,
+        "delete journaled"
+    );
 }
 
 /// Forwarding a run of messages: while none is changed, the original

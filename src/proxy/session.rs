@@ -12,28 +12,35 @@ use tracing::Instrument;
 use super::conn::Conn;
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
+use super::limits::{REFUSAL_TIMEOUT, Seat};
 use super::relay::{self, Auth, RelayEnd, Rewriting};
+use super::reload::LiveEngine;
 use super::tls::{self, ClientTls};
 use super::translate::Translator;
 use super::upstream::Upstream;
 use super::{Phase, ProxyConfig, SessionError};
 use crate::journal::{BlockedAttempt, Recorder};
+use crate::metrics::Metrics;
 use crate::protocol::StartupParams;
-use crate::rewrite::{Engine, SessionInfo};
+use crate::rewrite::SessionInfo;
 
 /// What every session of a proxy shares.
 #[derive(Clone)]
 pub struct Services {
-    pub engine: Arc<Engine>,
+    pub engine: Arc<LiveEngine>,
     pub recorder: Recorder,
     pub client_tls: ClientTls,
     pub upstream: Upstream,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Terminate, sent to the upstream when the proxy ends a session itself so
 /// that the server logs a clean disconnect.
 const TERMINATE: &[u8] = b"X\0\0\0\x04";
 
+/// Runs one client connection. Without a seat (the proxy is at
+/// `--max-client-connections`) the client is refused once it has sent its
+/// startup packet.
 pub async fn run(
     id: u64,
     client: TcpStream,
@@ -41,6 +48,7 @@ pub async fn run(
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
     services: Services,
+    seat: Option<Seat>,
 ) {
     let span = tracing::info_span!(
         "session",
@@ -54,8 +62,13 @@ pub async fn run(
         let _ = SockRef::from(&client).set_keepalive(true);
         let mut client = Conn::Plain(client);
         tracing::debug!("connection accepted");
+        let metrics = Arc::clone(&services.metrics);
+        if seat.is_some() {
+            metrics.client_connected();
+        }
         let who = Who { id, peer, services };
-        let (outcome, at_boundary) = serve(&mut client, config, phase, who).await;
+        let (outcome, at_boundary) = serve(&mut client, config, phase, who, seat.is_some()).await;
+        count_end(&metrics, &outcome, seat.is_some());
         match &outcome {
             Ok(()) => tracing::debug!("connection closed"),
             Err(SessionError::ClientIo(e)) => tracing::debug!(error = %e, "client connection lost"),
@@ -87,17 +100,22 @@ async fn serve(
     config: &ProxyConfig,
     phase: watch::Receiver<Phase>,
     who: Who,
+    seated: bool,
 ) -> (Result<(), SessionError>, bool) {
     let upstream_at = who.services.upstream.clone();
-    let started = tokio::time::timeout(
-        config.startup_timeout,
-        handshake::run(
-            client,
-            &who.services.client_tls,
-            &upstream_at,
-            phase.clone(),
-        ),
+    let startup_timeout = if seated {
+        config.startup_timeout
+    } else {
+        REFUSAL_TIMEOUT.min(config.startup_timeout)
+    };
+    let handshake = handshake::run(
+        client,
+        &who.services.client_tls,
+        &upstream_at,
+        phase.clone(),
+        seated,
     );
+    let started = tokio::time::timeout(startup_timeout, handshake);
     let (mut upstream, params, pending) = match started.await {
         Ok(Ok(Handshake::Session {
             upstream,
@@ -115,11 +133,15 @@ async fn serve(
         strip_scram_plus: !tls::binding_survives(client, &upstream, ours.as_ref()),
     };
     let rewriting = who.rewriting(&params);
+    let limits = relay::Limits {
+        idle_timeout: config.client_idle_timeout,
+    };
     let relayed = relay::run(
         client,
         &mut upstream,
         pending,
         auth,
+        limits,
         phase,
         &config.upstream,
         rewriting,
@@ -151,15 +173,18 @@ struct Who {
 
 impl Who {
     fn rewriting(self, params: &StartupParams) -> Rewriting {
-        let engine = self.services.engine;
+        let live = self.services.engine;
         let info = SessionInfo {
             connection_id: self.id,
             client_addr: self.peer.ip().to_string(),
         };
         let user = params.user.clone().unwrap_or_default();
+        let metrics = self.services.metrics;
         Rewriting {
-            translator: Translator::new(engine.nonce()),
-            intercept: Intercept::new(Arc::clone(&engine), info.clone()),
+            // Reloads keep the nonce, so one translator serves throughout.
+            translator: Translator::new(live.current().nonce()),
+            intercept: Intercept::new(live, Arc::clone(&metrics), info.clone()),
+            metrics,
             recorder: self.services.recorder,
             who: BlockedAttempt {
                 at_unix: 0,
@@ -175,5 +200,19 @@ impl Who {
                 sql: String::new(),
             },
         }
+    }
+}
+
+/// Counts how a connection ended, for /metrics.
+fn count_end(metrics: &Metrics, outcome: &Result<(), SessionError>, seated: bool) {
+    if seated {
+        metrics.client_disconnected();
+    }
+    match outcome {
+        Err(SessionError::TooManyClients) => metrics.client_refused("too_many_connections"),
+        Err(SessionError::TlsRequired) => metrics.client_refused("tls_required"),
+        Err(SessionError::TlsHandshake(_)) => metrics.tls_handshake_error(),
+        Err(SessionError::UpstreamConnect { .. }) => metrics.upstream_connect_error(),
+        _ => {}
     }
 }

@@ -17,8 +17,27 @@ pub struct Translator {
     image_column: Vec<u8>,
     /// The shape of the simple-protocol result being streamed.
     current: Option<Shape>,
-    /// The row count a Count-shaped result carried.
+    /// The row count a Count-shaped result carried, and the journal entry
+    /// when there is one.
     count: u64,
+    journaled: Option<Journaled>,
+}
+
+/// A DELETE that was journaled: what the log line says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Journaled {
+    pub op_id: u64,
+    /// `soft_delete` or `journal_delete`.
+    pub action: String,
+    pub table: String,
+    pub rows: u64,
+}
+
+/// What happened, besides the bytes: for the journal and the logs.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    Refused(Refusal),
+    Journaled(Journaled),
 }
 
 /// What to send the client instead of a server message.
@@ -37,6 +56,7 @@ impl Translator {
             image_column: image_column(nonce).into_bytes(),
             current: None,
             count: 0,
+            journaled: None,
         }
     }
 
@@ -46,7 +66,7 @@ impl Translator {
         &mut self,
         frame: &[u8],
         answering: Answering,
-    ) -> (Translated, Option<Refusal>) {
+    ) -> (Translated, Option<Event>) {
         let describing = answering == Answering::Describe;
         let shape = match answering {
             Answering::Execute(shape) => shape,
@@ -56,7 +76,7 @@ impl Translator {
             b'T' => self.row_description(frame, describing),
             b'D' => match shape {
                 Some(Shape::Count) => {
-                    self.count = parse_count(codec::first_column(frame));
+                    (self.count, self.journaled) = parse_count(codec::first_column(frame));
                     Translated::Dropped
                 }
                 Some(Shape::DropLast) => replaced(codec::without_last_column(frame)),
@@ -65,10 +85,11 @@ impl Translator {
             b'C' => {
                 self.current = None;
                 match shape {
-                    Some(Shape::Count) => Translated::Replaced(codec::command_complete(&format!(
-                        "DELETE {}",
-                        self.count
-                    ))),
+                    Some(Shape::Count) => {
+                        let tag = codec::command_complete(&format!("DELETE {}", self.count));
+                        let event = self.journaled.take().map(Event::Journaled);
+                        return (Translated::Replaced(tag), event);
+                    }
                     Some(Shape::DropLast) => {
                         let rows =
                             codec::command_tag(frame).and_then(|t| t.strip_prefix("SELECT "));
@@ -112,7 +133,7 @@ impl Translator {
         }
     }
 
-    fn error(&self, frame: &[u8]) -> (Translated, Option<Refusal>) {
+    fn error(&self, frame: &[u8]) -> (Translated, Option<Event>) {
         let refusal = codec::error_field(frame, b'M')
             .map(String::from_utf8_lossy)
             .and_then(|message| Refusal::from_error(&message, &self.nonce));
@@ -128,7 +149,10 @@ impl Translator {
             detail: None,
             hint: Some(&hint),
         });
-        (Translated::Replaced(error.to_vec()), Some(refusal))
+        (
+            Translated::Replaced(error.to_vec()),
+            Some(Event::Refused(refusal)),
+        )
     }
 }
 
@@ -136,9 +160,22 @@ fn replaced(bytes: Option<Vec<u8>>) -> Translated {
     bytes.map_or(Translated::Original, Translated::Replaced)
 }
 
-fn parse_count(column: Option<&[u8]>) -> u64 {
-    column
+/// The count column: `rows`, or `rows op_id action table` when the DELETE
+/// was journaled.
+fn parse_count(column: Option<&[u8]>) -> (u64, Option<Journaled>) {
+    let text = column
         .and_then(|c| std::str::from_utf8(c).ok())
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+        .unwrap_or("");
+    let mut parts = text.splitn(4, ' ');
+    let rows = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let journaled = match (parts.next(), parts.next(), parts.next()) {
+        (Some(op), Some(action), Some(table)) => op.parse().ok().map(|op_id| Journaled {
+            op_id,
+            action: action.to_owned(),
+            table: table.to_owned(),
+            rows,
+        }),
+        _ => None,
+    };
+    (rows, journaled)
 }

@@ -155,11 +155,7 @@ pub fn rewrite(
 /// The CTEs that journal the operation (and check the row limit) from
 /// the rows CTE `rows`.
 fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Template {
-    let action = match plan.mode {
-        Mode::Soft => "soft_delete",
-        Mode::Journal => "journal_delete",
-        _ => "delete",
-    };
+    let action = action_name(plan.mode);
     let check = plan.limit.map_or(String::new(), |limit| {
         let check = limit_check(
             "softdel_n.n",
@@ -231,14 +227,33 @@ fn outer_select(plan: &Plan, returning: bool) -> (String, Shape) {
         }
         (outer, Shape::DropLast)
     } else {
+        // The journal id rides along with the count ("3 17 soft_delete
+        // orders"), for the proxy's log line; the client sees `DELETE 3`.
+        let op = if journaled(plan.mode) {
+            format!(
+                " || COALESCE((SELECT ' ' || softdel_o.id || {} FROM softdel_op softdel_o), '')",
+                literal(&format!(" {} {}", action_name(plan.mode), plan.table))
+            )
+        } else {
+            String::new()
+        };
         let mut outer = format!(
-            "SELECT pg_catalog.count(*)::pg_catalog.text AS {} FROM softdel_rows",
+            "SELECT pg_catalog.count(*)::pg_catalog.text{op} AS {} FROM softdel_rows",
             count_column(plan.nonce)
         );
         if let Some(check) = check("pg_catalog.count(*)") {
             outer.push_str(&format!(" HAVING {check} IS NULL"));
         }
         (outer, Shape::Count)
+    }
+}
+
+/// The journal's name for what a DELETE became.
+fn action_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Soft => "soft_delete",
+        Mode::Journal => "journal_delete",
+        _ => "delete",
     }
 }
 

@@ -26,7 +26,7 @@ mod tests;
 
 use std::sync::Arc;
 
-pub use engine::Engine;
+pub use engine::{Engine, Lookup};
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan};
 pub use template::{Hole, SessionInfo, Template};

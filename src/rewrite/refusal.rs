@@ -48,7 +48,8 @@ pub mod sqlstate {
 }
 
 impl Reason {
-    fn kind(&self) -> &'static str {
+    /// A short name, as in markers and metric labels.
+    pub fn kind(&self) -> &'static str {
         match self {
             Reason::Blocked { .. } => "block",
             Reason::Truncate => "truncate",
