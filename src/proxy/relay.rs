@@ -124,18 +124,31 @@ pub struct Rewriting {
     pub who: BlockedAttempt,
 }
 
-/// Relays until either side ends the session. `pending` holds client bytes
-/// read during the handshake.
+/// How a relay starts, past the two connections.
+pub struct Start<'a> {
+    /// Client bytes read during the handshake.
+    pub pending: BytesMut,
+    pub auth: Auth,
+    pub limits: Limits,
+    pub phase: watch::Receiver<Phase>,
+    /// The upstream's address, for messages.
+    pub addr: &'a str,
+}
+
+/// Relays until either side ends the session.
 pub async fn run(
     client: &mut Conn,
     upstream: &mut Conn,
-    pending: BytesMut,
-    auth: Auth,
-    limits: Limits,
-    phase: watch::Receiver<Phase>,
-    addr: &str,
+    start: Start<'_>,
     rewriting: Rewriting,
 ) -> Relayed {
+    let Start {
+        pending,
+        auth,
+        limits,
+        phase,
+        addr,
+    } = start;
     let shared = Shared::default();
     let ctx = Context {
         pending,

@@ -133,20 +133,16 @@ async fn serve(
         strip_scram_plus: !tls::binding_survives(client, &upstream, ours.as_ref()),
     };
     let rewriting = who.rewriting(&params);
-    let limits = relay::Limits {
-        idle_timeout: config.client_idle_timeout,
-    };
-    let relayed = relay::run(
-        client,
-        &mut upstream,
+    let start = relay::Start {
         pending,
         auth,
-        limits,
+        limits: relay::Limits {
+            idle_timeout: config.client_idle_timeout,
+        },
         phase,
-        &config.upstream,
-        rewriting,
-    )
-    .await;
+        addr: &config.upstream,
+    };
+    let relayed = relay::run(client, &mut upstream, start, rewriting).await;
     let ended = match relayed.end {
         Ok(RelayEnd::Closed) => return (Ok(()), relayed.client_at_boundary),
         Ok(RelayEnd::Shutdown { cancel }) => {
