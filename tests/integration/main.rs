@@ -11,6 +11,7 @@ mod differential;
 mod django;
 mod malformed;
 mod notify;
+mod operations;
 mod operator;
 mod queries;
 mod shutdown;

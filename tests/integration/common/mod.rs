@@ -14,8 +14,10 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use softdel::metrics::Metrics;
 use softdel::pgcluster::{ClusterOptions, TempCluster};
-use softdel::proxy::{Proxy, ProxyConfig, ShutdownHandle};
+use softdel::proxy::{Proxy, ProxyConfig, ReloadHandle, ShutdownHandle};
+use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls};
 
@@ -55,6 +57,10 @@ pub struct TestProxy {
     pub addr: SocketAddr,
     pub shutdown: ShutdownHandle,
     pub task: JoinHandle<()>,
+    /// The admin listener, when the config asked for one.
+    pub admin: Option<SocketAddr>,
+    pub reload: ReloadHandle,
+    pub metrics: Arc<Metrics>,
 }
 
 impl TestProxy {
@@ -73,11 +79,15 @@ impl TestProxy {
         let proxy = Proxy::bind(config).await.expect("bind proxy");
         let addr = proxy.local_addr().unwrap();
         let shutdown = proxy.shutdown_handle();
+        let (admin, reload, metrics) = (proxy.admin_addr(), proxy.reload_handle(), proxy.metrics());
         let task = tokio::spawn(proxy.run());
         TestProxy {
             addr,
             shutdown,
             task,
+            admin,
+            reload,
+            metrics,
         }
     }
 

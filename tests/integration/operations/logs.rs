@@ -1,0 +1,142 @@
+//! The binary's logs in JSON: one object per line, a line per journaled
+//! DELETE carrying its journal id, and a rules reload on SIGHUP that
+//! fails with the file and line.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+use crate::common::{cluster, connect};
+use crate::softdelete::shop::Shop;
+
+struct Logs {
+    lines: Lines<BufReader<ChildStderr>>,
+}
+
+impl Logs {
+    /// The next line that satisfies `wanted`; every line on the way must
+    /// be a JSON object.
+    async fn until(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        let read = async {
+            loop {
+                let line = self
+                    .lines
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .expect("softdel exited");
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                assert!(value.is_object(), "{line}");
+                if wanted(&value) {
+                    return value;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .expect("the log line in time")
+    }
+}
+
+fn message(value: &Value) -> &str {
+    value["message"].as_str().unwrap_or("")
+}
+
+fn spawn(shop: &Shop) -> (Child, Logs) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softdel"))
+        .args(["--log-format", "json", "proxy", "--listen", "127.0.0.1:0"])
+        .args(["--upstream", &cluster().addr()])
+        .arg("--rules")
+        .arg(shop.dir.join("rules.yaml"))
+        .args(["--rules-poll", "1h"])
+        .arg("--blocked-log")
+        .arg(shop.dir.join("blocked.jsonl"))
+        .env_remove("SOFTDEL_LOG")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start softdel");
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    (child, Logs { lines })
+}
+
+#[tokio::test]
+async fn json_lines_carry_journal_ids_and_reload_errors() {
+    let shop = Shop::open().await;
+    let (mut child, mut logs) = spawn(&shop);
+    let ready = logs.until(|v| message(v) == "softdel proxy ready").await;
+    let listen = ready["listen"].as_str().expect("listen address").to_owned();
+    let url = format!("postgres://postgres@{listen}/{}", shop.database);
+    let client = connect(&url).await.unwrap();
+    client
+        .execute("DELETE FROM orders WHERE id = 3", &[])
+        .await
+        .unwrap();
+    client
+        .batch_execute("DELETE FROM refunds WHERE id < 3")
+        .await
+        .unwrap();
+
+    let ids: Vec<i64> = shop
+        .direct
+        .query("SELECT id FROM softdel.operations ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let soft = logs.until(|v| message(v) == "delete journaled").await;
+    assert_eq!(soft["op"].as_i64(), Some(ids[0]), "{soft}");
+    assert_eq!(soft["action"], "soft_delete");
+    assert_eq!(soft["table"], "orders");
+    assert_eq!(soft["rows"], 1);
+    assert_eq!(soft["level"], "INFO");
+    assert_eq!(soft["span"]["user"], "postgres", "{soft}");
+    assert_eq!(soft["span"]["database"], shop.database.as_str());
+    let journal = logs.until(|v| message(v) == "delete journaled").await;
+    assert_eq!(journal["op"].as_i64(), Some(ids[1]), "{journal}");
+    assert_eq!(journal["action"], "journal_delete");
+    assert_eq!(journal["rows"], 2);
+
+    // A broken file and SIGHUP: the error names the file and line, the
+    // old rules stay.
+    let rules = shop.dir.join("rules.yaml");
+    std::fs::write(&rules, "tables:\n  orders:\n    on_delete: sometimes\n").unwrap();
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let failed = logs.until(|v| v["level"] == "ERROR").await;
+    assert_eq!(
+        message(&failed),
+        "rules not reloaded: the previous rules stay in force"
+    );
+    let error = failed["error"].as_str().unwrap_or("");
+    assert!(
+        error.starts_with(&format!("{}:3:", rules.display())),
+        "{failed}"
+    );
+    let err = client.batch_execute("TRUNCATE orders").await.unwrap_err();
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("SD003"));
+
+    drop(client);
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    shop.proxy.stop().await;
+}
