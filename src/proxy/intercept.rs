@@ -95,6 +95,9 @@ impl Intercept {
                     }
                     tracing::debug!(%action, "statement rewritten");
                 }
+                if rewrite.shape == Some(Shape::DropLast) {
+                    log_returning(&rewrite.actions);
+                }
                 Some(rewrite)
             }
         }
@@ -173,5 +176,23 @@ fn counted(action: &Action) -> Option<(&str, &'static str)> {
         Action::LimitOnly { table, .. } => Some((table, "limit")),
         Action::BlockUnlessEmpty { table } => Some((table, "block")),
         Action::Refuse(_) => None,
+    }
+}
+
+/// A journaled `DELETE ... RETURNING` returns the client's rows, with no
+/// room for the journal id that a plain DELETE's count carries back (see
+/// `translate`): its line is written when it is rewritten, without one.
+fn log_returning(actions: &[Action]) {
+    for action in actions {
+        let (table, name) = match action {
+            Action::SoftDelete { table, .. } => (table, "soft_delete"),
+            Action::JournalDelete { table, .. } => (table, "journal_delete"),
+            _ => continue,
+        };
+        tracing::info!(
+            action = name,
+            %table,
+            "delete with RETURNING rewritten (journal id not reported: see softdel log)"
+        );
     }
 }
