@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every softdel check: formatting, lints, unit and integration tests
+# Runs every softdel check: the container files' linters, formatting, lints,
+# unit and integration tests
 # (against throwaway PostgreSQL clusters, with psql, psycopg 3 and
 # node-postgres). Installs whatever is missing first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh
+bash scripts/lint-container.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
