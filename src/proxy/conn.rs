@@ -83,3 +83,13 @@ impl AsyncWrite for Conn {
         }
     }
 }
+
+/// Writes all of `bytes` and flushes. A TLS stream may keep the tail of a
+/// write in its buffer when the socket is busy, to go out with the next
+/// write: after the last message of a burst there is none, so every write
+/// is flushed (for plain TCP, flushing costs nothing).
+pub async fn send(out: &mut (impl AsyncWrite + Unpin), bytes: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    out.write_all(bytes).await?;
+    out.flush().await
+}

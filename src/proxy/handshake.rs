@@ -2,10 +2,10 @@
 //! the StartupMessage that opens the upstream connection.
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
-use super::conn::Conn;
+use super::conn::{self, Conn};
 use super::tls::ClientTls;
 use super::upstream::Upstream;
 use super::{Phase, SessionError};
@@ -62,8 +62,7 @@ pub async fn run(
                     _ => None,
                 };
                 let answer: &[u8] = if accept.is_some() { b"S" } else { b"N" };
-                client
-                    .write_all(answer)
+                conn::send(client, answer)
                     .await
                     .map_err(SessionError::ClientIo)?;
                 // Bytes sent before our answer were not protected by the
@@ -140,7 +139,7 @@ async fn start_session(
 ) -> Result<Handshake, SessionError> {
     let mut conn = upstream.connect().await?;
     let packet = buf.split_to(len);
-    conn.write_all(&packet)
+    conn::send(&mut conn, &packet)
         .await
         .map_err(|e| upstream.lost(e))?;
     Ok(Handshake::Session {
@@ -156,7 +155,7 @@ async fn start_session(
 pub async fn forward_cancel(request: &[u8], upstream: &Upstream) {
     let sent = async {
         let mut conn = upstream.connect().await?;
-        conn.write_all(request)
+        conn::send(&mut conn, request)
             .await
             .map_err(|e| upstream.lost(e))?;
         // The server closes the connection once it has read the request.

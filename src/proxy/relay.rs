@@ -14,7 +14,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
-use super::conn::Conn;
+use super::conn::{self, Conn};
 use super::intercept::Intercept;
 use super::translate::{Event, Journaled, Translated, Translator};
 use super::{Phase, SessionError};
@@ -303,7 +303,7 @@ async fn client_to_server(
             shared.upstream_writing.store(true, Relaxed);
             let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
             let now = Instant::now();
-            upstream.write_all(out).await.map_err(|e| lost(addr, e))?;
+            conn::send(upstream, out).await.map_err(|e| lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
             for _ in 0..scanned.awaiting_ready {
                 shared.sent(now);
@@ -576,8 +576,7 @@ async fn server_to_client(
         if scanned.end > 0 {
             shared.client_writing.store(true, Relaxed);
             let out = scanned.translated.as_deref().unwrap_or(&buf[..scanned.end]);
-            client
-                .write_all(out)
+            conn::send(client, out)
                 .await
                 .map_err(SessionError::ClientIo)?;
             shared.client_writing.store(false, Relaxed);

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::conn::Conn;
+use super::conn::{self, Conn};
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
 use super::limits::{REFUSAL_TIMEOUT, Seat};
@@ -85,7 +85,7 @@ pub async fn run(
             && at_boundary
             && let Some(fatal) = e.fatal_response()
         {
-            let _ = client.write_all(&fatal).await;
+            let _ = conn::send(&mut client, &fatal).await;
         }
         let _ = client.shutdown().await;
     }
@@ -155,7 +155,7 @@ async fn serve(
         Err(e) => Err(e),
     };
     if relayed.upstream_at_boundary {
-        let _ = upstream.write_all(TERMINATE).await;
+        let _ = conn::send(&mut upstream, TERMINATE).await;
     }
     (ended, relayed.client_at_boundary)
 }

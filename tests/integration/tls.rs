@@ -354,3 +354,17 @@ async fn channel_binding_needs_the_servers_certificate() {
     }
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn large_results_stream_over_tls_on_both_legs() {
+    let pki = pki();
+    let proxy = tls_proxy(UpstreamTlsMode::VerifyFull, "localhost", Some(&pki.ca)).await;
+    let sql = "SELECT g, repeat('x', 200) FROM generate_series(1, 50000) g";
+    let out = psql_query(&conninfo(&proxy, "sslmode=require"), sql)
+        .await
+        .expect("the whole result");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 50_000);
+    assert_eq!(lines[49_999], format!("50000|{}", "x".repeat(200)));
+    proxy.stop().await;
+}
