@@ -58,13 +58,13 @@ pub struct ProxyArgs {
     #[arg(long, env = "SOFTDEL_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
     /// Certificate chain (PEM) offered to clients that ask for TLS.
-    #[arg(long, env = "SOFTDEL_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "SOFTDEL_TLS_CERT")]
     tls_cert: Option<PathBuf>,
     /// Private key (PEM) of --tls-cert.
-    #[arg(long, env = "SOFTDEL_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "SOFTDEL_TLS_KEY")]
     tls_key: Option<PathBuf>,
     /// Refuse clients that do not use TLS (FATAL 28000).
-    #[arg(long, env = "SOFTDEL_TLS_REQUIRED", requires = "tls_cert")]
+    #[arg(long, env = "SOFTDEL_TLS_REQUIRED")]
     tls_required: bool,
     /// TLS to the upstream, as libpq's sslmode: disable, prefer, require,
     /// verify-ca or verify-full.

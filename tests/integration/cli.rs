@@ -75,10 +75,36 @@ async fn proxy_from_environment_stops_on_sigterm() {
 
 #[tokio::test]
 async fn bad_arguments_are_clear_errors() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 8] = [
         (
             &["proxy", "--rules", "/nonexistent/rules.yaml"],
             "/nonexistent/rules.yaml: cannot read the rules file",
+        ),
+        (
+            &["proxy", "--tls-required"],
+            "--tls-required needs --tls-cert and --tls-key",
+        ),
+        (
+            &[
+                "proxy",
+                "--tls-cert",
+                "/nonexistent/cert.pem",
+                "--tls-key",
+                "/x",
+            ],
+            "cannot read --tls-cert /nonexistent/cert.pem",
+        ),
+        (
+            &["proxy", "--upstream-tls", "verify-full"],
+            "--upstream-tls verify-full needs --upstream-ca",
+        ),
+        (
+            &["proxy", "--upstream-tls", "verify"],
+            "unknown upstream TLS mode \"verify\"",
+        ),
+        (
+            &["proxy", "--max-client-connections", "0"],
+            "invalid value '0' for '--max-client-connections",
         ),
         (
             &["proxy", "--shutdown-grace", "3 weeks"],
