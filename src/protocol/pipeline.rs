@@ -190,7 +190,13 @@ impl Pipeline {
 
     fn ready_for_query(&mut self, frame: &[u8]) {
         let first = self.status.is_none();
-        self.status = TransactionStatus::from_ready_for_query(frame);
+        // A status the model cannot read (a truncated or unknown byte) is
+        // taken for an open transaction block: the session looks busy,
+        // and authentication stays over.
+        self.status = Some(
+            TransactionStatus::from_ready_for_query(frame)
+                .unwrap_or(TransactionStatus::InTransaction),
+        );
         self.copy_in = false;
         if first {
             // The end of authentication, not an answer to a request.
@@ -426,6 +432,27 @@ mod tests {
         assert!(p.busy());
         server(&mut p, b"Z");
         assert!(p.idle());
+    }
+
+    #[test]
+    fn unreadable_ready_for_query_keeps_the_session_authenticated_and_busy() {
+        // Found by fuzzing: a ReadyForQuery without a known status byte
+        // made the model forget that authentication was over, so the next
+        // ReadyForQuery was taken for the end of authentication and the
+        // query it answered stayed pending.
+        for frame in [&b"Z\0\0\0\x05?"[..], b"Z\0\0\0\x04"] {
+            let mut p = session();
+            client(&mut p, &[Query]);
+            p.server_message(b'Z', frame);
+            assert!(p.authenticated());
+            assert!(!p.busy() && !p.idle(), "unknown status: not idle");
+            client(&mut p, &[Query]);
+            server(&mut p, b"CZ");
+            assert!(p.authenticated() && p.idle());
+        }
+        let mut p = Pipeline::default();
+        p.server_message(b'Z', b"Z\0\0\0\x04");
+        assert!(p.authenticated());
     }
 
     #[test]

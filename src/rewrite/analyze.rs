@@ -414,9 +414,32 @@ fn apply(sql: &str, mut edits: Vec<Edit>) -> Option<Template> {
             return None;
         }
         out.push(&sql[at..edit.start]);
+        // PostgreSQL needs no space between `)` and a word, so neither does
+        // the client (`... IN (SELECT 1)RETURNING *`); an edit that ends in a
+        // word there must not run into the next one (`IS NULLRETURNING`).
+        if ends_in_word(out.text()) && starts_with_word(edit.text.text()) {
+            out.push(" ");
+        }
         out.append(&edit.text);
+        if ends_in_word(edit.text.text()) && starts_with_word(&sql[edit.end..]) {
+            out.push(" ");
+        }
         at = edit.end;
     }
     out.push(&sql[at..]);
     Some(out)
+}
+
+/// Characters that continue an identifier or keyword (PostgreSQL's
+/// `ident_cont`, with any non-ASCII character).
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
+}
+
+fn ends_in_word(text: &str) -> bool {
+    text.chars().next_back().is_some_and(is_word_char)
+}
+
+fn starts_with_word(text: &str) -> bool {
+    text.chars().next().is_some_and(is_word_char)
 }

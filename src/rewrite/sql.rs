@@ -18,11 +18,13 @@ pub fn literal(text: &str) -> String {
 }
 
 /// A dollar-quoted literal, for long texts (the client's SQL): nothing
-/// inside it is interpreted. The tag is one the text does not contain.
+/// inside it is interpreted. The literal ends at the tag's first
+/// occurrence, so the text must not contain the tag, nor end with all of
+/// it but its last `$` (`-- $softdel` would close `$softdel$` early).
 pub fn dollar_literal(text: &str) -> String {
     let mut tag = String::from("$softdel$");
     let mut n = 0u32;
-    while text.contains(&tag) {
+    while text.contains(&tag) || text.ends_with(&tag[..tag.len() - 1]) {
         n += 1;
         tag = format!("$softdel{n}$");
     }
@@ -62,6 +64,36 @@ mod tests {
         assert_eq!(
             dollar_literal("x $softdel$ y"),
             "$softdel1$x $softdel$ y$softdel1$"
+        );
+    }
+
+    /// The text of a dollar-quoted literal as PostgreSQL reads it: up to
+    /// the first occurrence of the opening tag.
+    fn read_dollar_literal(literal: &str) -> &str {
+        let tag_len = literal[1..].find('$').unwrap() + 2;
+        let (tag, rest) = literal.split_at(tag_len);
+        &rest[..rest.find(tag).unwrap()]
+    }
+
+    #[test]
+    fn dollar_literals_end_where_the_text_does() {
+        // A statement ending in `$softdel` (in a comment) used to close
+        // the journal's literal early: the rest of the rewritten statement
+        // was a syntax error.
+        for text in [
+            "DELETE FROM t -- $softdel",
+            "x $softdel$ -- $softdel1",
+            "$softdel",
+            "$",
+            "a$softdel$",
+            "",
+        ] {
+            let literal = dollar_literal(text);
+            assert_eq!(read_dollar_literal(&literal), text, "{literal}");
+        }
+        assert_eq!(
+            dollar_literal("-- $softdel"),
+            "$softdel1$-- $softdel$softdel1$"
         );
     }
 

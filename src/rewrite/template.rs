@@ -41,6 +41,11 @@ impl Template {
             .extend(other.holes.iter().map(|&(at, hole)| (base + at, hole)));
     }
 
+    /// The text without its holes.
+    pub(super) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The text with each hole shown by name (for `softdel rewrite` and
     /// tests).
     pub fn display(&self) -> String {

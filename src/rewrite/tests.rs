@@ -152,6 +152,38 @@ fn soft_deletes_become_updates_of_the_live_rows() {
 }
 
 #[test]
+fn edits_keep_words_apart_where_the_client_wrote_no_space() {
+    // Found by fuzzing: PostgreSQL reads `)RETURNING` and `"orders"WHERE`
+    // as two tokens each, and the rewrite ran its own last word into the
+    // client's next one (`... IS DISTINCT FROM falseRETURNING`).
+    let live = "orders.is_active IS DISTINCT FROM false";
+    let image = format!("pg_catalog.to_jsonb(orders.*) AS {IMAGE}");
+    let cases = [
+        (
+            "DELETE FROM orders WHERE id IN (SELECT 1)RETURNING id",
+            format!(
+                "UPDATE orders SET is_active = false WHERE (id IN (SELECT 1)) AND {live} RETURNING id, {image}"
+            ),
+        ),
+        (
+            "DELETE FROM \"orders\"WHERE id = 1",
+            format!(
+                "UPDATE \"orders\" SET is_active = false WHERE (id = 1) AND \"orders\".is_active IS DISTINCT FROM false RETURNING pg_catalog.to_jsonb(\"orders\".*) AS {IMAGE}"
+            ),
+        ),
+        (
+            "DELETE FROM orders USING \"c\"RETURNING *",
+            format!(
+                "UPDATE orders SET is_active = false FROM \"c\" WHERE {live} RETURNING *, {image}"
+            ),
+        ),
+    ];
+    for (sql, expected) in cases {
+        assert_eq!(dml(sql), expected, "{sql}");
+    }
+}
+
+#[test]
 fn journal_and_limited_deletes_stay_deletes() {
     let cases = [
         (
