@@ -31,7 +31,7 @@ pub async fn bind(
 
 /// Serves until the proxy's task set aborts it, draining included: a
 /// draining proxy still answers /metrics, and /readyz says it is going.
-pub async fn run(admin: Admin, _phase: watch::Receiver<Phase>) {
+pub async fn run(admin: Admin) {
     let (_keep, stop) = watch::channel(false);
     admin.run(stop).await;
 }

@@ -137,7 +137,7 @@ impl Proxy {
             background.spawn(watcher.run(self.shutdown.subscribe()));
         }
         if let Some(admin) = self.admin.take() {
-            background.spawn(admin::run(admin, self.shutdown.subscribe()));
+            background.spawn(admin::run(admin));
         }
         let mut sessions = JoinSet::new();
         let mut next_id = 0;

@@ -66,11 +66,11 @@ impl Shared {
         }
     }
 
-    fn sent(&self, at: Instant) {
+    /// `count` statements were sent `at`.
+    fn sent(&self, at: Instant, count: usize) {
         let mut sent_at = self.sent_at.lock().unwrap_or_else(|e| e.into_inner());
-        if sent_at.len() < MAX_TIMED {
-            sent_at.push_back(at);
-        }
+        let room = MAX_TIMED.saturating_sub(sent_at.len());
+        sent_at.extend(std::iter::repeat_n(at, count.min(room)));
     }
 
     fn answered(&self) -> Option<Duration> {
@@ -302,11 +302,12 @@ async fn client_to_server(
         if scanned.end > 0 {
             shared.upstream_writing.store(true, Relaxed);
             let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
-            let now = Instant::now();
+            // The clock is read only for writes that start statements.
+            let now = (scanned.awaiting_ready > 0).then(Instant::now);
             conn::send(upstream, out).await.map_err(|e| lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
-            for _ in 0..scanned.awaiting_ready {
-                shared.sent(now);
+            if let Some(now) = now {
+                shared.sent(now, scanned.awaiting_ready);
             }
             buf.advance(scanned.end);
         }
