@@ -166,10 +166,10 @@ fn frontend_codecs(frame: &[u8]) {
         );
     }
     let names = codec::bind_names(frame);
-    if let Some(extended) = codec::bind_with_extra_column(frame) {
+    if let Some(extended) = codec::bind_with_extra_columns(frame, 2) {
         assert_one_frame(&extended, b'B');
-        // One more result format code.
-        assert_eq!(extended.len(), frame.len() + 2);
+        // Two more result format codes.
+        assert_eq!(extended.len(), frame.len() + 4);
         assert_eq!(codec::bind_names(&extended), names);
     }
     let _ = codec::execute_portal(frame);
@@ -181,7 +181,7 @@ fn frontend_codecs(frame: &[u8]) {
 fn backend_codecs(frame: &[u8]) {
     assert_eq!(codec::encode(frame[0], &frame[5..]), frame);
     let last = codec::last_field_name(frame);
-    match codec::without_last_field(frame) {
+    match codec::without_last_fields(frame, 1) {
         Some(fewer) => {
             assert_one_frame(&fewer, b'T');
             assert!(fewer.len() <= frame.len());
@@ -193,7 +193,7 @@ fn backend_codecs(frame: &[u8]) {
         ),
     }
     let first = codec::first_column(frame);
-    if let Some(fewer) = codec::without_last_column(frame) {
+    if let Some(fewer) = codec::without_last_columns(frame, 1) {
         assert_one_frame(&fewer, b'D');
         let count = i16::from_be_bytes([fewer[5], fewer[6]]);
         if count >= 1 {
@@ -245,7 +245,13 @@ fn dialogue(data: &[u8]) {
             let tag = CLIENT[usize::from(b & 0x0f) % CLIENT.len()];
             match (tag, b & 0x30) {
                 (FrontendTag::Execute, 0x10) => p.client_execute(Some(Shape::Count)),
-                (FrontendTag::Execute, 0x20) => p.client_execute(Some(Shape::DropLast)),
+                (FrontendTag::Execute, 0x20) => p.client_execute(Some(Shape::Returning)),
+                // A statement prepared again ahead of a Bind.
+                (FrontendTag::Bind, 0x30) => {
+                    p.proxy_message(FrontendTag::Close);
+                    p.proxy_message(FrontendTag::Parse);
+                    p.client_message(tag);
+                }
                 _ => p.client_message(tag),
             }
         } else {
@@ -263,6 +269,7 @@ fn dialogue(data: &[u8]) {
             assert!(!p.busy());
         }
         let _ = p.answering();
+        let _ = p.take_injection_lost();
     }
 }
 

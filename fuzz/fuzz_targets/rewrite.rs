@@ -23,7 +23,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use softdel::rewrite::{
-    Action, Decision, Engine, Lexing, Refusal, SessionInfo, Shape, count_column, image_column, scan,
+    Action, Decision, Engine, Lexing, Refusal, SessionInfo, Shape, count_column, image_column,
+    op_column, scan,
 };
 use softdel::rules::{Defaults, Marker, Mode, OnParseError, Rules, TableName, TableRule};
 
@@ -185,7 +186,7 @@ fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
     }
     match rewrite.shape {
         Some(Shape::Count) => assert!(rendered.contains(&count_column(NONCE))),
-        Some(Shape::DropLast) => assert!(rendered.contains("SELECT * FROM softdel_rows")),
+        Some(Shape::Returning) => assert!(rendered.contains(&op_column(NONCE))),
         None => {}
     }
 }

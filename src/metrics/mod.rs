@@ -51,6 +51,7 @@ pub struct Metrics {
     tls_handshake_errors: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_error: AtomicU64,
+    reprepared: AtomicU64,
     /// Unix time of the last successful reload in milliseconds; 0: never.
     last_reload_success_millis: AtomicU64,
     rules_tables: AtomicU64,
@@ -77,6 +78,7 @@ impl Default for Metrics {
             tls_handshake_errors: AtomicU64::new(0),
             reloads_ok: AtomicU64::new(0),
             reloads_error: AtomicU64::new(0),
+            reprepared: AtomicU64::new(0),
             last_reload_success_millis: AtomicU64::new(0),
             rules_tables: AtomicU64::new(0),
             clients_refused: Mutex::new(Vec::new()),
@@ -170,6 +172,11 @@ impl Metrics {
         } else {
             self.reloads_error.fetch_add(1, Relaxed);
         }
+    }
+
+    /// A prepared statement was prepared again under new rules.
+    pub fn reprepared(&self) {
+        self.reprepared.fetch_add(1, Relaxed);
     }
 
     /// How many tables the rules in force list.

@@ -161,6 +161,13 @@ impl Metrics {
             "Tables listed in the rules in force.",
             self.rules_tables.load(Relaxed),
         );
+        single(
+            e,
+            "softdel_statements_reprepared_total",
+            Kind::Counter,
+            "Prepared statements prepared again because the rules changed.",
+            self.reprepared.load(Relaxed),
+        );
     }
 
     fn render_errors(&self, e: &mut Exposition) {

@@ -192,7 +192,7 @@ fn scrape(m: &Metrics) -> Scrape {
     parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
 }
 
-const FAMILIES: [(&str, &str); 17] = [
+const FAMILIES: [(&str, &str); 18] = [
     ("softdel_client_connections", "gauge"),
     ("softdel_client_connections_total", "counter"),
     ("softdel_client_connections_refused_total", "counter"),
@@ -211,6 +211,7 @@ const FAMILIES: [(&str, &str); 17] = [
         "gauge",
     ),
     ("softdel_rules_tables", "gauge"),
+    ("softdel_statements_reprepared_total", "counter"),
     ("softdel_tls_handshake_errors_total", "counter"),
     ("softdel_build_info", "gauge"),
 ];
@@ -246,6 +247,8 @@ fn busy() -> Metrics {
     m.rules_reload(false);
     m.set_rules_loaded(7);
     m.tls_handshake_error();
+    m.reprepared();
+    m.reprepared();
     m
 }
 
@@ -314,6 +317,7 @@ fn a_busy_exposition_reports_what_happened() {
     );
     assert_eq!(v("softdel_rules_tables", &[]), Some(7.0));
     assert_eq!(v("softdel_tls_handshake_errors_total", &[]), Some(1.0));
+    assert_eq!(v("softdel_statements_reprepared_total", &[]), Some(2.0));
     let reloaded = v("softdel_rules_last_reload_success_timestamp_seconds", &[]);
     assert!(reloaded.is_some_and(|t| t > 1.6e9), "{reloaded:?}");
 }

@@ -108,10 +108,10 @@ pub fn bind_names(frame: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((r.cstr()?, r.cstr()?))
 }
 
-/// A Bind that asks for one more result column: when it lists a format per
-/// column, a text format is added for the column the proxy will drop.
-/// `None` when the Bind needs no change (or is malformed).
-pub fn bind_with_extra_column(frame: &[u8]) -> Option<Vec<u8>> {
+/// A Bind that asks for `extra` more result columns: when it lists a
+/// format per column, text formats are added for the columns the proxy
+/// will drop. `None` when the Bind needs no change (or is malformed).
+pub fn bind_with_extra_columns(frame: &[u8], extra: usize) -> Option<Vec<u8>> {
     let mut r = Reader::body(frame)?;
     r.cstr()?;
     r.cstr()?;
@@ -130,10 +130,21 @@ pub fn bind_with_extra_column(frame: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut body = frame[5..before_results].to_vec();
-    body.extend_from_slice(&i16::try_from(results + 1).ok()?.to_be_bytes());
+    body.extend_from_slice(&i16::try_from(results + extra).ok()?.to_be_bytes());
     body.extend_from_slice(codes);
-    body.extend_from_slice(&0i16.to_be_bytes());
+    for _ in 0..extra {
+        body.extend_from_slice(&0i16.to_be_bytes());
+    }
     Some(encode(b'B', &body))
+}
+
+/// A Close message for prepared statement `name`.
+pub fn close_statement(name: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(name.len() + 2);
+    body.push(b'S');
+    body.extend_from_slice(name);
+    body.push(0);
+    encode(b'C', &body)
 }
 
 /// An Execute message's portal.
@@ -159,17 +170,18 @@ pub fn last_field_name(frame: &[u8]) -> Option<&[u8]> {
     last
 }
 
-/// A RowDescription without its last field.
-pub fn without_last_field(frame: &[u8]) -> Option<Vec<u8>> {
+/// A RowDescription without its last `n` fields.
+pub fn without_last_fields(frame: &[u8], n: usize) -> Option<Vec<u8>> {
     let mut r = Reader::body(frame)?;
-    let n = r.count()?;
+    let count = r.count()?;
+    let kept = count.checked_sub(n)?;
     let mut end = 0;
-    for _ in 0..n.checked_sub(1)? {
+    for _ in 0..kept {
         r.cstr()?;
         r.bytes(18)?;
         end = frame.len() - r.buf.len();
     }
-    let mut body = ((n - 1) as i16).to_be_bytes().to_vec();
+    let mut body = i16::try_from(kept).ok()?.to_be_bytes().to_vec();
     body.extend_from_slice(frame.get(7..end.max(7))?);
     Some(encode(b'T', &body))
 }
@@ -194,11 +206,16 @@ pub fn first_column(frame: &[u8]) -> Option<&[u8]> {
     columns(frame)?.first().copied().flatten()
 }
 
-/// A DataRow without its last column.
-pub fn without_last_column(frame: &[u8]) -> Option<Vec<u8>> {
+/// The last column of a DataRow, if it is not NULL.
+pub fn last_column(frame: &[u8]) -> Option<&[u8]> {
+    columns(frame)?.last().copied().flatten()
+}
+
+/// A DataRow without its last `n` columns.
+pub fn without_last_columns(frame: &[u8], n: usize) -> Option<Vec<u8>> {
     let mut cols = columns(frame)?;
-    cols.pop()?;
-    let mut body = (cols.len() as i16).to_be_bytes().to_vec();
+    cols.truncate(cols.len().checked_sub(n)?);
+    let mut body = i16::try_from(cols.len()).ok()?.to_be_bytes().to_vec();
     for col in cols {
         match col {
             Some(v) => {
@@ -376,27 +393,27 @@ mod tests {
     }
 
     #[test]
-    fn row_descriptions_lose_their_last_field() {
+    fn row_descriptions_lose_their_last_fields() {
         let full = row_description(&["id", "name", "img"]);
         assert_eq!(last_field_name(&full), Some(&b"img"[..]));
         assert_eq!(
-            without_last_field(&full),
-            Some(row_description(&["id", "name"]))
+            without_last_fields(&full, 2),
+            Some(row_description(&["id"]))
         );
         assert_eq!(
-            without_last_field(&row_description(&["img"])),
+            without_last_fields(&row_description(&["img", "op"]), 2),
             Some(row_description(&[]))
         );
-        assert_eq!(without_last_field(&row_description(&[])), None);
+        assert_eq!(without_last_fields(&row_description(&["op"]), 2), None);
     }
 
     #[test]
-    fn data_rows_lose_their_last_column() {
+    fn data_rows_lose_their_last_columns() {
         let full = data_row(&[Some("1"), None, Some("{}")]);
-        assert_eq!(
-            without_last_column(&full),
-            Some(data_row(&[Some("1"), None]))
-        );
+        assert_eq!(without_last_columns(&full, 2), Some(data_row(&[Some("1")])));
+        assert_eq!(without_last_columns(&data_row(&[None]), 2), None);
+        assert_eq!(last_column(&full), Some(&b"{}"[..]));
+        assert_eq!(last_column(&data_row(&[Some("1"), None])), None);
         assert_eq!(first_column(&data_row(&[Some("42")])), Some(&b"42"[..]));
         assert_eq!(first_column(&data_row(&[None])), None);
     }
@@ -412,20 +429,30 @@ mod tests {
     }
 
     #[test]
-    fn bind_gets_a_format_for_the_extra_column() {
+    fn bind_gets_formats_for_the_extra_columns() {
         // portal "", statement "s", no parameter formats, one parameter
         // "7", two result formats (binary, binary).
         let bind = encode(b'B', b"\0s\0\0\0\0\x01\0\0\0\x017\0\x02\0\x01\0\x01");
-        let extended = bind_with_extra_column(&bind).unwrap();
+        let extended = bind_with_extra_columns(&bind, 2).unwrap();
         assert_eq!(
             extended,
-            encode(b'B', b"\0s\0\0\0\0\x01\0\0\0\x017\0\x03\0\x01\0\x01\0\0")
+            encode(
+                b'B',
+                b"\0s\0\0\0\0\x01\0\0\0\x017\0\x04\0\x01\0\x01\0\0\0\0"
+            )
         );
         // One format for all columns: nothing to change.
         assert_eq!(
-            bind_with_extra_column(&encode(b'B', b"\0s\0\0\0\0\0\0\x01\0\x01")),
+            bind_with_extra_columns(&encode(b'B', b"\0s\0\0\0\0\0\0\x01\0\x01"), 2),
             None
         );
+    }
+
+    #[test]
+    fn close_statement_reads_back() {
+        let close = close_statement(b"s1");
+        assert_eq!(close, encode(b'C', b"Ss1\0"));
+        assert_eq!(target(&close), Some((b'S', &b"s1"[..])));
     }
 
     #[test]
@@ -446,11 +473,12 @@ mod tests {
             b"E\0\0\0\x05X",
         ] {
             let _ = last_field_name(bytes);
-            let _ = without_last_field(bytes);
-            let _ = without_last_column(bytes);
+            let _ = without_last_fields(bytes, 2);
+            let _ = without_last_columns(bytes, 2);
+            let _ = last_column(bytes);
             let _ = first_column(bytes);
             let _ = error_field(bytes, b'M');
-            let _ = bind_with_extra_column(bytes);
+            let _ = bind_with_extra_columns(bytes, 2);
             let _ = parse_fields(bytes);
             let _ = command_tag(bytes);
         }

@@ -25,9 +25,10 @@ pub enum Shape {
     /// One row, one column: a row count. The client sees no rows and the
     /// tag `DELETE n`.
     Count,
-    /// The client's columns and one more, which is dropped; the tag
-    /// becomes `DELETE n`.
-    DropLast,
+    /// A DELETE ... RETURNING: the client's columns, then two the proxy
+    /// drops (the row's image and the journal entry); the tag becomes
+    /// `DELETE n`.
+    Returning,
 }
 
 /// What the server's next message answers.
@@ -38,6 +39,9 @@ pub enum Answering {
     Execute(Option<Shape>),
     /// A simple Query (or FunctionCall).
     Query,
+    /// A message the proxy added (see `Pipeline::proxy_message`): its
+    /// completion is not for the client.
+    Injected,
     Other,
 }
 
@@ -54,6 +58,9 @@ enum Pending {
     Sync,
     /// CopyDone or CopyFail: ends COPY FROM STDIN.
     CopyEnd,
+    /// A Close or Parse the proxy added, whose answer it drops.
+    InjectedClose,
+    InjectedParse,
 }
 
 impl Pending {
@@ -83,15 +90,21 @@ impl Pending {
                 | Pending::Describe
                 | Pending::Execute(_)
                 | Pending::Close
+                | Pending::InjectedClose
+                | Pending::InjectedParse
         )
+    }
+
+    fn injected(self) -> bool {
+        matches!(self, Pending::InjectedClose | Pending::InjectedParse)
     }
 
     /// Whether server message `tag` is this message's final answer.
     fn completed_by(self, tag: u8) -> bool {
         match self {
-            Pending::Parse => tag == b'1',
+            Pending::Parse | Pending::InjectedParse => tag == b'1',
             Pending::Bind => tag == b'2',
-            Pending::Close => tag == b'3',
+            Pending::Close | Pending::InjectedClose => tag == b'3',
             Pending::Describe => matches!(tag, b'T' | b'n'),
             Pending::Execute(_) => matches!(tag, b'C' | b'I' | b's'),
             Pending::Query | Pending::Sync | Pending::CopyEnd => false,
@@ -115,6 +128,9 @@ pub struct Pipeline {
     /// A COPY ended on the server before the client's CopyDone/CopyFail
     /// arrived: the server will drop it.
     orphan_copy_end: bool,
+    /// A message the proxy added did not complete (it failed, or the
+    /// server skipped it after an earlier error).
+    injection_lost: bool,
 }
 
 impl Pipeline {
@@ -123,6 +139,22 @@ impl Pipeline {
         if let Some(pending) = Pending::from_tag(tag) {
             self.push(pending);
         }
+    }
+
+    /// A Close (`tag` Close) or Parse the proxy sends of its own accord,
+    /// ahead of the client's next message: its answer is the proxy's.
+    pub fn proxy_message(&mut self, tag: FrontendTag) {
+        match tag {
+            FrontendTag::Close => self.push(Pending::InjectedClose),
+            FrontendTag::Parse => self.push(Pending::InjectedParse),
+            _ => {}
+        }
+    }
+
+    /// Whether a message the proxy added has failed or been skipped since
+    /// the last call: what it was to set up may not be in place.
+    pub fn take_injection_lost(&mut self) -> bool {
+        std::mem::take(&mut self.injection_lost)
     }
 
     /// An Execute of a portal whose statement was rewritten to `shape`.
@@ -136,6 +168,7 @@ impl Pipeline {
             Some(Pending::Describe) => Answering::Describe,
             Some(&Pending::Execute(shape)) => Answering::Execute(shape),
             Some(Pending::Query) => Answering::Query,
+            Some(p) if p.injected() => Answering::Injected,
             _ => Answering::Other,
         }
     }
@@ -151,6 +184,7 @@ impl Pipeline {
         }
         if self.skipping {
             if pending != Pending::Sync {
+                self.injection_lost |= pending.injected();
                 return;
             }
             self.skipping = false;
@@ -203,6 +237,7 @@ impl Pipeline {
             return;
         }
         while let Some(done) = self.pending.pop_front() {
+            self.injection_lost |= done.injected();
             if matches!(done, Pending::Query | Pending::Sync) {
                 break;
             }
@@ -249,7 +284,8 @@ impl Pipeline {
 
     /// The server discards messages up to the next Sync.
     fn skip_to_sync(&mut self) {
-        while self.pending.front().is_some_and(|&p| p != Pending::Sync) {
+        while let Some(&p) = self.pending.front().filter(|&&p| p != Pending::Sync) {
+            self.injection_lost |= p.injected();
             self.pending.pop_front();
         }
         self.skipping = self.pending.is_empty();
@@ -462,6 +498,61 @@ mod tests {
         server(&mut p, b"RSKZ");
         assert!(p.busy(), "the first ReadyForQuery ends authentication");
         server(&mut p, b"TDCZ");
+        assert!(p.idle());
+    }
+
+    /// Close and Parse sent ahead of a Bind by the proxy.
+    fn reprepare(p: &mut Pipeline) {
+        p.proxy_message(Close);
+        p.proxy_message(Parse);
+    }
+
+    #[test]
+    fn injected_messages_are_answered_to_the_proxy() {
+        let mut p = session();
+        reprepare(&mut p);
+        client(&mut p, &[Bind, Execute, Sync]);
+        assert_eq!(p.answering(), Answering::Injected);
+        server(&mut p, b"3");
+        assert_eq!(p.answering(), Answering::Injected);
+        server(&mut p, b"1");
+        assert_eq!(p.answering(), Answering::Other, "the Bind's turn");
+        server(&mut p, b"2CZ");
+        assert!(p.idle());
+        assert!(!p.take_injection_lost());
+    }
+
+    #[test]
+    fn an_injected_parse_that_fails_is_lost() {
+        let mut p = session();
+        reprepare(&mut p);
+        client(&mut p, &[Bind, Execute, Sync]);
+        server(&mut p, b"3E");
+        assert!(p.take_injection_lost());
+        assert!(!p.take_injection_lost(), "reported once");
+        server(&mut p, b"Z");
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn injected_messages_skipped_after_an_earlier_error_are_lost() {
+        // The error arrives while they are queued...
+        let mut p = session();
+        client(&mut p, &[Parse, Bind, Execute]);
+        reprepare(&mut p);
+        client(&mut p, &[Bind, Execute, Sync]);
+        server(&mut p, b"12E");
+        assert!(p.take_injection_lost());
+        server(&mut p, b"Z");
+        assert!(p.idle());
+        // ... or before they are sent.
+        let mut p = session();
+        client(&mut p, &[Execute]);
+        server(&mut p, b"E");
+        reprepare(&mut p);
+        client(&mut p, &[Bind, Sync]);
+        assert!(p.take_injection_lost());
+        server(&mut p, b"Z");
         assert!(p.idle());
     }
 }

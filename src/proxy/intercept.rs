@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::reload::LiveEngine;
+use super::translate::EXTRA_COLUMNS;
 use crate::metrics::Metrics;
 use crate::protocol::{FrontendTag, Pipeline, Shape, codec};
 use crate::rewrite::{Action, Decision, Engine, Lexing, Lookup, SessionInfo};
@@ -20,11 +21,38 @@ pub struct Intercept {
     generation: u64,
     metrics: Arc<Metrics>,
     info: SessionInfo,
-    /// Rewritten prepared statements (by name; "" is the unnamed one) and
-    /// the portals bound to them. Empty in sessions that never delete, so
-    /// their Bind and Execute messages are not even read.
-    statements: HashMap<Vec<u8>, Shape>,
+    /// Prepared statements (by name; "" is the unnamed one) whose text has
+    /// a destructive keyword, and the portals bound to rewritten ones.
+    /// Empty in sessions that never delete, so their Bind and Execute
+    /// messages are not even read.
+    statements: HashMap<Vec<u8>, Prepared>,
     portals: HashMap<Vec<u8>, Shape>,
+}
+
+/// A prepared statement the rules may concern: what the client prepared,
+/// and what was prepared instead under which rules. When the rules change,
+/// its next Bind prepares it again (see `Intercept::refresh`).
+struct Prepared {
+    /// The client's Parse message, as it came.
+    parse: Vec<u8>,
+    /// The rules generation the statement was decided under; `STALE`
+    /// when what the server holds is in doubt.
+    generation: u64,
+    /// The SQL sent instead of the client's, if it was rewritten.
+    sent: Option<String>,
+    shape: Option<Shape>,
+}
+
+/// No generation: a statement that must be prepared again.
+const STALE: u64 = u64::MAX;
+
+/// A decision on one text, as the session uses it.
+struct Decided {
+    /// The SQL to send instead of the client's, if any, and its shape.
+    rewritten: Option<(String, Option<Shape>)>,
+    /// The text has a destructive keyword (other rules may decide
+    /// otherwise).
+    suspect: bool,
 }
 
 impl Intercept {
@@ -57,16 +85,19 @@ impl Intercept {
         if matches!(tag, FrontendTag::Query | FrontendTag::Execute) {
             self.metrics.statement();
         }
-        if tag == FrontendTag::Execute {
-            let shape = self.execute_shape(frame);
-            pipeline.client_execute(shape);
-            return None;
+        match tag {
+            FrontendTag::Execute => {
+                let shape = self.execute_shape(frame);
+                pipeline.client_execute(shape);
+                return None;
+            }
+            // It may be prepared again first.
+            FrontendTag::Bind => return self.bind(frame, lexing, pipeline),
+            _ => pipeline.client_message(tag),
         }
-        pipeline.client_message(tag);
         match tag {
             FrontendTag::Query => self.query(frame, lexing),
             FrontendTag::Parse => self.parse(frame, lexing),
-            FrontendTag::Bind => self.bind(frame),
             FrontendTag::Close => {
                 self.close(frame);
                 None
@@ -75,18 +106,19 @@ impl Intercept {
         }
     }
 
-    /// The engine's rewrite of `sql`, if it has one.
-    fn decide(&mut self, sql: &[u8], lexing: Lexing) -> Option<Arc<crate::rewrite::Rewrite>> {
+    /// The engine's decision on `sql`, under the rules in force now.
+    fn decide(&mut self, sql: &[u8], lexing: Lexing) -> Decided {
         let generation = self.live.generation();
         if generation != self.generation {
             self.engine = self.live.current();
             self.generation = generation;
         }
         let (decision, lookup) = self.engine.decide_bytes_traced(sql, lexing);
-        if lookup != Lookup::Skipped {
+        let suspect = lookup != Lookup::Skipped;
+        if suspect {
             self.metrics.cache(lookup == Lookup::Hit);
         }
-        match decision {
+        let rewritten = match decision {
             Decision::Pass => None,
             Decision::Rewrite(rewrite) => {
                 for action in &rewrite.actions {
@@ -95,56 +127,125 @@ impl Intercept {
                     }
                     tracing::debug!(%action, "statement rewritten");
                 }
-                if rewrite.shape == Some(Shape::DropLast) {
-                    log_returning(&rewrite.actions);
-                }
-                Some(rewrite)
+                Some((rewrite.template.render(&self.info), rewrite.shape))
             }
-        }
+        };
+        Decided { rewritten, suspect }
     }
 
     fn query(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
-        let rewrite = self.decide(codec::query_sql(frame)?, lexing)?;
-        Some(codec::query(&rewrite.template.render(&self.info)))
+        // A simple Query destroys the unnamed statement.
+        if !self.statements.is_empty() {
+            self.statements.remove(&b""[..]);
+        }
+        let (sql, _) = self.decide(codec::query_sql(frame)?, lexing).rewritten?;
+        Some(codec::query(&sql))
     }
 
     fn parse(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
         let fields = codec::parse_fields(frame)?;
-        let Some(rewrite) = self.decide(fields.sql, lexing) else {
+        let decided = self.decide(fields.sql, lexing);
+        if !decided.suspect {
             if !self.statements.is_empty() {
                 self.statements.remove(fields.name);
             }
             return None;
+        }
+        let (sent, shape) = decided.rewritten.unzip();
+        let replacement = sent
+            .as_deref()
+            .map(|sql| codec::parse_with_sql(&fields, sql));
+        let prepared = Prepared {
+            parse: frame.to_vec(),
+            generation: self.generation,
+            sent,
+            shape: shape.flatten(),
         };
-        match rewrite.shape {
-            Some(shape) => self.statements.insert(fields.name.to_vec(), shape),
-            None => self.statements.remove(fields.name),
-        };
-        Some(codec::parse_with_sql(
-            &fields,
-            &rewrite.template.render(&self.info),
-        ))
+        self.statements.insert(fields.name.to_vec(), prepared);
+        replacement
     }
 
-    fn bind(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+    fn bind(&mut self, frame: &[u8], lexing: Lexing, pipeline: &mut Pipeline) -> Option<Vec<u8>> {
         if self.statements.is_empty() && self.portals.is_empty() {
+            pipeline.client_message(FrontendTag::Bind);
             return None;
         }
-        let (portal, statement) = codec::bind_names(frame)?;
-        match self.statements.get(statement).copied() {
+        if pipeline.take_injection_lost() {
+            for prepared in self.statements.values_mut() {
+                prepared.generation = STALE;
+            }
+        }
+        let Some((portal, statement)) = codec::bind_names(frame) else {
+            pipeline.client_message(FrontendTag::Bind);
+            return None;
+        };
+        let again = self.refresh(statement, lexing);
+        if again.is_some() {
+            pipeline.proxy_message(FrontendTag::Close);
+            pipeline.proxy_message(FrontendTag::Parse);
+        }
+        pipeline.client_message(FrontendTag::Bind);
+        let shape = self.statements.get(statement).and_then(|p| p.shape);
+        let bind = match shape {
             Some(shape) => {
                 self.portals.insert(portal.to_vec(), shape);
                 // The client asks for formats for its columns; the
-                // rewritten statement has one more.
-                (shape == Shape::DropLast)
-                    .then(|| codec::bind_with_extra_column(frame))
+                // rewritten statement has more.
+                (shape == Shape::Returning)
+                    .then(|| codec::bind_with_extra_columns(frame, EXTRA_COLUMNS))
                     .flatten()
             }
             None => {
                 self.portals.remove(portal);
                 None
             }
+        };
+        let Some(mut again) = again else {
+            return bind;
+        };
+        again.extend_from_slice(bind.as_deref().unwrap_or(frame));
+        Some(again)
+    }
+
+    /// Brings `statement` up to the rules in force: when they have changed
+    /// since it was prepared and decide its text differently, returns the
+    /// Close and Parse that prepare it again (the server's answers to
+    /// them are dropped), to go ahead of the Bind. A statement already
+    /// prepared never runs under old rules: a DELETE on a table the new
+    /// rules protect is soft from its next execution.
+    fn refresh(&mut self, statement: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
+        let generation = self.live.generation();
+        let prepared = self.statements.get(statement)?;
+        if prepared.generation == generation {
+            return None;
         }
+        let parse = prepared.parse.clone();
+        let fields = codec::parse_fields(&parse)?;
+        let decided = self.decide(fields.sql, lexing);
+        let (sent, shape) = decided.rewritten.unzip();
+        let prepared = self.statements.get_mut(statement)?;
+        let same = prepared.generation != STALE && prepared.sent == sent;
+        let mut again = None;
+        if !same {
+            let mut bytes = codec::close_statement(statement);
+            bytes.extend_from_slice(&match &sent {
+                Some(sql) => codec::parse_with_sql(&fields, sql),
+                None => parse.clone(),
+            });
+            self.metrics.reprepared();
+            tracing::debug!(
+                statement = %String::from_utf8_lossy(statement),
+                "prepared again under the new rules"
+            );
+            again = Some(bytes);
+        }
+        *prepared = Prepared {
+            generation: self.generation,
+            sent,
+            shape: shape.flatten(),
+            parse,
+        };
+        again
     }
 
     fn execute_shape(&self, frame: &[u8]) -> Option<Shape> {
@@ -159,8 +260,8 @@ impl Intercept {
             return;
         }
         match codec::target(frame) {
-            Some((b'S', name)) => self.statements.remove(name),
-            Some((b'P', name)) => self.portals.remove(name),
+            Some((b'S', name)) => self.statements.remove(name).map(drop),
+            Some((b'P', name)) => self.portals.remove(name).map(drop),
             _ => None,
         };
     }
@@ -176,23 +277,5 @@ fn counted(action: &Action) -> Option<(&str, &'static str)> {
         Action::LimitOnly { table, .. } => Some((table, "limit")),
         Action::BlockUnlessEmpty { table } => Some((table, "block")),
         Action::Refuse(_) => None,
-    }
-}
-
-/// A journaled `DELETE ... RETURNING` returns the client's rows, with no
-/// room for the journal id that a plain DELETE's count carries back (see
-/// `translate`): its line is written when it is rewritten, without one.
-fn log_returning(actions: &[Action]) {
-    for action in actions {
-        let (table, name) = match action {
-            Action::SoftDelete { table, .. } => (table, "soft_delete"),
-            Action::JournalDelete { table, .. } => (table, "journal_delete"),
-            _ => continue,
-        };
-        tracing::info!(
-            action = name,
-            %table,
-            "delete with RETURNING rewritten (journal id not reported: see softdel log)"
-        );
     }
 }

@@ -21,7 +21,7 @@ use super::{Phase, SessionError};
 use crate::journal::{BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
 use crate::protocol::{
-    BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, codec,
+    Answering, BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, codec,
     next_backend_frame, next_frontend_frame,
 };
 use crate::rewrite::{Lexing, Refusal};
@@ -480,7 +480,15 @@ impl ServerState {
             let translated = if !pipeline.authenticated() {
                 self.authentication(frame)
             } else if rewritten {
-                let (translated, event) = self.translator.server_frame(frame, pipeline.answering());
+                let answering = pipeline.answering();
+                if answering == Answering::Injected && matches!(frame[0], b'1' | b'3') {
+                    // The completion of a Close or Parse the proxy added.
+                    pipeline.server_message(frame[0], frame);
+                    replace(&mut scanned.translated, &buf[..scanned.end], &[]);
+                    scanned.end += len;
+                    continue;
+                }
+                let (translated, event) = self.translator.server_frame(frame, answering);
                 match event {
                     Some(Event::Refused(refusal)) => self.record(refusal),
                     Some(Event::Journaled(journaled)) => log_journaled(&journaled),

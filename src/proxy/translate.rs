@@ -3,22 +3,23 @@
 //! the errors that carry a refusal into softdel's own.
 //!
 //! A rewritten DELETE's result says what it is: its last column is named
-//! with the proxy's nonce (`softdel_count_…` or `softdel_image_…`). In the
+//! with the proxy's nonce (`softdel_count_…` or `softdel_op_…`). In the
 //! simple protocol that name, in the RowDescription ahead of the rows, is
 //! enough; in the extended protocol rows come without one, and the shape
 //! comes from the Execute's portal (see `intercept`).
 
 use crate::protocol::{Answering, ErrorFields, Severity, Shape, codec, error_response};
-use crate::rewrite::{Refusal, count_column, image_column};
+use crate::rewrite::{Refusal, count_column, op_column};
 
 pub struct Translator {
     nonce: String,
     count_column: Vec<u8>,
-    image_column: Vec<u8>,
+    op_column: Vec<u8>,
     /// The shape of the simple-protocol result being streamed.
     current: Option<Shape>,
     /// The row count a Count-shaped result carried, and the journal entry
-    /// when there is one.
+    /// when there is one (a Returning-shaped result carries it in every
+    /// row).
     count: u64,
     journaled: Option<Journaled>,
 }
@@ -53,7 +54,7 @@ impl Translator {
         Translator {
             nonce: nonce.to_owned(),
             count_column: count_column(nonce).into_bytes(),
-            image_column: image_column(nonce).into_bytes(),
+            op_column: op_column(nonce).into_bytes(),
             current: None,
             count: 0,
             journaled: None,
@@ -79,7 +80,12 @@ impl Translator {
                     (self.count, self.journaled) = parse_count(codec::first_column(frame));
                     Translated::Dropped
                 }
-                Some(Shape::DropLast) => replaced(codec::without_last_column(frame)),
+                Some(Shape::Returning) => {
+                    if self.journaled.is_none() {
+                        self.journaled = codec::last_column(frame).and_then(parse_entry);
+                    }
+                    replaced(codec::without_last_columns(frame, EXTRA_COLUMNS))
+                }
                 None => Translated::Original,
             },
             b'C' => {
@@ -90,10 +96,16 @@ impl Translator {
                         let event = self.journaled.take().map(Event::Journaled);
                         return (Translated::Replaced(tag), event);
                     }
-                    Some(Shape::DropLast) => {
-                        let rows =
-                            codec::command_tag(frame).and_then(|t| t.strip_prefix("SELECT "));
-                        replaced(rows.map(|n| codec::command_complete(&format!("DELETE {n}"))))
+                    Some(Shape::Returning) => {
+                        let rows = codec::command_tag(frame)
+                            .and_then(|t| t.strip_prefix("SELECT "))
+                            .and_then(|n| n.parse::<u64>().ok());
+                        let event = self.journaled.take().map(|mut journaled| {
+                            journaled.rows = rows.unwrap_or(0);
+                            Event::Journaled(journaled)
+                        });
+                        let tag = rows.map(|n| codec::command_complete(&format!("DELETE {n}")));
+                        return (replaced(tag), event);
                     }
                     None => Translated::Original,
                 }
@@ -115,8 +127,8 @@ impl Translator {
         let last = codec::last_field_name(frame);
         let shape = if last == Some(&self.count_column[..]) {
             Some(Shape::Count)
-        } else if last == Some(&self.image_column[..]) {
-            Some(Shape::DropLast)
+        } else if last == Some(&self.op_column[..]) {
+            Some(Shape::Returning)
         } else {
             None
         };
@@ -128,7 +140,7 @@ impl Translator {
             // simple protocol sends no description at all.
             Some(Shape::Count) if describing => Translated::Replaced(codec::NO_DATA.to_vec()),
             Some(Shape::Count) => Translated::Dropped,
-            Some(Shape::DropLast) => replaced(codec::without_last_field(frame)),
+            Some(Shape::Returning) => replaced(codec::without_last_fields(frame, EXTRA_COLUMNS)),
             None => Translated::Original,
         }
     }
@@ -156,6 +168,10 @@ impl Translator {
     }
 }
 
+/// The columns a Returning-shaped result has past the client's: the
+/// row's image and the journal entry.
+pub(super) const EXTRA_COLUMNS: usize = 2;
+
 fn replaced(bytes: Option<Vec<u8>>) -> Translated {
     bytes.map_or(Translated::Original, Translated::Replaced)
 }
@@ -166,16 +182,22 @@ fn parse_count(column: Option<&[u8]>) -> (u64, Option<Journaled>) {
     let text = column
         .and_then(|c| std::str::from_utf8(c).ok())
         .unwrap_or("");
-    let mut parts = text.splitn(4, ' ');
-    let rows = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let journaled = match (parts.next(), parts.next(), parts.next()) {
-        (Some(op), Some(action), Some(table)) => op.parse().ok().map(|op_id| Journaled {
-            op_id,
-            action: action.to_owned(),
-            table: table.to_owned(),
-            rows,
-        }),
-        _ => None,
-    };
+    let (rows, entry) = text.split_once(' ').unwrap_or((text, ""));
+    let rows = rows.parse().unwrap_or(0);
+    let journaled = parse_entry(entry.as_bytes()).map(|journaled| Journaled { rows, ..journaled });
     (rows, journaled)
+}
+
+/// A journal entry as a rewritten DELETE reports it: `op_id action table`
+/// (the row count is filled in by the caller).
+fn parse_entry(column: &[u8]) -> Option<Journaled> {
+    let text = std::str::from_utf8(column).ok()?;
+    let mut parts = text.splitn(3, ' ');
+    let (op, action, table) = (parts.next()?, parts.next()?, parts.next()?);
+    Some(Journaled {
+        op_id: op.parse().ok()?,
+        action: action.to_owned(),
+        table: table.to_owned(),
+        rows: 0,
+    })
 }

@@ -11,19 +11,21 @@
 //!     RETURNING o.id, to_jsonb(o.*) AS softdel_image_<nonce>
 //! ), softdel_op AS (INSERT INTO softdel.operations … HAVING-like limit check …)
 //! , softdel_images AS (INSERT INTO softdel.rows …)
-//! SELECT * FROM softdel_rows                           -- or count(*)
+//! SELECT softdel_rows.*, (SELECT id … FROM softdel_op)  -- or count(*)
+//! FROM softdel_rows
 //! ```
 //!
 //! The outer SELECT's last column is named with the proxy's nonce: the
-//! proxy drops it (or turns the count into the `DELETE n` tag), so the
-//! client sees what its DELETE returns. A DELETE inside the client's own
+//! proxy drops it and the image (or turns the count into the `DELETE n`
+//! tag), so the client sees what its DELETE returns; the journal id it
+//! carries goes to the log. A DELETE inside the client's own
 //! CTE is rewritten in place and journaled by CTEs added after it.
 
 use super::refusal::{Check, limit_check};
 use super::site::Site;
 use super::sql::{dollar_literal, literal};
 use super::template::{Hole, Template};
-use super::{Shape, count_column, image_column};
+use super::{Shape, count_column, image_column, op_column};
 use crate::rules::{Marker, Mode, quote_if_needed};
 
 /// Replace bytes `start..end` of the client's text (`start == end`
@@ -219,13 +221,26 @@ fn outer_select(plan: &Plan, returning: bool) -> (String, Shape) {
         check.map(|check| limit_check(count, check, plan.table, plan.statement, plan.nonce))
     };
     if returning {
-        let mut outer = "SELECT * FROM softdel_rows".to_owned();
+        // The journal entry rides along as one more column ("17
+        // soft_delete orders"), dropped with the image by the proxy.
+        let op = if journaled(plan.mode) {
+            format!(
+                "(SELECT softdel_o.id::pg_catalog.text || {} FROM softdel_op softdel_o)",
+                literal(&format!(" {} {}", action_name(plan.mode), plan.table))
+            )
+        } else {
+            "NULL::pg_catalog.text".to_owned()
+        };
+        let mut outer = format!(
+            "SELECT softdel_rows.*, {op} AS {} FROM softdel_rows",
+            op_column(plan.nonce)
+        );
         if let Some(check) = check("pg_catalog.count(*)") {
             outer.push_str(&format!(
                 " WHERE (SELECT {check} FROM softdel_rows) IS NULL"
             ));
         }
-        (outer, Shape::DropLast)
+        (outer, Shape::Returning)
     } else {
         // The journal id rides along with the count ("3 17 soft_delete
         // orders"), for the proxy's log line; the client sees `DELETE 3`.

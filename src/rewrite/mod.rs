@@ -116,3 +116,9 @@ pub fn count_column(nonce: &str) -> String {
 pub fn image_column(nonce: &str) -> String {
     format!("softdel_image_{nonce}")
 }
+
+/// The name of the column a DELETE ... RETURNING adds after the image:
+/// its journal entry (`op_id action table`), for the proxy's log line.
+pub fn op_column(nonce: &str) -> String {
+    format!("softdel_op_{nonce}")
+}

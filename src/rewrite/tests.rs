@@ -57,7 +57,7 @@ fn dml(sql: &str) -> String {
     let end = [
         out.find("), softdel_op AS ("),
         out.find(") SELECT pg_catalog.count(*)"),
-        out.find(") SELECT * FROM softdel_rows"),
+        out.find(") SELECT softdel_rows.*"),
     ]
     .into_iter()
     .flatten()
@@ -246,7 +246,7 @@ fn a_whole_rewrite_exactly() {
          E'orders'::pg_catalog.regclass, 0)).object_names AS names) softdel_t \
          WHERE softdel_n.n > 0 AND (CASE WHEN softdel_n.n > 100 THEN (E'softdel:n:limit:' || softdel_n.n || E':100:6f7264657273:44454c4554452046524f4d206f7264657273205748455245206964203d20372052455455524e494e47206964')::pg_catalog.int4 END) IS NULL RETURNING id), \
          softdel_images AS (INSERT INTO softdel.rows (op_id, image) SELECT softdel_o.id, softdel_r.{IMAGE} FROM softdel_op softdel_o, softdel_rows softdel_r) \
-         SELECT * FROM softdel_rows"
+         SELECT softdel_rows.*, (SELECT softdel_o.id::pg_catalog.text || E' soft_delete orders' FROM softdel_op softdel_o) AS softdel_op_n FROM softdel_rows"
     );
     assert_eq!(rewrite(sql).unwrap(), expected);
 }

@@ -1,6 +1,7 @@
 //! The binary's logs in JSON: one object per line, a line per journaled
-//! DELETE carrying its journal id, and a rules reload on SIGHUP that
-//! fails with the file and line.
+//! DELETE carrying its journal id (with and without RETURNING, in both
+//! protocols), and a rules reload on SIGHUP that fails with the file and
+//! line.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -81,6 +82,33 @@ async fn json_lines_carry_journal_ids_and_reload_errors() {
         .batch_execute("DELETE FROM refunds WHERE id < 3")
         .await
         .unwrap();
+    // RETURNING, extended protocol (binary results): the client's columns
+    // only, and the journal id still reaches the log.
+    let returned = client
+        .query(
+            "DELETE FROM orders WHERE id IN (4, 5) RETURNING id, customer_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i32> = returned.iter().map(|r| r.get(0)).collect();
+    assert_eq!((ids.len(), returned[0].len()), (2, 2));
+    // And in the simple protocol.
+    let simple = client
+        .simple_query("DELETE FROM refunds WHERE id BETWEEN 5 AND 7 RETURNING amount")
+        .await
+        .unwrap();
+    let amounts: Vec<&str> = simple
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => {
+                assert_eq!(row.len(), 1);
+                row.get(0)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(amounts, ["50", "60", "70"]);
 
     let ids: Vec<i64> = shop
         .direct
@@ -90,7 +118,7 @@ async fn json_lines_carry_journal_ids_and_reload_errors() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids.len(), 4);
     let soft = logs.until(|v| message(v) == "delete journaled").await;
     assert_eq!(soft["op"].as_i64(), Some(ids[0]), "{soft}");
     assert_eq!(soft["action"], "soft_delete");
@@ -103,6 +131,22 @@ async fn json_lines_carry_journal_ids_and_reload_errors() {
     assert_eq!(journal["op"].as_i64(), Some(ids[1]), "{journal}");
     assert_eq!(journal["action"], "journal_delete");
     assert_eq!(journal["rows"], 2);
+    let returning = logs.until(|v| message(v) == "delete journaled").await;
+    assert_eq!(returning["op"].as_i64(), Some(ids[2]), "{returning}");
+    assert_eq!(
+        (
+            &returning["action"],
+            &returning["table"],
+            &returning["rows"]
+        ),
+        (&"soft_delete".into(), &"orders".into(), &2.into())
+    );
+    let simple = logs.until(|v| message(v) == "delete journaled").await;
+    assert_eq!(simple["op"].as_i64(), Some(ids[3]), "{simple}");
+    assert_eq!(
+        (&simple["action"], &simple["table"], &simple["rows"]),
+        (&"journal_delete".into(), &"refunds".into(), &3.into())
+    );
 
     // A broken file and SIGHUP: the error names the file and line, the
     // old rules stay.
