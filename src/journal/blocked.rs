@@ -4,10 +4,11 @@
 //! local file, one JSON object per line.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_postgres::{Client, NoTls};
 
 /// One refused statement.
@@ -35,10 +36,16 @@ impl BlockedAttempt {
     }
 }
 
+/// Refusals waiting for the writer. Past this (a flood of refusals while
+/// the journal database is slow or away), the session appends to the file
+/// itself: memory stays bounded and nothing is lost.
+const QUEUE: usize = 4096;
+
 /// Where refused statements go. Cloning shares the writer.
 #[derive(Clone, Debug)]
 pub struct Recorder {
-    tx: mpsc::UnboundedSender<BlockedAttempt>,
+    tx: mpsc::Sender<BlockedAttempt>,
+    file: Arc<Path>,
 }
 
 impl Recorder {
@@ -46,9 +53,14 @@ impl Recorder {
     /// database to record into (its `softdel` schema); `file`: the
     /// fallback.
     pub fn start(journal_url: Option<String>, file: PathBuf) -> Recorder {
-        let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_all(rx, journal_url, file));
-        Recorder { tx }
+        Recorder::with_queue(journal_url, file, QUEUE)
+    }
+
+    fn with_queue(journal_url: Option<String>, file: PathBuf, queue: usize) -> Recorder {
+        let (tx, rx) = mpsc::channel(queue);
+        let file: Arc<Path> = file.into();
+        tokio::spawn(write_all(rx, journal_url, Arc::clone(&file)));
+        Recorder { tx, file }
     }
 
     pub fn record(&self, attempt: BlockedAttempt) {
@@ -61,16 +73,16 @@ impl Recorder {
             "statement refused: {}",
             attempt.message
         );
-        // The writer only stops with the proxy.
-        let _ = self.tx.send(attempt);
+        match self.tx.try_send(attempt) {
+            Ok(()) => {}
+            Err(TrySendError::Full(attempt)) => append_or_log(&self.file, &attempt),
+            // The writer only stops with the proxy.
+            Err(TrySendError::Closed(_)) => {}
+        }
     }
 }
 
-async fn write_all(
-    mut rx: mpsc::UnboundedReceiver<BlockedAttempt>,
-    url: Option<String>,
-    file: PathBuf,
-) {
+async fn write_all(mut rx: mpsc::Receiver<BlockedAttempt>, url: Option<String>, file: Arc<Path>) {
     let mut client: Option<Client> = None;
     while let Some(attempt) = rx.recv().await {
         if let Some(url) = &url {
@@ -82,9 +94,13 @@ async fn write_all(
                 }
             }
         }
-        if let Err(e) = append(&file, &attempt) {
-            tracing::error!(error = %e, file = %file.display(), "cannot record a refused statement");
-        }
+        append_or_log(&file, &attempt);
+    }
+}
+
+fn append_or_log(file: &Path, attempt: &BlockedAttempt) {
+    if let Err(e) = append(file, attempt) {
+        tracing::error!(error = %e, file = %file.display(), "cannot record a refused statement");
     }
 }
 
@@ -123,7 +139,7 @@ async fn write_to_database(
     Ok(())
 }
 
-fn append(file: &PathBuf, attempt: &BlockedAttempt) -> std::io::Result<()> {
+fn append(file: &Path, attempt: &BlockedAttempt) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(attempt)?;
     line.push(b'\n');
     let mut f = std::fs::OpenOptions::new()
@@ -132,4 +148,56 @@ fn append(file: &PathBuf, attempt: &BlockedAttempt) -> std::io::Result<()> {
         .open(file)?;
     // One write per line: concurrent appenders never interleave within it.
     f.write_all(&line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(n: u64) -> BlockedAttempt {
+        BlockedAttempt {
+            at_unix: n,
+            db_user: "app".into(),
+            database: "shop".into(),
+            application_name: String::new(),
+            client_addr: "127.0.0.1:5000".into(),
+            connection_id: n,
+            table: "orders".into(),
+            reason: "blocked table".into(),
+            sqlstate: "SD001".into(),
+            message: "refused".into(),
+            sql: format!("DELETE FROM orders WHERE id = {n}"),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_spills_to_the_file_and_loses_nothing() {
+        let dir = std::env::temp_dir().join(format!("softdel-recorder-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("blocked.jsonl");
+        let _ = std::fs::remove_file(&file);
+        // One place in the queue, and the writer does not run until this
+        // task yields: the second and third refusals find it full.
+        let recorder = Recorder::with_queue(None, file.clone(), 1);
+        for n in 1..=3 {
+            recorder.record(attempt(n));
+        }
+        let mut lines = Vec::new();
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+            lines = std::fs::read_to_string(&file)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["connection_id"].clone()
+                })
+                .collect();
+            if lines.len() == 3 {
+                break;
+            }
+        }
+        // The spilled ones first, then the queued one.
+        assert_eq!(lines, [2, 3, 1]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
