@@ -74,6 +74,13 @@ pub struct ProxyArgs {
     /// --upstream-tls verify-ca and verify-full.
     #[arg(long, env = "SOFTDEL_UPSTREAM_CA")]
     upstream_ca: Option<PathBuf>,
+    /// Client certificate chain (PEM) shown to the upstream when it asks
+    /// for one (pg_hba.conf `cert`, or `clientcert=verify-ca/full`).
+    #[arg(long, env = "SOFTDEL_UPSTREAM_CERT")]
+    upstream_cert: Option<PathBuf>,
+    /// Private key (PEM) of --upstream-cert.
+    #[arg(long, env = "SOFTDEL_UPSTREAM_KEY")]
+    upstream_key: Option<PathBuf>,
 }
 
 impl ProxyArgs {
@@ -100,6 +107,8 @@ impl ProxyArgs {
         config.tls_required = self.tls_required;
         config.upstream_tls = self.upstream_tls;
         config.upstream_ca = self.upstream_ca;
+        config.upstream_cert = self.upstream_cert;
+        config.upstream_key = self.upstream_key;
         if let Some(workers) = self.workers {
             config.workers = workers.into();
         }

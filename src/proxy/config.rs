@@ -38,6 +38,10 @@ pub struct ProxyConfig {
     pub upstream_tls: UpstreamTlsMode,
     /// The CA that signed the upstream's certificate (verify-ca/full).
     pub upstream_ca: Option<PathBuf>,
+    /// The certificate chain and key the proxy shows the upstream when it
+    /// asks for one (`clientcert` or `cert` in pg_hba.conf).
+    pub upstream_cert: Option<PathBuf>,
+    pub upstream_key: Option<PathBuf>,
     /// Open client connections allowed at once; beyond, FATAL 53300.
     pub max_client_connections: Option<usize>,
     /// A client that sends nothing for this long, while the server owes it
@@ -66,6 +70,8 @@ impl ProxyConfig {
             tls_required: false,
             upstream_tls: UpstreamTlsMode::default(),
             upstream_ca: None,
+            upstream_cert: None,
+            upstream_key: None,
             max_client_connections: None,
             client_idle_timeout: None,
             admin_listen: None,

@@ -13,7 +13,7 @@ use super::admin;
 use super::limits::Admissions;
 use super::reload::{LiveEngine, ReloadHandle, Watcher};
 use super::session::Services;
-use super::tls::{ClientTls, UpstreamTls};
+use super::tls::{ClientTls, UpstreamTls, UpstreamTlsFiles};
 use super::upstream::Upstream;
 use super::workers::Workers;
 use super::{Phase, ProxyConfig, ShutdownHandle, StartError, session};
@@ -60,7 +60,11 @@ impl Proxy {
             tls: UpstreamTls::load(
                 &config.upstream,
                 config.upstream_tls,
-                config.upstream_ca.as_deref(),
+                &UpstreamTlsFiles {
+                    ca: config.upstream_ca.as_deref(),
+                    cert: config.upstream_cert.as_deref(),
+                    key: config.upstream_key.as_deref(),
+                },
             )?,
             timeout: config.connect_timeout,
         };

@@ -149,14 +149,23 @@ pub struct UpstreamTls {
     pub server_name: ServerName<'static>,
 }
 
+/// The files behind `--upstream-ca`, `--upstream-cert` and `--upstream-key`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct UpstreamTlsFiles<'a> {
+    pub ca: Option<&'a Path>,
+    pub cert: Option<&'a Path>,
+    pub key: Option<&'a Path>,
+}
+
 impl UpstreamTls {
     /// For the upstream `addr` (`host:port`), from `--upstream-tls` and
-    /// `--upstream-ca`.
+    /// the files.
     pub fn load(
         addr: &str,
         mode: UpstreamTlsMode,
-        ca: Option<&Path>,
+        files: &UpstreamTlsFiles<'_>,
     ) -> Result<UpstreamTls, TlsError> {
+        let ca = files.ca;
         let server_name = ServerName::try_from(host_of(addr).to_owned()).map_err(|_| {
             TlsError::Invalid(format!("upstream {addr:?} has no valid host name for TLS"))
         })?;
@@ -200,12 +209,17 @@ impl UpstreamTls {
                 }
             }
         };
-        let mut config = ClientConfig::builder_with_provider(provider)
+        let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(invalid)?
             .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth();
+            .with_custom_certificate_verifier(verifier);
+        let mut config = match client_identity(mode, files)? {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
+                TlsError::Invalid(format!("--upstream-cert and --upstream-key: {e}"))
+            })?,
+            None => builder.with_no_client_auth(),
+        };
         config.alpn_protocols = vec![ALPN.to_vec()];
         let connector =
             (mode != UpstreamTlsMode::Disable).then(|| TlsConnector::from(Arc::new(config)));
@@ -215,6 +229,41 @@ impl UpstreamTls {
             server_name,
         })
     }
+}
+
+/// The certificate chain and key the proxy shows the upstream, if any.
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+fn client_identity(
+    mode: UpstreamTlsMode,
+    files: &UpstreamTlsFiles<'_>,
+) -> Result<Option<Identity>, TlsError> {
+    let (cert, key) = match (files.cert, files.key) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => {
+            return Err(TlsError::Invalid(
+                "--upstream-cert needs --upstream-key".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(TlsError::Invalid(
+                "--upstream-key needs --upstream-cert".into(),
+            ));
+        }
+        (Some(cert), Some(key)) => (cert, key),
+    };
+    if mode == UpstreamTlsMode::Disable {
+        return Err(TlsError::Invalid(
+            "--upstream-cert is shown over TLS only: not with --upstream-tls disable".into(),
+        ));
+    }
+    let chain = certificates(cert, "--upstream-cert")?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
+        what: "--upstream-key",
+        path: key.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(Some((chain, key)))
 }
 
 /// Whether SCRAM channel binding can work through the proxy: the client's
@@ -399,7 +448,11 @@ mod tests {
             "{missing}"
         );
         let up = |mode, ca: Option<&Path>| {
-            UpstreamTls::load("db:5432", mode, ca)
+            let files = UpstreamTlsFiles {
+                ca,
+                ..UpstreamTlsFiles::default()
+            };
+            UpstreamTls::load("db:5432", mode, &files)
                 .err()
                 .unwrap()
                 .to_string()

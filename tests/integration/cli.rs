@@ -75,7 +75,7 @@ async fn proxy_from_environment_stops_on_sigterm() {
 
 #[tokio::test]
 async fn bad_arguments_are_clear_errors() {
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 11] = [
         (
             &["proxy", "--rules", "/nonexistent/rules.yaml"],
             "/nonexistent/rules.yaml: cannot read the rules file",
@@ -101,6 +101,32 @@ async fn bad_arguments_are_clear_errors() {
         (
             &["proxy", "--upstream-tls", "verify"],
             "unknown upstream TLS mode \"verify\"",
+        ),
+        (
+            &["proxy", "--upstream-cert", "/x.pem"],
+            "--upstream-cert needs --upstream-key",
+        ),
+        (
+            &[
+                "proxy",
+                "--upstream-tls",
+                "disable",
+                "--upstream-cert",
+                "/x.pem",
+                "--upstream-key",
+                "/x.key",
+            ],
+            "--upstream-cert is shown over TLS only: not with --upstream-tls disable",
+        ),
+        (
+            &[
+                "proxy",
+                "--upstream-cert",
+                "/nonexistent/client.pem",
+                "--upstream-key",
+                "/x.key",
+            ],
+            "cannot read --upstream-cert /nonexistent/client.pem",
         ),
         (
             &["proxy", "--max-client-connections", "0"],

@@ -27,7 +27,15 @@ pub struct Pki {
     pub server_key_file: PathBuf,
     /// A CA that signed nothing here.
     pub other_ca: PathBuf,
+    /// A client certificate for `CERT_USER`, for the proxy to show the
+    /// server.
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+    ca_pem: String,
 }
+
+/// The role that logs in by certificate only.
+const CERT_USER: &str = "certuser";
 
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
@@ -44,6 +52,7 @@ pub fn pki() -> &'static Pki {
         };
         let (proxy_cert, proxy_key) = leaf("softdel proxy");
         let (server_cert, server_key) = leaf("postgres");
+        let (client_cert, client_key) = leaf(CERT_USER);
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
@@ -56,8 +65,11 @@ pub fn pki() -> &'static Pki {
             proxy_key: write("proxy.key", &proxy_key),
             server_cert_file: write("server.pem", &server_cert),
             server_key_file: write("server.key", &server_key),
+            client_cert: write("client.pem", &client_cert),
+            client_key: write("client.key", &client_key),
             server_cert,
             server_key,
+            ca_pem: ca.pem(),
         }
     })
 }
@@ -79,20 +91,24 @@ pub fn tls_cluster() -> &'static TempCluster {
             hba: vec![
                 "hostnossl all all 127.0.0.1/32 reject".to_owned(),
                 format!("hostssl all {} 127.0.0.1/32 scram-sha-256", SCRAM_USER.0),
+                format!("hostssl all {CERT_USER} 127.0.0.1/32 cert"),
             ],
             settings: vec![
                 ("ssl".into(), "on".into()),
                 ("ssl_cert_file".into(), "server.crt".into()),
                 ("ssl_key_file".into(), "server.key".into()),
+                ("ssl_ca_file".into(), "ca.crt".into()),
             ],
             files: vec![
                 ("server.crt".into(), pki.server_cert.clone().into_bytes()),
                 ("server.key".into(), pki.server_key.clone().into_bytes()),
+                ("ca.crt".into(), pki.ca_pem.clone().into_bytes()),
             ],
         };
         let cluster = TempCluster::start(&options).expect("start a TLS-only PostgreSQL");
         let setup = format!(
-            "SET password_encryption = 'scram-sha-256'; CREATE ROLE {} LOGIN PASSWORD '{}';",
+            "SET password_encryption = 'scram-sha-256'; CREATE ROLE {} LOGIN PASSWORD '{}'; \
+             CREATE ROLE {CERT_USER} LOGIN;",
             SCRAM_USER.0,
             SCRAM_USER.1.replace('\'', "''"),
         );
@@ -297,6 +313,46 @@ async fn upstream_tls_modes() {
         assert!(err.contains(expected), "{mode:?} {host}: {err}");
         proxy.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_client_certificate_for_a_server_that_asks_for_one() {
+    let pki = pki();
+    let as_cert_user = |proxy: &TestProxy| {
+        format!(
+            "host=localhost hostaddr=127.0.0.1 port={} dbname=postgres user={CERT_USER} connect_timeout=10 sslmode=require",
+            proxy.addr.port()
+        )
+    };
+    // Without one, the server's refusal reaches the client.
+    let proxy = tls_proxy(UpstreamTlsMode::VerifyFull, "localhost", Some(&pki.ca)).await;
+    let err = psql_query(&as_cert_user(&proxy), "SELECT 1")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("connection requires a valid client certificate"),
+        "{err}"
+    );
+    proxy.stop().await;
+
+    // With one, the server logs the session in by it; other roles still
+    // log in as before.
+    let upstream = format!("localhost:{}", tls_cluster().port());
+    let proxy = TestProxy::start_with(|config: &mut ProxyConfig| {
+        config.upstream = upstream;
+        config.tls_cert = Some(pki.proxy_cert.clone());
+        config.tls_key = Some(pki.proxy_key.clone());
+        config.upstream_tls = UpstreamTlsMode::VerifyFull;
+        config.upstream_ca = Some(pki.ca.clone());
+        config.upstream_cert = Some(pki.client_cert.clone());
+        config.upstream_key = Some(pki.client_key.clone());
+    })
+    .await;
+    let out = psql_query(&as_cert_user(&proxy), WHO_AM_I).await;
+    assert_eq!(out.as_deref(), Ok("t|certuser\n"));
+    let out = psql_query(&conninfo(&proxy, "sslmode=require"), WHO_AM_I).await;
+    assert_eq!(out.as_deref(), Ok("t|scramuser\n"));
+    proxy.stop().await;
 }
 
 #[tokio::test]
