@@ -13,6 +13,10 @@
 #   SCALE            pgbench scale factor (default 10)
 #   MAX_THREADS      pgbench -j is min(clients, MAX_THREADS) (default 2)
 #   POSTGRES_BINDIR  PostgreSQL 15 binaries (default /usr/lib/postgresql/15/bin)
+#   TLS              1 = clients use TLS (PGSSLMODE=require) to all three targets:
+#                    a throwaway self-signed certificate for PostgreSQL (ssl=on),
+#                    softdel (--tls-cert/--tls-key) and pgbouncer (client_tls_*);
+#                    the proxies' upstream stays plaintext on loopback (default 0)
 #
 # PG* and SOFTDEL_* variables from the caller's environment are ignored.
 #
@@ -42,6 +46,7 @@ WARMUP="${WARMUP:-3}"
 SCALE="${SCALE:-10}"
 MAX_THREADS="${MAX_THREADS:-2}"
 POSTGRES_BINDIR="${POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
+TLS="${TLS:-0}"
 readonly MODES=(simple extended)
 readonly CLIENTS=(1 8 32)
 readonly DB=bench
@@ -57,6 +62,8 @@ PGBOUNCER_BIN=""
 SOFTDEL_BIN=""
 SOFTDEL_PID=""
 BOUNCER_PID=""    # pid of the (runuser ->) pgbouncer we started
+TLS_CERT=""       # TLS=1: self-signed certificate and key, shared by all targets
+TLS_KEY=""
 PG_STARTED=0
 INTERRUPTED=0
 USED_PORTS=()
@@ -64,7 +71,7 @@ FAILURES=0
 declare -A TPS=() LAT=()
 
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 
 parse_args() {
     while (($#)); do
@@ -77,6 +84,7 @@ parse_args() {
     done
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
     [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
+    [[ "$TLS" =~ ^[01]$ ]] || die "TLS must be 0 or 1 (got '$TLS')"
     if [[ -n "$OUT_FILE" ]]; then
         # Fail now rather than after minutes of benchmarking.
         local out_dir
@@ -110,10 +118,14 @@ ensure_packages() {
     local missing=()
     have_postgres || missing+=(postgresql-15)
     [[ -n "$PGBOUNCER_BIN" ]] || missing+=(pgbouncer)
+    if ((TLS)) && ! command -v openssl >/dev/null; then missing+=(openssl); fi
     ((${#missing[@]})) || return 0
 
     if ! is_root; then
         have_postgres || die "PostgreSQL 15 not found in $POSTGRES_BINDIR; run as root or: apt-get install postgresql-15"
+        if ((TLS)) && ! command -v openssl >/dev/null; then
+            die "TLS=1 needs openssl; run as root or: apt-get install openssl"
+        fi
         warn "pgbouncer not installed and not root; continuing without pgbouncer"
         return 0
     fi
@@ -130,6 +142,9 @@ ensure_packages() {
         # pgbouncer is only the reference column; the benchmark is still useful without it.
         apt_install pgbouncer || warn "could not install pgbouncer; continuing without it"
         find_pgbouncer
+    fi
+    if ((TLS)) && ! command -v openssl >/dev/null; then
+        apt_install openssl || die "could not install openssl (needed for TLS=1)"
     fi
 }
 
@@ -178,6 +193,21 @@ make_workdir() {
     fi
 }
 
+# TLS=1: a throwaway self-signed certificate for localhost/127.0.0.1. The key
+# is owned by the cluster owner with mode 0600, as PostgreSQL insists.
+make_tls_cert() {
+    ((TLS)) || return 0
+    TLS_CERT="$WORK/tls-cert.pem" TLS_KEY="$WORK/tls-key.pem"
+    log "generating a self-signed TLS certificate (CN=localhost)"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$TLS_KEY" -out "$TLS_CERT" </dev/null >"$WORK/openssl.log" 2>&1 \
+        || { cat "$WORK/openssl.log" >&2; die "openssl could not create the TLS certificate"; }
+    chmod 600 "$TLS_KEY"
+    chmod 644 "$TLS_CERT"
+    if is_root; then chown postgres: "$TLS_KEY" "$TLS_CERT"; fi
+}
+
 start_postgres() {
     pick_free_port DIRECT_PORT
     log "initdb + starting PostgreSQL on 127.0.0.1:$DIRECT_PORT"
@@ -196,6 +226,13 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 200
 EOF
+    if ((TLS)); then
+        cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
+ssl = on
+ssl_cert_file = '$TLS_CERT'
+ssl_key_file = '$TLS_KEY'
+EOF
+    fi
     PG_STARTED=1
     as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
         || die "PostgreSQL failed to start"
@@ -212,8 +249,14 @@ init_pgbench_db() {
 start_softdel() {
     pick_free_port SOFTDEL_PORT
     log "starting softdel on 127.0.0.1:$SOFTDEL_PORT -> 127.0.0.1:$DIRECT_PORT"
+    local tls_args=()
+    # TLS terminates at softdel; without --upstream-tls disable it would also
+    # negotiate TLS with the cluster (default prefer), which now offers it.
+    if ((TLS)); then
+        tls_args=(--tls-cert "$TLS_CERT" --tls-key "$TLS_KEY" --upstream-tls disable)
+    fi
     "$SOFTDEL_BIN" proxy --listen "127.0.0.1:$SOFTDEL_PORT" --upstream "127.0.0.1:$DIRECT_PORT" \
-        </dev/null >"$WORK/softdel.log" 2>&1 &
+        ${tls_args[@]+"${tls_args[@]}"} </dev/null >"$WORK/softdel.log" 2>&1 &
     SOFTDEL_PID=$!
     wait_for_sql softdel "$SOFTDEL_PORT" "$SOFTDEL_PID"
 }
@@ -244,12 +287,41 @@ default_pool_size = 100
 pidfile = $dir/pgbouncer.pid
 ignore_startup_parameters = extra_float_digits
 EOF
+    if ((TLS)); then
+        # Clients may use TLS; the server side stays plaintext.
+        cat >>"$dir/pgbouncer.ini" <<EOF
+client_tls_sslmode = allow
+client_tls_key_file = $TLS_KEY
+client_tls_cert_file = $TLS_CERT
+server_tls_sslmode = disable
+EOF
+    fi
     is_root && chown -R postgres: "$dir"
     # Foreground process in the background (not -d) so we own its pid. It
     # logs to stderr; no `logfile`, as root creates the redirect target.
     as_pg "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" </dev/null >>"$dir/pgbouncer.log" 2>&1 &
     BOUNCER_PID=$!
     wait_for_sql pgbouncer "$BOUNCER_PORT" "$BOUNCER_PID"
+}
+
+# TLS=1: prove, before measuring, that every target negotiates TLS with the
+# client (sslmode=require fails otherwise) and that the proxies' upstream
+# connections are plaintext, as intended.
+verify_tls() {
+    ((TLS)) || return 0
+    local t ssl want
+    for t in $(targets); do
+        ssl="$("$POSTGRES_BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 \
+            "host=127.0.0.1 port=$(target_port "$t") user=$DB_USER dbname=$DB sslmode=require" \
+            -c 'select ssl from pg_stat_ssl where pid = pg_backend_pid()' 2>&1)" \
+            || die "TLS check failed: $t does not accept sslmode=require connections: $ssl"
+        # pg_stat_ssl describes the server's side: the client itself for
+        # direct, the proxy's upstream connection otherwise.
+        if [[ "$t" == direct ]]; then want=t; else want=f; fi
+        [[ "$ssl" == "$want" ]] \
+            || die "TLS check failed: pg_stat_ssl.ssl through $t is '$ssl', expected '$want'"
+        log "TLS check: $t accepts sslmode=require (pg_stat_ssl.ssl=$ssl)"
+    done
 }
 
 # --- measuring -----------------------------------------------------------
@@ -272,6 +344,9 @@ targets() {
 run_pgbench() {
     local target="$1" mode="$2" clients="$3" secs="$4"
     local threads=$((clients < MAX_THREADS ? clients : MAX_THREADS))
+    # Scoped to this function (and so to pgbench): libpq fails rather than
+    # falling back to plaintext.
+    if ((TLS)); then local -x PGSSLMODE=require; fi
     "$POSTGRES_BINDIR/pgbench" -S -n -M "$mode" -c "$clients" -j "$threads" -T "$secs" \
         -h 127.0.0.1 -p "$(target_port "$target")" -U "$DB_USER" "$DB" 2>&1
 }
@@ -326,7 +401,8 @@ run_matrix() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.3f", a / b; else printf "-" }'; }
 
 machine_info() {
-    local pg_version bouncer_version softdel_rev cpu
+    local pg_version bouncer_version softdel_rev cpu tls_env="" pgssl_env=""
+    if ((TLS)); then tls_env="TLS=1 " pgssl_env="PGSSLMODE=require "; fi
     pg_version="$(psql_at "$DIRECT_PORT" -d postgres -c 'show server_version')"
     if [[ -n "$BOUNCER_PORT" ]]; then
         bouncer_version="$("$PGBOUNCER_BIN" --version 2>&1 | head -n 1) (session mode)"
@@ -341,8 +417,11 @@ machine_info() {
     echo "- PostgreSQL: $pg_version (fsync=off, scale $SCALE)"
     echo "- pgbouncer: $bouncer_version"
     echo "- softdel: $softdel_rev (session mode, release build)"
-    echo "- command: DURATION=$DURATION WARMUP=$WARMUP SCALE=$SCALE MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
-    echo "- pgbench: pgbench -S -n -M <mode> -c <clients> -j min(<clients>,$MAX_THREADS) -T $DURATION -h 127.0.0.1 -p <port> -U $DB_USER $DB"
+    if ((TLS)); then
+        echo "- TLS: on (client side; softdel and pgbouncer terminate TLS, upstream plaintext on loopback)"
+    fi
+    echo "- command: ${tls_env}DURATION=$DURATION WARMUP=$WARMUP SCALE=$SCALE MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
+    echo "- pgbench: ${pgssl_env}pgbench -S -n -M <mode> -c <clients> -j min(<clients>,$MAX_THREADS) -T $DURATION -h 127.0.0.1 -p <port> -U $DB_USER $DB"
     echo "- note: pgbench, the proxies and PostgreSQL share the same $(nproc) CPUs"
     echo
 }
@@ -390,10 +469,12 @@ main() {
     ensure_packages
     build_softdel
     make_workdir
+    make_tls_cert
     start_postgres
     init_pgbench_db
     start_softdel
     start_pgbouncer
+    verify_tls
     warm_up
     run_matrix
     report

@@ -123,13 +123,26 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
 
 pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
     let upstream = config.upstream.clone();
+    // What the ready line says of TLS on each side.
+    let client_tls = match (&config.tls_cert, config.tls_required) {
+        (None, _) => "off",
+        (Some(_), false) => "offered",
+        (Some(_), true) => "required",
+    };
+    let upstream_tls = config.upstream_tls.as_str();
     let proxy = Proxy::bind(config.clone()).await?;
     shutdown_on_signal(proxy.shutdown_handle()).await?;
     reload_on_sighup(proxy.reload_handle())?;
     if let Some(admin) = proxy.admin_addr() {
         tracing::info!(%admin, "admin listener: /metrics, /healthz, /readyz");
     }
-    tracing::info!(listen = %proxy.local_addr()?, %upstream, "softdel proxy ready");
+    tracing::info!(
+        listen = %proxy.local_addr()?,
+        %upstream,
+        client_tls,
+        upstream_tls,
+        "softdel proxy ready"
+    );
     proxy.run().await;
     Ok(())
 }
