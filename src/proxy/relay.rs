@@ -483,18 +483,16 @@ impl ServerState {
                 let answering = pipeline.answering();
                 if answering == Answering::Injected && matches!(frame[0], b'1' | b'3') {
                     // The completion of a Close or Parse the proxy added.
-                    pipeline.server_message(frame[0], frame);
-                    replace(&mut scanned.translated, &buf[..scanned.end], &[]);
-                    scanned.end += len;
-                    continue;
+                    Translated::Dropped
+                } else {
+                    let (translated, event) = self.translator.server_frame(frame, answering);
+                    match event {
+                        Some(Event::Refused(refusal)) => self.record(refusal),
+                        Some(Event::Journaled(journaled)) => log_journaled(&journaled),
+                        None => {}
+                    }
+                    translated
                 }
-                let (translated, event) = self.translator.server_frame(frame, answering);
-                match event {
-                    Some(Event::Refused(refusal)) => self.record(refusal),
-                    Some(Event::Journaled(journaled)) => log_journaled(&journaled),
-                    None => {}
-                }
-                translated
             } else {
                 Translated::Original
             };

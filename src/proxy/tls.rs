@@ -119,11 +119,7 @@ impl ClientTls {
         };
         let chain = certificates(cert, "--tls-cert")?;
         let certificate = chain.first().cloned();
-        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
-            what: "--tls-key",
-            path: key.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let key = private_key(key, "--tls-key")?;
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(invalid)?
@@ -258,11 +254,7 @@ fn client_identity(
         ));
     }
     let chain = certificates(cert, "--upstream-cert")?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
-        what: "--upstream-key",
-        path: key.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let key = private_key(key, "--upstream-key")?;
     Ok(Some((chain, key)))
 }
 
@@ -301,6 +293,14 @@ fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'s
         return Err(read("no PEM certificate in the file".to_owned()));
     }
     Ok(certs)
+}
+
+fn private_key(path: &Path, what: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Read {
+        what,
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 /// `host` of `host:port`, `[v6]:port` or a bare host.
