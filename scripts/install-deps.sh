@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Usage: scripts/install-deps.sh [postgres] [python] [node]   (default: all)
+# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [node]   (default: all)
 #
 # Installs what the softdel test suite needs, when it is missing:
 #   - PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) and psql
+#   - PgBouncer (the tests run their own; the Debian service is kept stopped)
 #   - a Python venv at <repo>/.venv with tests/clients/requirements.txt
 #   - node + npm and tests/clients/node/node_modules (npm ci)
 #
@@ -125,6 +126,84 @@ ensure_postgres() {
     log "postgresql: installed ($bindir)"
 }
 
+# --- PgBouncer ----------------------------------------------------------------
+
+# Prints the pgbouncer binary, or nothing.
+find_pgbouncer() {
+    local p
+    if p="$(command -v pgbouncer 2>/dev/null)" && [ -n "$p" ]; then
+        printf '%s\n' "$p"
+    elif [ -x /usr/sbin/pgbouncer ]; then
+        printf '%s\n' /usr/sbin/pgbouncer
+    fi
+}
+
+# True when as_root would work without dying.
+can_be_root() {
+    [ "$(id -u)" -eq 0 ] \
+        || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }
+}
+
+# True when the Debian package's pgbouncer service is running.
+system_pgbouncer_running() {
+    local pid
+    pid="$(cat /run/postgresql/pgbouncer.pid 2>/dev/null || true)"
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# The Debian package starts a pgbouncer service on port 6432 (softdel's demo
+# port): stop it and keep it from starting at boot; the tests start their own.
+quiesce_system_pgbouncer() {
+    local pid
+    as_root service pgbouncer stop >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now pgbouncer.service pgbouncer.socket >/dev/null 2>&1 || true
+    fi
+    # The init script (used without systemd) starts nothing with START=0.
+    if [ -x /etc/init.d/pgbouncer ] && ! grep -qE '^[[:space:]]*START=0[[:space:]]*$' /etc/default/pgbouncer 2>/dev/null; then
+        if [ -f /etc/default/pgbouncer ] && grep -qE '^[[:space:]]*START=' /etc/default/pgbouncer; then
+            as_root sed -i -E 's/^[[:space:]]*START=.*/START=0/' /etc/default/pgbouncer || true
+        else
+            printf '\n# written by softdel scripts/install-deps.sh: tests run their own pgbouncer\nSTART=0\n' \
+                | as_root tee -a /etc/default/pgbouncer >/dev/null || true
+        fi
+    fi
+    # Whatever started it, stop it by its pid file.
+    if system_pgbouncer_running; then
+        pid="$(cat /run/postgresql/pgbouncer.pid)"
+        as_root kill "$pid" 2>/dev/null || true
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+    fi
+}
+
+ensure_pgbouncer() {
+    local bin
+    bin="$(find_pgbouncer)"
+    if [ -n "$bin" ]; then
+        if system_pgbouncer_running; then
+            if can_be_root; then
+                quiesce_system_pgbouncer
+                log "pgbouncer: already present ($bin; stopped the system service on port 6432)"
+            else
+                log "pgbouncer: already present ($bin; warning: the system service is running, stop it as root)"
+            fi
+        else
+            log "pgbouncer: already present ($bin)"
+        fi
+        return
+    fi
+
+    apt_install pgbouncer
+    quiesce_system_pgbouncer
+
+    bin="$(find_pgbouncer)"
+    [ -n "$bin" ] || die "pgbouncer installed, but still not found on PATH or in /usr/sbin"
+    log "pgbouncer: installed ($bin, $("$bin" --version 2>/dev/null | head -n 1 || echo '?'))"
+}
+
 # --- Python -------------------------------------------------------------------
 
 # The interpreter for the venv: Debian's own python3 when there is one (its
@@ -230,12 +309,13 @@ pg_version() {
 
 # With no arguments, everything; otherwise only the parts named.
 parts=("$@")
-[ "${#parts[@]}" -gt 0 ] || parts=(postgres python node)
+[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python node)
 for part in "${parts[@]}"; do
     case "$part" in
         postgres) ensure_postgres ;;
+        pgbouncer) ensure_pgbouncer ;;
         python) ensure_python ;;
         node) ensure_node ;;
-        *) die "unknown part '$part' (expected: postgres, python, node)" ;;
+        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, node)" ;;
     esac
 done

@@ -4,13 +4,15 @@
 //! - [`protocol`]: framing and the few message codecs the proxy needs (sans-IO);
 //! - [`proxy`]: listener, per-connection sessions, shutdown;
 //! - [`rules`], [`rewrite`]: what the proxy does to a statement (pure);
-//! - [`journal`]: the `softdel` schema; [`ops`]: undelete, purge, check;
+//! - [`journal`]: the `softdel` schema; [`guard`]: the triggers that journal
+//!   or refuse every delete inside PostgreSQL; [`ops`]: undelete, purge, check;
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
 //! - [`metrics`]: the proxy's counters in Prometheus text format;
 //!   [`admin`]: the HTTP listener serving them, with health and readiness.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod guard;
 pub mod journal;
 pub mod metrics;
 pub mod ops;

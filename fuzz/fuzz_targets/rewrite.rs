@@ -69,6 +69,7 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             OnParseError::Refuse
         },
         max_rows: [None, Some(1), Some(100), Some(1000)][usize::from(d >> 3 & 3)],
+        outside_proxy: softdel::rules::OutsideProxy::Journal,
     };
     let mut tables: Vec<TableRule> = Vec::new();
     for pair in header[1..].chunks_exact(2) {
@@ -101,6 +102,8 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             mode,
             marker,
             max_rows,
+            outside_proxy: softdel::rules::OutsideProxy::Journal,
+            position: None,
         });
     }
     Rules { defaults, tables }

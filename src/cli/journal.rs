@@ -2,7 +2,9 @@
 
 use anyhow::Context;
 use clap::Args;
-use softdel::journal::{self, Installed, JournalRow, LogFilter, Operation};
+use softdel::guard::{self, Change, InstallReport, JournalState};
+use softdel::journal::{self, JournalRow, LogFilter, Operation};
+use softdel::rules::Rules;
 use tokio_postgres::{Client, NoTls};
 
 #[derive(Args)]
@@ -10,6 +12,17 @@ pub struct InitArgs {
     /// The database to install the journal in (postgres://user:password@host:port/db).
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+    /// Also install the guard for the tables this rules file protects, and
+    /// bring guards installed earlier in line with it (add, change, remove).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<std::path::PathBuf>,
+    /// A role that may record refused statements (the proxy's --journal-url
+    /// role); may be given more than once.
+    #[arg(long, value_name = "ROLE")]
+    recorder: Vec<String>,
+    /// Print what was done as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -44,24 +57,70 @@ pub struct LogArgs {
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<()> {
+    // A broken rules file is refused before anything is touched.
+    let rules = match &args.rules {
+        Some(path) => Some((Rules::load(path)?, path.clone())),
+        None => None,
+    };
     super::runtime()?.block_on(async {
-        let client = connect(&args.database_url).await?;
-        match journal::install(&client).await? {
-            Installed::Created => println!(
-                "softdel journal installed (schema softdel, version {})",
-                journal::VERSION
-            ),
-            Installed::AlreadyCurrent => println!(
-                "softdel journal already installed (schema softdel, version {})",
-                journal::VERSION
-            ),
-            Installed::Upgraded { from } => println!(
-                "softdel journal upgraded from version {from} to {} (schema softdel)",
-                journal::VERSION
-            ),
+        let mut client = connect(&args.database_url).await?;
+        let rules = rules.as_ref().map(|(rules, path)| (rules, path.as_path()));
+        let report = guard::install(&mut client, rules, &args.recorder).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            print!("{}", init_text(&report, rules.is_some()));
         }
         Ok(())
     })
+}
+
+/// What `softdel init` did, for people.
+fn init_text(report: &InstallReport, with_rules: bool) -> String {
+    let version = journal::VERSION;
+    let mut text = match report.journal {
+        JournalState::Created => {
+            format!("softdel journal installed (schema softdel, version {version})\n")
+        }
+        JournalState::AlreadyCurrent => {
+            format!("softdel journal already installed (schema softdel, version {version})\n")
+        }
+        JournalState::Upgraded { from } => {
+            format!("softdel journal upgraded from version {from} to {version} (schema softdel)\n")
+        }
+    };
+    if with_rules {
+        if report.tables.is_empty() {
+            text.push_str("guard: the rules protect no table\n");
+        }
+        let rows: Vec<Vec<String>> = std::iter::once(vec![
+            "TABLE".to_owned(),
+            "GUARD".to_owned(),
+            "CHANGE".to_owned(),
+        ])
+        .chain(report.tables.iter().map(|t| {
+            let change = match t.change {
+                Change::Added => "added",
+                Change::Changed => "changed",
+                Change::Unchanged => "unchanged",
+                Change::Removed => "removed",
+            };
+            vec![t.table.clone(), t.guard.clone(), change.to_owned()]
+        }))
+        .collect();
+        if !report.tables.is_empty() {
+            text.push_str(&super::text::columns(&rows));
+        }
+        if report.ddl_guarded {
+            text.push_str("DDL guarded: DROP, DROP COLUMN of a marker and DISABLE TRIGGER on protected tables are refused\n");
+        } else {
+            text.push_str("warning: DDL is unguarded (the event triggers need a superuser): DROP TABLE of a protected table outside the proxy is not refused\n");
+        }
+    }
+    for role in &report.recorders {
+        text.push_str(&format!("role {role} may record refused statements\n"));
+    }
+    text
 }
 
 pub fn log(args: LogArgs) -> anyhow::Result<()> {

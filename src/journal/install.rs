@@ -1,12 +1,15 @@
 //! `softdel init`: installs the journal schema, idempotently and
 //! versioned.
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 /// The schema version this build writes and reads.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
-const SCHEMA: &str = include_str!("schema.sql");
+/// The schema the journal (and the guard's functions) live in.
+pub const SCHEMA: &str = "softdel";
+
+const SCHEMA_SQL: &str = include_str!("schema.sql");
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -41,41 +44,54 @@ pub enum Installed {
 /// transaction (serialised with an advisory lock, so two `init`s at once
 /// are safe).
 pub async fn install(client: &Client) -> Result<Installed, JournalError> {
+    begin_install(client).await?;
+    let result = install_in(client).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    client.batch_execute(end).await?;
+    result
+}
+
+/// Starts the transaction an install runs in, holding the install lock.
+pub async fn begin_install(client: &impl GenericClient) -> Result<(), JournalError> {
     client
         .batch_execute(
             "BEGIN; SET LOCAL client_min_messages = warning; \
              SELECT pg_advisory_xact_lock(hashtext('softdel.install'))",
         )
         .await?;
-    let result = install_locked(client).await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    client.batch_execute(end).await?;
-    result
+    Ok(())
 }
 
-async fn install_locked(client: &Client) -> Result<Installed, JournalError> {
+/// Installs or upgrades the schema, and (re)creates the guard's shared
+/// functions, inside a transaction `begin_install` started.
+pub async fn install_in(client: &impl GenericClient) -> Result<Installed, JournalError> {
     let found = installed_version(client).await?;
-    match found {
-        Some(found) if found > VERSION => Err(JournalError::Newer { found }),
-        Some(VERSION) => Ok(Installed::AlreadyCurrent),
-        found => {
-            client.batch_execute(SCHEMA).await?;
-            client
-                .execute(
-                    "INSERT INTO softdel.version (version) VALUES ($1)",
-                    &[&VERSION],
-                )
-                .await?;
-            Ok(match found {
-                Some(from) => Installed::Upgraded { from },
-                None => Installed::Created,
-            })
-        }
+    if let Some(found) = found.filter(|&found| found > VERSION) {
+        return Err(JournalError::Newer { found });
     }
+    // Every statement is idempotent: running them again brings the
+    // functions up to this build even at the current version.
+    client.batch_execute(SCHEMA_SQL).await?;
+    client.batch_execute(crate::guard::RUNTIME).await?;
+    if found == Some(VERSION) {
+        return Ok(Installed::AlreadyCurrent);
+    }
+    client
+        .execute(
+            "INSERT INTO softdel.version (version) VALUES ($1)",
+            &[&VERSION],
+        )
+        .await?;
+    Ok(match found {
+        Some(from) => Installed::Upgraded { from },
+        None => Installed::Created,
+    })
 }
 
 /// The installed schema version, `None` when there is none.
-pub async fn installed_version(client: &Client) -> Result<Option<i32>, JournalError> {
+pub async fn installed_version(
+    client: &impl GenericClient,
+) -> Result<Option<i32>, JournalError> {
     let row = client
         .query_one("SELECT to_regclass('softdel.version') IS NOT NULL", &[])
         .await?;
@@ -89,7 +105,7 @@ pub async fn installed_version(client: &Client) -> Result<Option<i32>, JournalEr
 }
 
 /// Fails unless the current schema version is installed.
-pub async fn require_current(client: &Client) -> Result<(), JournalError> {
+pub async fn require_current(client: &impl GenericClient) -> Result<(), JournalError> {
     match installed_version(client).await? {
         None => Err(JournalError::Missing),
         Some(VERSION) => Ok(()),

@@ -10,5 +10,8 @@ mod install;
 mod log;
 
 pub use blocked::{BlockedAttempt, Recorder};
-pub use install::{Installed, JournalError, VERSION, install, installed_version, require_current};
+pub use install::{
+    Installed, JournalError, SCHEMA, VERSION, begin_install, install, install_in, installed_version,
+    require_current,
+};
 pub use log::{ACTIONS, JournalRow, LogFilter, Operation, operation_rows, operations};

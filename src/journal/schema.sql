@@ -1,5 +1,7 @@
--- softdel journal, schema version 2. Installed by `softdel init`; every
--- statement is idempotent, so running it over version 1 upgrades it.
+-- softdel journal, schema version 3. Installed by `softdel init`; every
+-- statement is idempotent, so running it over version 1 or 2 upgrades it
+-- (every operation journaled before stays restorable: columns are only
+-- added).
 CREATE SCHEMA IF NOT EXISTS softdel;
 COMMENT ON SCHEMA softdel IS 'softdel journal: every intercepted DELETE, with the row images';
 
@@ -20,7 +22,7 @@ CREATE TABLE IF NOT EXISTS softdel.operations (
     connection_id bigint,
     table_schema text NOT NULL,
     table_name text NOT NULL,
-    -- soft_delete | journal_delete | delete | blocked | undelete | purge
+    -- soft_delete | journal_delete | hard_delete | delete | blocked | undelete | purge
     action text NOT NULL,
     row_count bigint NOT NULL,
     -- the statement as the client sent it; for undelete and purge, the command
@@ -50,9 +52,48 @@ ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS id bigint GENERATED ALWAYS AS 
 ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS
     restored_by bigint REFERENCES softdel.operations (id) ON DELETE SET NULL;
 
--- Applications write the journal (in their own transactions) but cannot
--- read, change or delete it.
+-- Version 3: the guard writes the journal (its trigger functions run as
+-- the role that installed it), and says which way the statement came.
+-- proxy | direct; NULL for the operator's own commands (undelete, purge).
+ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS path text;
+
+-- The tables the guard protects, as `softdel init --rules` installed it
+-- (by oid: a renamed table keeps its guard). `definition` is the SQL that
+-- was installed, so that a later run (and `softdel check`) can tell what
+-- changed.
+CREATE TABLE IF NOT EXISTS softdel.guarded (
+    relid oid PRIMARY KEY,
+    table_schema text NOT NULL,
+    table_name text NOT NULL,
+    -- soft | journal | block
+    mode text NOT NULL,
+    marker_kind text,
+    marker_column text,
+    max_rows bigint,
+    -- soft tables: journal | refuse
+    outside_proxy text,
+    -- where the rule came from: file:line
+    rule text NOT NULL,
+    definition text NOT NULL,
+    installed_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A random token only the journal's owner can read: `softdel purge` shows
+-- it to the guard (a setting any client could otherwise forge) so that
+-- removing rows soft-deleted long ago is not journaled as a new delete.
+CREATE TABLE IF NOT EXISTS softdel.secret (token text NOT NULL);
+INSERT INTO softdel.secret (token)
+    SELECT pg_catalog.gen_random_uuid()::text WHERE NOT EXISTS (SELECT FROM softdel.secret);
+
+-- A row-limit check inside a client's own data-modifying CTE needs a
+-- statement that always runs: an INSERT here, which never inserts a row
+-- (it either finds the count within the limit and selects nothing, or
+-- fails with the refusal). The CHECK makes sure nothing else can either.
+CREATE TABLE IF NOT EXISTS softdel.row_limit (n bigint CHECK (false));
+
+-- Applications need no rights on the journal: the guard's functions write
+-- it. Nobody but its owner may read, write or erase it.
+REVOKE ALL ON ALL TABLES IN SCHEMA softdel FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA softdel FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdel TO PUBLIC;
-GRANT INSERT ON softdel.operations, softdel.rows TO PUBLIC;
-GRANT SELECT (id) ON softdel.operations TO PUBLIC;
-GRANT USAGE ON SEQUENCE softdel.operations_id_seq TO PUBLIC;
+GRANT INSERT ON softdel.row_limit TO PUBLIC;

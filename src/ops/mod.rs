@@ -57,7 +57,7 @@ pub enum OpsError {
 
 /// A database error with the server's own message, detail and hint, not
 /// tokio-postgres's bare "db error".
-fn database_message(e: &tokio_postgres::Error) -> String {
+pub(crate) fn database_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
             let mut text = format!("{}: {}", db.severity(), db.message());

@@ -17,7 +17,7 @@ pub use frame::{
     BackendTag, FrontendTag, Header, MAX_MESSAGE_LEN, next_backend_frame, next_frontend_frame,
 };
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
-pub use pipeline::{Answering, Pipeline, Shape};
+pub use pipeline::{Answering, Examined, Pipeline, Shape};
 pub use startup::{
     MAX_STARTUP_LEN, SSL_REQUEST, StartupPacket, StartupParams, cancel_request, parse_startup,
 };

@@ -15,12 +15,13 @@
 //! of the grace period.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::{FrontendTag, TransactionStatus};
 
 /// How the proxy must translate a result back into what the client's
 /// statement returns (the statement was rewritten).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Shape {
     /// One row, one column: a row count. The client sees no rows and the
     /// tag `DELETE n`.
@@ -29,16 +30,36 @@ pub enum Shape {
     /// drops (the row's image and the journal entry); the tag becomes
     /// `DELETE n`.
     Returning,
+    /// An UPDATE standing for the client's DELETE on a soft table (named
+    /// here, for the log): the same rows and description; the tag
+    /// `UPDATE n` becomes `DELETE n`.
+    Update(Arc<str>),
+}
+
+/// What the proxy knows of a text it examined (one that may destroy
+/// rows): the text, to record a refusal with, and how the result of each of
+/// its top-level statements is translated (`None`: as it comes).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Examined {
+    pub sql: Box<str>,
+    pub shapes: Vec<Option<Shape>>,
+}
+
+impl Examined {
+    /// The shape of statement `index` of the text.
+    pub fn shape(&self, index: usize) -> Option<&Shape> {
+        self.shapes.get(index).and_then(Option::as_ref)
+    }
 }
 
 /// What the server's next message answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answering {
+pub enum Answering<'a> {
     Describe,
-    /// An Execute, and the shape of its portal's statement if rewritten.
-    Execute(Option<Shape>),
-    /// A simple Query (or FunctionCall).
-    Query,
+    /// An Execute, and what the proxy knows of its portal's statement.
+    Execute(Option<&'a Examined>),
+    /// A simple Query (or FunctionCall), and what the proxy knows of it.
+    Query(Option<&'a Examined>),
     /// A message the proxy added (see `Pipeline::proxy_message`): its
     /// completion is not for the client.
     Injected,
@@ -46,15 +67,15 @@ pub enum Answering {
 }
 
 /// A client message the server has not finished with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Pending {
     Parse,
     Bind,
     Describe,
-    Execute(Option<Shape>),
+    Execute(Option<Arc<Examined>>),
     Close,
     /// Query and FunctionCall: answered by ReadyForQuery.
-    Query,
+    Query(Option<Arc<Examined>>),
     Sync,
     /// CopyDone or CopyFail: ends COPY FROM STDIN.
     CopyEnd,
@@ -71,7 +92,7 @@ impl Pending {
             FrontendTag::Describe => Pending::Describe,
             FrontendTag::Execute => Pending::Execute(None),
             FrontendTag::Close => Pending::Close,
-            FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query,
+            FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query(None),
             FrontendTag::Sync => Pending::Sync,
             FrontendTag::CopyDone | FrontendTag::CopyFail => Pending::CopyEnd,
             // No answer of their own.
@@ -82,7 +103,7 @@ impl Pending {
         })
     }
 
-    fn is_extended(self) -> bool {
+    fn is_extended(&self) -> bool {
         matches!(
             self,
             Pending::Parse
@@ -95,19 +116,19 @@ impl Pending {
         )
     }
 
-    fn injected(self) -> bool {
+    fn injected(&self) -> bool {
         matches!(self, Pending::InjectedClose | Pending::InjectedParse)
     }
 
     /// Whether server message `tag` is this message's final answer.
-    fn completed_by(self, tag: u8) -> bool {
+    fn completed_by(&self, tag: u8) -> bool {
         match self {
             Pending::Parse | Pending::InjectedParse => tag == b'1',
             Pending::Bind => tag == b'2',
             Pending::Close | Pending::InjectedClose => tag == b'3',
             Pending::Describe => matches!(tag, b'T' | b'n'),
             Pending::Execute(_) => matches!(tag, b'C' | b'I' | b's'),
-            Pending::Query | Pending::Sync | Pending::CopyEnd => false,
+            Pending::Query(_) | Pending::Sync | Pending::CopyEnd => false,
         }
     }
 }
@@ -157,17 +178,22 @@ impl Pipeline {
         std::mem::take(&mut self.injection_lost)
     }
 
-    /// An Execute of a portal whose statement was rewritten to `shape`.
-    pub fn client_execute(&mut self, shape: Option<Shape>) {
-        self.push(Pending::Execute(shape));
+    /// An Execute of a portal, with what the proxy knows of its statement.
+    pub fn client_execute(&mut self, examined: Option<Arc<Examined>>) {
+        self.push(Pending::Execute(examined));
+    }
+
+    /// A simple Query, with what the proxy knows of its text.
+    pub fn client_query(&mut self, examined: Option<Arc<Examined>>) {
+        self.push(Pending::Query(examined));
     }
 
     /// What the server's next message answers.
-    pub fn answering(&self) -> Answering {
+    pub fn answering(&self) -> Answering<'_> {
         match self.pending.front() {
             Some(Pending::Describe) => Answering::Describe,
-            Some(&Pending::Execute(shape)) => Answering::Execute(shape),
-            Some(Pending::Query) => Answering::Query,
+            Some(Pending::Execute(examined)) => Answering::Execute(examined.as_deref()),
+            Some(Pending::Query(examined)) => Answering::Query(examined.as_deref()),
             Some(p) if p.injected() => Answering::Injected,
             _ => Answering::Other,
         }
@@ -238,7 +264,7 @@ impl Pipeline {
         }
         while let Some(done) = self.pending.pop_front() {
             self.injection_lost |= done.injected();
-            if matches!(done, Pending::Query | Pending::Sync) {
+            if matches!(done, Pending::Query(_) | Pending::Sync) {
                 break;
             }
         }
@@ -267,7 +293,7 @@ impl Pipeline {
     fn end_copy(&mut self) {
         self.copy_in = false;
         // Index 0 is the Query or Execute that started the COPY.
-        while let Some(&pending) = self.pending.get(1) {
+        while let Some(pending) = self.pending.get(1) {
             match pending {
                 Pending::Sync => {
                     self.pending.remove(1);
@@ -284,7 +310,7 @@ impl Pipeline {
 
     /// The server discards messages up to the next Sync.
     fn skip_to_sync(&mut self) {
-        while let Some(&p) = self.pending.front().filter(|&&p| p != Pending::Sync) {
+        while let Some(p) = self.pending.front().filter(|&p| *p != Pending::Sync) {
             self.injection_lost |= p.injected();
             self.pending.pop_front();
         }

@@ -10,8 +10,11 @@ use std::sync::Arc;
 use super::reload::LiveEngine;
 use super::translate::EXTRA_COLUMNS;
 use crate::metrics::Metrics;
-use crate::protocol::{FrontendTag, Pipeline, Shape, codec};
-use crate::rewrite::{Action, Decision, Engine, Lexing, Lookup, SessionInfo};
+use crate::protocol::{Examined, FrontendTag, Pipeline, Shape, codec};
+use crate::rewrite::{
+    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, may_use_prepared,
+    prepared_uses,
+};
 
 pub struct Intercept {
     live: Arc<LiveEngine>,
@@ -22,11 +25,15 @@ pub struct Intercept {
     metrics: Arc<Metrics>,
     info: SessionInfo,
     /// Prepared statements (by name; "" is the unnamed one) whose text has
-    /// a destructive keyword, and the portals bound to rewritten ones.
-    /// Empty in sessions that never delete, so their Bind and Execute
-    /// messages are not even read.
+    /// a destructive keyword, and the portals bound to them. Empty in
+    /// sessions that never delete, so their Bind and Execute messages are
+    /// not even read.
     statements: HashMap<Vec<u8>, Prepared>,
-    portals: HashMap<Vec<u8>, Shape>,
+    portals: HashMap<Vec<u8>, Arc<Examined>>,
+    /// SQL-level prepared statements (`PREPARE name AS DELETE ...`) that
+    /// were rewritten, by folded name: what `EXECUTE name` returns is
+    /// translated like the DELETE's result.
+    sql_prepared: HashMap<String, Shape>,
 }
 
 /// A prepared statement the rules may concern: what the client prepared,
@@ -40,7 +47,7 @@ struct Prepared {
     generation: u64,
     /// The SQL sent instead of the client's, if it was rewritten.
     sent: Option<String>,
-    shape: Option<Shape>,
+    examined: Arc<Examined>,
 }
 
 /// No generation: a statement that must be prepared again.
@@ -48,11 +55,11 @@ const STALE: u64 = u64::MAX;
 
 /// A decision on one text, as the session uses it.
 struct Decided {
-    /// The SQL to send instead of the client's, if any, and its shape.
-    rewritten: Option<(String, Option<Shape>)>,
-    /// The text has a destructive keyword (other rules may decide
-    /// otherwise).
-    suspect: bool,
+    /// The SQL to send instead of the client's, if any.
+    rewritten: Option<String>,
+    /// What the proxy knows of the text, when it may destroy rows or
+    /// executes a statement prepared from one; `None` for the rest.
+    examined: Option<Arc<Examined>>,
 }
 
 impl Intercept {
@@ -65,6 +72,7 @@ impl Intercept {
             info,
             statements: HashMap::new(),
             portals: HashMap::new(),
+            sql_prepared: HashMap::new(),
         }
     }
 
@@ -73,8 +81,7 @@ impl Intercept {
     }
 
     /// Records a client message in `pipeline` and returns the bytes to send
-    /// instead of it, if any. `rewrote` is set when a statement is
-    /// rewritten (the server side then starts translating).
+    /// instead of it, if any.
     pub fn client_frame(
         &mut self,
         tag: FrontendTag,
@@ -82,27 +89,32 @@ impl Intercept {
         lexing: Lexing,
         pipeline: &mut Pipeline,
     ) -> Option<Vec<u8>> {
-        if matches!(tag, FrontendTag::Query | FrontendTag::Execute) {
-            self.metrics.statement();
-        }
         match tag {
+            FrontendTag::Query => {
+                self.metrics.statement();
+                self.query(frame, lexing, pipeline)
+            }
             FrontendTag::Execute => {
-                let shape = self.execute_shape(frame);
-                pipeline.client_execute(shape);
-                return None;
+                self.metrics.statement();
+                let examined = self.execute_examined(frame);
+                pipeline.client_execute(examined);
+                None
             }
             // It may be prepared again first.
-            FrontendTag::Bind => return self.bind(frame, lexing, pipeline),
-            _ => pipeline.client_message(tag),
-        }
-        match tag {
-            FrontendTag::Query => self.query(frame, lexing),
-            FrontendTag::Parse => self.parse(frame, lexing),
+            FrontendTag::Bind => self.bind(frame, lexing, pipeline),
+            FrontendTag::Parse => {
+                pipeline.client_message(tag);
+                self.parse(frame, lexing)
+            }
             FrontendTag::Close => {
+                pipeline.client_message(tag);
                 self.close(frame);
                 None
             }
-            _ => None,
+            _ => {
+                pipeline.client_message(tag);
+                None
+            }
         }
     }
 
@@ -118,48 +130,103 @@ impl Intercept {
         if suspect {
             self.metrics.cache(lookup == Lookup::Hit);
         }
-        let rewritten = match decision {
-            Decision::Pass => None,
-            Decision::Rewrite(rewrite) => {
-                for action in &rewrite.actions {
-                    if let Some((table, name)) = counted(action) {
-                        self.metrics.decision(table, name);
-                    }
-                    tracing::debug!(%action, "statement rewritten");
+        let mut shapes = Vec::new();
+        let mut rewritten = None;
+        let mut prepared: &[(String, Shape)] = &[];
+        if let Decision::Rewrite(rewrite) = &decision {
+            for action in &rewrite.actions {
+                if let Some((table, name)) = counted(action) {
+                    self.metrics.decision(table, name);
                 }
-                Some((rewrite.template.render(&self.info), rewrite.shape))
+                tracing::debug!(%action, "statement rewritten");
             }
-        };
-        Decided { rewritten, suspect }
+            rewritten = Some(rewrite.template.render(&self.info));
+            shapes.clone_from(&rewrite.shapes);
+            prepared = &rewrite.prepared;
+        }
+        let executes = self.follow_sql_prepared(sql, prepared, &mut shapes);
+        let examined = (suspect || executes).then(|| {
+            Arc::new(Examined {
+                sql: String::from_utf8_lossy(sql).into(),
+                shapes,
+            })
+        });
+        Decided {
+            rewritten,
+            examined,
+        }
     }
 
-    fn query(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
+    /// Keeps `sql_prepared` up to date with what `sql` prepares,
+    /// deallocates and executes; gives each statement that executes one of
+    /// them its shape. Returns whether any does.
+    fn follow_sql_prepared(
+        &mut self,
+        sql: &[u8],
+        prepared: &[(String, Shape)],
+        shapes: &mut Vec<Option<Shape>>,
+    ) -> bool {
+        let mut executes = false;
+        let text = std::str::from_utf8(sql).ok();
+        let uses = text
+            .filter(|t| !self.sql_prepared.is_empty() && may_use_prepared(t))
+            .and_then(prepared_uses);
+        for (index, used) in uses.into_iter().flatten().enumerate() {
+            match used {
+                PreparedUse::Execute(name) => {
+                    if let Some(shape) = self.sql_prepared.get(&name) {
+                        if shapes.len() <= index {
+                            shapes.resize(index + 1, None);
+                        }
+                        shapes[index] = Some(shape.clone());
+                        executes = true;
+                    }
+                }
+                PreparedUse::Deallocate(name) | PreparedUse::Prepare(name) => {
+                    self.sql_prepared.remove(&name);
+                }
+                PreparedUse::DeallocateAll => self.sql_prepared.clear(),
+                PreparedUse::None => {}
+            }
+        }
+        for (name, shape) in prepared {
+            self.sql_prepared.insert(name.clone(), shape.clone());
+        }
+        executes
+    }
+
+    fn query(&mut self, frame: &[u8], lexing: Lexing, pipeline: &mut Pipeline) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
             self.statements.remove(&b""[..]);
         }
-        let (sql, _) = self.decide(codec::query_sql(frame)?, lexing).rewritten?;
-        Some(codec::query(&sql))
+        let Some(sql) = codec::query_sql(frame) else {
+            pipeline.client_query(None);
+            return None;
+        };
+        let decided = self.decide(sql, lexing);
+        pipeline.client_query(decided.examined);
+        Some(codec::query(&decided.rewritten?))
     }
 
     fn parse(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
         let fields = codec::parse_fields(frame)?;
         let decided = self.decide(fields.sql, lexing);
-        if !decided.suspect {
+        let Some(examined) = decided.examined else {
             if !self.statements.is_empty() {
                 self.statements.remove(fields.name);
             }
             return None;
-        }
-        let (sent, shape) = decided.rewritten.unzip();
-        let replacement = sent
+        };
+        let replacement = decided
+            .rewritten
             .as_deref()
             .map(|sql| codec::parse_with_sql(&fields, sql));
         let prepared = Prepared {
             parse: frame.to_vec(),
             generation: self.generation,
-            sent,
-            shape: shape.flatten(),
+            sent: decided.rewritten,
+            examined,
         };
         self.statements.insert(fields.name.to_vec(), prepared);
         replacement
@@ -185,13 +252,14 @@ impl Intercept {
             pipeline.proxy_message(FrontendTag::Parse);
         }
         pipeline.client_message(FrontendTag::Bind);
-        let shape = self.statements.get(statement).and_then(|p| p.shape);
-        let bind = match shape {
-            Some(shape) => {
-                self.portals.insert(portal.to_vec(), shape);
+        let examined = self.statements.get(statement).map(|p| Arc::clone(&p.examined));
+        let bind = match examined {
+            Some(examined) => {
                 // The client asks for formats for its columns; the
                 // rewritten statement has more.
-                (shape == Shape::Returning)
+                let extra = examined.shape(0) == Some(&Shape::Returning);
+                self.portals.insert(portal.to_vec(), examined);
+                extra
                     .then(|| codec::bind_with_extra_columns(frame, EXTRA_COLUMNS))
                     .flatten()
             }
@@ -222,7 +290,8 @@ impl Intercept {
         let parse = prepared.parse.clone();
         let fields = codec::parse_fields(&parse)?;
         let decided = self.decide(fields.sql, lexing);
-        let (sent, shape) = decided.rewritten.unzip();
+        let sent = decided.rewritten;
+        let examined = decided.examined?;
         let prepared = self.statements.get_mut(statement)?;
         let same = prepared.generation != STALE && prepared.sent == sent;
         let mut again = None;
@@ -242,17 +311,17 @@ impl Intercept {
         *prepared = Prepared {
             generation: self.generation,
             sent,
-            shape: shape.flatten(),
+            examined,
             parse,
         };
         again
     }
 
-    fn execute_shape(&self, frame: &[u8]) -> Option<Shape> {
+    fn execute_examined(&self, frame: &[u8]) -> Option<Arc<Examined>> {
         if self.portals.is_empty() {
             return None;
         }
-        self.portals.get(codec::execute_portal(frame)?).copied()
+        self.portals.get(codec::execute_portal(frame)?).cloned()
     }
 
     fn close(&mut self, frame: &[u8]) {

@@ -251,6 +251,7 @@ fn pass_everything() -> Rules {
             max_rows: None,
             on_delete: crate::rules::Mode::Allow,
             on_parse_error: OnParseError::Pass,
+            outside_proxy: crate::rules::OutsideProxy::Journal,
         },
         tables: Vec::new(),
     }

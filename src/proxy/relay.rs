@@ -16,7 +16,7 @@ use tokio::sync::{Notify, watch};
 
 use super::conn::{self, Conn};
 use super::intercept::Intercept;
-use super::translate::{Event, Journaled, Translated, Translator};
+use super::translate::{Event, Refused, Translated, Translator};
 use super::{Phase, SessionError};
 use crate::journal::{BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
@@ -24,7 +24,7 @@ use crate::protocol::{
     Answering, BackendTag, FrontendTag, Header, Pipeline, ProtocolError, cancel_request, codec,
     next_backend_frame, next_frontend_frame,
 };
-use crate::rewrite::{Lexing, Refusal};
+use crate::rewrite::Lexing;
 
 /// Read buffers start at this size and are given at least this much room
 /// before each read.
@@ -487,8 +487,10 @@ impl ServerState {
                 } else {
                     let (translated, event) = self.translator.server_frame(frame, answering);
                     match event {
-                        Some(Event::Refused(refusal)) => self.record(refusal),
-                        Some(Event::Journaled(journaled)) => log_journaled(&journaled),
+                        Some(Event::Refused(refused)) => self.record(refused),
+                        Some(Event::SoftDeleted { table, rows }) => {
+                            tracing::info!(table = %table, rows, "soft delete (journaled by the guard when its transaction commits)");
+                        }
                         None => {}
                     }
                     translated
@@ -536,15 +538,15 @@ impl ServerState {
         }
     }
 
-    fn record(&self, refusal: Refusal) {
-        self.metrics.refused(&refusal.table, refusal.reason.kind());
+    fn record(&self, refused: Refused) {
+        self.metrics.refused(&refused.table, refused.kind);
         let mut attempt = self.who.clone();
         attempt.at_unix = BlockedAttempt::now_unix();
-        attempt.table = refusal.table.clone();
-        attempt.reason = refusal.reason.as_str().to_owned();
-        attempt.sqlstate = refusal.sqlstate().to_owned();
-        attempt.message = refusal.message();
-        attempt.sql = refusal.sql;
+        attempt.table = refused.table;
+        attempt.reason = refused.reason.to_owned();
+        attempt.sqlstate = refused.sqlstate;
+        attempt.message = refused.message;
+        attempt.sql = refused.sql;
         self.recorder.record(attempt);
     }
 
@@ -610,18 +612,6 @@ async fn server_to_client(
             }
         }
     }
-}
-
-/// The log line of a journaled DELETE (inside the session's span: id,
-/// peer, user, database). `softdel log --op ID` shows the entry.
-fn log_journaled(journaled: &Journaled) {
-    tracing::info!(
-        op = journaled.op_id,
-        action = %journaled.action,
-        table = %journaled.table,
-        rows = journaled.rows,
-        "delete journaled"
-    );
 }
 
 /// Forwarding a run of messages: while none is changed, the original

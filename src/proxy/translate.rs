@@ -1,44 +1,68 @@
 //! The server side of rewriting: what the server returns for a rewritten
 //! statement is turned back into what the client's statement returns, and
-//! the errors that carry a refusal into softdel's own.
+//! refusals (the proxy's own, carried through the server as marked errors,
+//! and the guard's) are reported for the record.
 //!
-//! A rewritten DELETE's result says what it is: its last column is named
-//! with the proxy's nonce (`softdel_count_…` or `softdel_op_…`). In the
-//! simple protocol that name, in the RowDescription ahead of the rows, is
-//! enough; in the extended protocol rows come without one, and the shape
-//! comes from the Execute's portal (see `intercept`).
+//! - A soft delete is an UPDATE: same rows, same description; only its
+//!   tag `UPDATE n` becomes `DELETE n`. Which results those are the
+//!   proxy knows from what it examined: the portal's statement for an
+//!   Execute, the statement's place in a simple Query (one CommandComplete
+//!   per statement, in order).
+//! - A limit-checked DELETE on an allowed table returns a count (or its
+//!   rows plus two columns): its last column is named with the proxy's
+//!   nonce (`softdel_count_…` or `softdel_op_…`).
 
-use crate::protocol::{Answering, ErrorFields, Severity, Shape, codec, error_response};
-use crate::rewrite::{Refusal, count_column, op_column};
+use std::sync::Arc;
+
+use crate::protocol::{Answering, ErrorFields, Examined, Severity, Shape, codec, error_response};
+use crate::rewrite::{Refusal, count_column, op_column, sqlstate};
 
 pub struct Translator {
     nonce: String,
     count_column: Vec<u8>,
     op_column: Vec<u8>,
-    /// The shape of the simple-protocol result being streamed.
+    /// The shape of the simple-protocol result being streamed, from its
+    /// RowDescription.
     current: Option<Shape>,
-    /// The row count a Count-shaped result carried, and the journal entry
-    /// when there is one (a Returning-shaped result carries it in every
-    /// row).
+    /// How many statements of the simple Query being answered are done.
+    index: usize,
+    /// The row count a Count-shaped result carried.
     count: u64,
-    journaled: Option<Journaled>,
 }
 
-/// A DELETE that was journaled: what the log line says.
+/// A refused statement, for the log, the metrics and the record.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Journaled {
-    pub op_id: u64,
-    /// `soft_delete` or `journal_delete`.
-    pub action: String,
+pub struct Refused {
     pub table: String,
-    pub rows: u64,
+    /// The metrics label: block, limit, truncate, drop, parse, unguarded.
+    pub kind: &'static str,
+    /// For the record: blocked table, row limit, ...
+    pub reason: &'static str,
+    pub sqlstate: String,
+    pub message: String,
+    pub sql: String,
 }
 
-/// What happened, besides the bytes: for the journal and the logs.
+impl Refused {
+    fn from_refusal(refusal: Refusal) -> Refused {
+        Refused {
+            kind: refusal.reason.kind(),
+            reason: refusal.reason.as_str(),
+            sqlstate: refusal.sqlstate().to_owned(),
+            message: refusal.message(),
+            table: refusal.table,
+            sql: refusal.sql,
+        }
+    }
+}
+
+/// What happened, besides the bytes: for the record and the logs.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
-    Refused(Refusal),
-    Journaled(Journaled),
+    Refused(Refused),
+    /// A soft delete completed (in its transaction, which may still roll
+    /// back): the guard journaled it.
+    SoftDeleted { table: Arc<str>, rows: u64 },
 }
 
 /// What to send the client instead of a server message.
@@ -56,71 +80,90 @@ impl Translator {
             count_column: count_column(nonce).into_bytes(),
             op_column: op_column(nonce).into_bytes(),
             current: None,
+            index: 0,
             count: 0,
-            journaled: None,
         }
     }
 
-    /// Translates one server message (a whole frame); a refusal is
+    /// Translates one server message (a whole frame); what happened is
     /// returned too, to be recorded.
     pub fn server_frame(
         &mut self,
         frame: &[u8],
-        answering: Answering,
+        answering: Answering<'_>,
     ) -> (Translated, Option<Event>) {
-        let describing = answering == Answering::Describe;
-        let shape = match answering {
-            Answering::Execute(shape) => shape,
-            _ => self.current,
+        let (examined, shape) = match answering {
+            Answering::Execute(examined) => (examined, examined.and_then(|e| e.shape(0)).cloned()),
+            Answering::Query(examined) => (
+                examined,
+                examined
+                    .and_then(|e| e.shape(self.index))
+                    .cloned()
+                    .or_else(|| self.current.clone()),
+            ),
+            _ => (None, self.current.clone()),
         };
         let translated = match frame[0] {
-            b'T' => self.row_description(frame, describing),
+            b'T' => self.row_description(frame, answering == Answering::Describe),
             b'D' => match shape {
                 Some(Shape::Count) => {
-                    (self.count, self.journaled) = parse_count(codec::first_column(frame));
+                    self.count = parse_count(codec::first_column(frame));
                     Translated::Dropped
                 }
                 Some(Shape::Returning) => {
-                    if self.journaled.is_none() {
-                        self.journaled = codec::last_column(frame).and_then(parse_entry);
-                    }
                     replaced(codec::without_last_columns(frame, EXTRA_COLUMNS))
                 }
-                None => Translated::Original,
+                _ => Translated::Original,
             },
             b'C' => {
                 self.current = None;
-                match shape {
-                    Some(Shape::Count) => {
-                        let tag = codec::command_complete(&format!("DELETE {}", self.count));
-                        let event = self.journaled.take().map(Event::Journaled);
-                        return (Translated::Replaced(tag), event);
-                    }
-                    Some(Shape::Returning) => {
-                        let rows = codec::command_tag(frame)
-                            .and_then(|t| t.strip_prefix("SELECT "))
-                            .and_then(|n| n.parse::<u64>().ok());
-                        let event = self.journaled.take().map(|mut journaled| {
-                            journaled.rows = rows.unwrap_or(0);
-                            Event::Journaled(journaled)
-                        });
-                        let tag = rows.map(|n| codec::command_complete(&format!("DELETE {n}")));
-                        return (replaced(tag), event);
-                    }
-                    None => Translated::Original,
+                if matches!(answering, Answering::Query(_)) {
+                    self.index += 1;
                 }
+                return self.command_complete(frame, shape);
             }
             b'E' => {
                 self.current = None;
-                return self.error(frame);
+                return self.error(frame, examined);
             }
-            b'Z' | b'I' => {
+            b'Z' => {
+                self.current = None;
+                self.index = 0;
+                Translated::Original
+            }
+            b'I' => {
                 self.current = None;
                 Translated::Original
             }
             _ => Translated::Original,
         };
         (translated, None)
+    }
+
+    fn command_complete(&self, frame: &[u8], shape: Option<Shape>) -> (Translated, Option<Event>) {
+        let tag = codec::command_tag(frame);
+        let rows = |prefix: &str| {
+            tag.and_then(|t| t.strip_prefix(prefix))
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        match shape {
+            Some(Shape::Count) => (
+                Translated::Replaced(codec::command_complete(&format!("DELETE {}", self.count))),
+                None,
+            ),
+            Some(Shape::Returning) => {
+                let tag = rows("SELECT ").map(|n| codec::command_complete(&format!("DELETE {n}")));
+                (replaced(tag), None)
+            }
+            Some(Shape::Update(table)) => match rows("UPDATE ") {
+                Some(n) => (
+                    Translated::Replaced(codec::command_complete(&format!("DELETE {n}"))),
+                    Some(Event::SoftDeleted { table, rows: n }),
+                ),
+                None => (Translated::Original, None),
+            },
+            None => (Translated::Original, None),
+        }
     }
 
     fn row_description(&mut self, frame: &[u8], describing: bool) -> Translated {
@@ -133,7 +176,7 @@ impl Translator {
             None
         };
         if !describing {
-            self.current = shape;
+            self.current.clone_from(&shape);
         }
         match shape {
             // A DELETE without RETURNING describes as NoData, and in the
@@ -141,31 +184,72 @@ impl Translator {
             Some(Shape::Count) if describing => Translated::Replaced(codec::NO_DATA.to_vec()),
             Some(Shape::Count) => Translated::Dropped,
             Some(Shape::Returning) => replaced(codec::without_last_fields(frame, EXTRA_COLUMNS)),
-            None => Translated::Original,
+            _ => Translated::Original,
         }
     }
 
-    fn error(&self, frame: &[u8]) -> (Translated, Option<Event>) {
-        let refusal = codec::error_field(frame, b'M')
-            .map(String::from_utf8_lossy)
-            .and_then(|message| Refusal::from_error(&message, &self.nonce));
-        let Some(refusal) = refusal else {
+    fn error(&self, frame: &[u8], examined: Option<&Examined>) -> (Translated, Option<Event>) {
+        let field = |code| codec::error_field(frame, code).map(String::from_utf8_lossy);
+        let message = field(b'M').unwrap_or_default();
+        if let Some(refusal) = Refusal::from_error(&message, &self.nonce) {
+            let error = client_error(refusal.sqlstate(), &refusal.message(), &refusal.hint());
+            return (
+                Translated::Replaced(error),
+                Some(Event::Refused(Refused::from_refusal(refusal))),
+            );
+        }
+        let code = field(b'C').unwrap_or_default();
+        if code == "42883" && message.contains("softdel.proxy_check") {
+            // The journal is missing, or older than the guard.
+            let error = client_error(
+                sqlstate::UNGUARDED,
+                "this database has no softdel guard; nothing was changed",
+                "Install the journal and the guard as the tables' owner: softdel init --database-url URL --rules FILE.",
+            );
+            return (Translated::Replaced(error), None);
+        }
+        if !code.starts_with("SD") {
             return (Translated::Original, None);
+        }
+        // The guard's own refusal: the client sees it as it is.
+        let table = match (field(b's'), field(b't')) {
+            (Some(schema), Some(table)) => format!("{schema}.{table}"),
+            (None, Some(table)) => table.into_owned(),
+            _ => String::new(),
         };
-        let message = refusal.message();
-        let hint = refusal.hint();
-        let error = error_response(&ErrorFields {
-            severity: Severity::Error,
-            sqlstate: refusal.sqlstate(),
-            message: &message,
-            detail: None,
-            hint: Some(&hint),
-        });
-        (
-            Translated::Replaced(error.to_vec()),
-            Some(Event::Refused(refusal)),
-        )
+        let message = message.strip_prefix("softdel: ").unwrap_or(&message);
+        let (kind, reason) = match code.as_ref() {
+            sqlstate::BLOCKED => ("block", "blocked table"),
+            sqlstate::ROW_LIMIT => ("limit", "row limit"),
+            sqlstate::TRUNCATE_OR_DROP if message.starts_with("TRUNCATE") => {
+                ("truncate", "truncate")
+            }
+            sqlstate::TRUNCATE_OR_DROP => ("drop", "drop"),
+            sqlstate::UNGUARDED => ("unguarded", "no guard"),
+            _ => ("guard", "refused by the guard"),
+        };
+        let refused = Refused {
+            table,
+            kind,
+            reason,
+            sqlstate: code.into_owned(),
+            message: message.to_owned(),
+            sql: examined.map(|e| e.sql.to_string()).unwrap_or_default(),
+        };
+        (Translated::Original, Some(Event::Refused(refused)))
     }
+}
+
+/// An ERROR from softdel itself.
+fn client_error(sqlstate: &str, message: &str, hint: &str) -> Vec<u8> {
+    error_response(&ErrorFields {
+        severity: Severity::Error,
+        sqlstate,
+        message,
+        detail: None,
+        hint: Some(hint),
+    })
+    .to_vec()
 }
 
 /// The columns a Returning-shaped result has past the client's: the
@@ -176,28 +260,11 @@ fn replaced(bytes: Option<Vec<u8>>) -> Translated {
     bytes.map_or(Translated::Original, Translated::Replaced)
 }
 
-/// The count column: `rows`, or `rows op_id action table` when the DELETE
-/// was journaled.
-fn parse_count(column: Option<&[u8]>) -> (u64, Option<Journaled>) {
-    let text = column
+/// The count column's row count.
+fn parse_count(column: Option<&[u8]>) -> u64 {
+    column
         .and_then(|c| std::str::from_utf8(c).ok())
-        .unwrap_or("");
-    let (rows, entry) = text.split_once(' ').unwrap_or((text, ""));
-    let rows = rows.parse().unwrap_or(0);
-    let journaled = parse_entry(entry.as_bytes()).map(|journaled| Journaled { rows, ..journaled });
-    (rows, journaled)
-}
-
-/// A journal entry as a rewritten DELETE reports it: `op_id action table`
-/// (the row count is filled in by the caller).
-fn parse_entry(column: &[u8]) -> Option<Journaled> {
-    let text = std::str::from_utf8(column).ok()?;
-    let mut parts = text.splitn(3, ' ');
-    let (op, action, table) = (parts.next()?, parts.next()?, parts.next()?);
-    Some(Journaled {
-        op_id: op.parse().ok()?,
-        action: action.to_owned(),
-        table: table.to_owned(),
-        rows: 0,
-    })
+        .and_then(|text| text.split(' ').next())
+        .and_then(|rows| rows.parse().ok())
+        .unwrap_or(0)
 }

@@ -58,7 +58,8 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
     };
     let mut edits = Vec::new();
     let mut actions = Vec::new();
-    let mut shape = None;
+    let mut shapes = Vec::with_capacity(parsed.len());
+    let mut prepared = Vec::new();
     for (statement, range) in parsed.iter().zip(ranges) {
         let mut analysis = Statement1 {
             text: &text,
@@ -73,9 +74,18 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
             Ok(()) => {
                 edits.append(&mut analysis.edits);
                 actions.append(&mut analysis.actions);
-                shape = analysis.shape.or(shape);
+                let shape = analysis.shape.take();
+                match (statement, shape) {
+                    // What EXECUTE of it returns, later.
+                    (Statement::Prepare { name, .. }, Some(shape)) => {
+                        prepared.push((fold_ident(&name.value, name.quote_style), shape));
+                        shapes.push(None);
+                    }
+                    (statement, shape) => shapes.push(shape.filter(|_| returns_delete(statement))),
+                }
             }
             Err(refusal) => {
+                shapes.push(None);
                 let (start, end) = analysis.bounds();
                 edits.push(Edit {
                     start,
@@ -92,12 +102,22 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
     let Some(template) = apply(sql, edits) else {
         return fallback::decide(sql, rules, nonce);
     };
-    let single = parsed.len() == 1;
     Decision::Rewrite(std::sync::Arc::new(Rewrite {
         template,
-        shape: shape.filter(|_| single),
+        shapes,
+        prepared,
         actions,
     }))
+}
+
+/// Whether a statement's own result is its DELETE's (not a PREPARE's or
+/// an EXPLAIN's, nor a SELECT's over a DELETE in a CTE).
+fn returns_delete(statement: &Statement) -> bool {
+    match statement {
+        Statement::Delete(_) => true,
+        Statement::Query(q) => matches!(q.body.as_ref(), SetExpr::Delete(_)),
+        _ => false,
+    }
 }
 
 /// The parser's gaps: `ONLY` and a trailing `*` after `DELETE FROM` are
@@ -298,12 +318,6 @@ impl<'a> Statement1<'a> {
         let position = self
             .position(i, found, index)
             .ok_or_else(|| self.refuse(Reason::Unanalysable, written))?;
-        // A block table's DELETE runs only to be counted, and is refused
-        // when it would remove a row (ORMs delete dependants they have not
-        // looked for). Where it cannot be counted, it is refused outright.
-        if mode == Mode::Block && !matches!(position, Position::Top { .. }) {
-            return Err(blocked());
-        }
         let marker = match &applies {
             Applies::Listed(rule) => rule.marker.as_ref(),
             Applies::Unlisted(_) => None,
@@ -316,8 +330,9 @@ impl<'a> Statement1<'a> {
             statement: self.statement_sql(),
             nonce: self.nonce,
         };
-        let shape = delete::rewrite(text.sql, &site, &plan, &position, &mut self.edits);
-        self.shape = shape.or(self.shape);
+        if let Some(shape) = delete::rewrite(text.sql, &site, &plan, &position, &mut self.edits) {
+            self.shape = Some(shape);
+        }
         self.actions.push(match mode {
             Mode::Soft => Action::SoftDelete {
                 table: written.to_owned(),

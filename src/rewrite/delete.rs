@@ -1,31 +1,36 @@
 //! The rewrite of one DELETE, as edits to the client's text.
 //!
-//! A DELETE at the top of a statement becomes one statement of
-//! data-modifying CTEs:
+//! The guard inside PostgreSQL journals and refuses (see `crate::guard`);
+//! the proxy only does what the guard cannot:
 //!
-//! ```sql
-//! WITH softdel_rows AS (
-//!     UPDATE orders o SET is_active = false            -- soft; journal and
-//!     FROM customers c                                  -- allow keep DELETE
-//!     WHERE (o.customer_id = c.id) AND o.is_active IS DISTINCT FROM false
-//!     RETURNING o.id, to_jsonb(o.*) AS softdel_image_<nonce>
-//! ), softdel_op AS (INSERT INTO softdel.operations … HAVING-like limit check …)
-//! , softdel_images AS (INSERT INTO softdel.rows …)
-//! SELECT softdel_rows.*, (SELECT id … FROM softdel_op)  -- or count(*)
-//! FROM softdel_rows
-//! ```
+//! - **soft tables**: the DELETE becomes an UPDATE of the marker on the
+//!   rows it matches that are still live, with the same rows, RETURNING
+//!   and description; the proxy turns the tag `UPDATE n` back into
+//!   `DELETE n`. The guard journals the rows the UPDATE marked.
 //!
-//! The outer SELECT's last column is named with the proxy's nonce: the
-//! proxy drops it and the image (or turns the count into the `DELETE n`
-//! tag), so the client sees what its DELETE returns; the journal id it
-//! carries goes to the log. A DELETE inside the client's own
-//! CTE is rewritten in place and journaled by CTEs added after it.
+//!   ```sql
+//!   UPDATE orders o SET is_active = (SELECT false WHERE softdel.proxy_check(…) AND <context>)
+//!   FROM customers c WHERE (o.customer_id = c.id) AND o.is_active IS DISTINCT FROM false
+//!   ```
+//! - **journal and block tables**: the DELETE stays, the guard journals or
+//!   refuses it;
+//! - **allowed tables with a row limit**: the DELETE is counted inside the
+//!   statement and refused over the limit (no guard there).
+//!
+//! Each one sets the client's context for the guard (connection, address,
+//! the statement as the client sent it) with `set_config(..., true)`,
+//! which lasts for the transaction only: nothing leaks to another client
+//! sharing the server connection behind a pooler. On a protected table it
+//! also calls `softdel.proxy_check`, which fails (SD005) where the guard is
+//! not installed, so a proxy whose rules were never installed cannot let
+//! deletes through unjournaled.
 
-use super::refusal::{Check, limit_check};
+use super::refusal::limit_check;
 use super::site::Site;
 use super::sql::{dollar_literal, literal};
 use super::template::{Hole, Template};
 use super::{Shape, count_column, image_column, op_column};
+use crate::guard::table::proxy_trigger;
 use crate::rules::{Marker, Mode, quote_if_needed};
 
 /// Replace bytes `start..end` of the client's text (`start == end`
@@ -54,20 +59,19 @@ pub enum Position {
 
 /// What to do to the DELETE.
 pub struct Plan<'a> {
-    /// Soft, Journal, Allow (with a limit), or Block (allowed only when it
-    /// removes no row).
+    /// Soft, Journal, Block, or Allow (with a limit).
     pub mode: Mode,
     pub marker: Option<&'a Marker>,
     pub limit: Option<u64>,
     /// The table as messages name it.
     pub table: &'a str,
-    /// The whole statement as the client sent it, for the journal.
+    /// The statement as the client sent it, for the journal.
     pub statement: &'a str,
     pub nonce: &'a str,
 }
 
-/// Adds the edits for one DELETE; returns how its result must be
-/// translated (only for a top-level DELETE).
+/// Adds the edits for one DELETE; returns how the result of a top-level
+/// one must be translated.
 pub fn rewrite(
     sql: &str,
     site: &Site,
@@ -75,67 +79,155 @@ pub fn rewrite(
     position: &Position,
     edits: &mut Vec<Edit>,
 ) -> Option<Shape> {
-    let reference = &sql[site.reference.0..site.reference.1];
-    let image = image_column(plan.nonce);
     let mut edit = |start: usize, end: usize, text: Template| edits.push(Edit { start, end, text });
-
-    if let Position::Top { with_before } = position {
-        let open = if *with_before {
-            ", softdel_rows AS ("
-        } else {
-            "WITH softdel_rows AS ("
-        };
-        edit(site.delete, site.delete, open.into());
-    }
-    if plan.mode == Mode::Soft {
-        let marker = plan.marker?;
-        let (column, value, live) = match marker {
-            Marker::Flag(c) => (c, "false", "IS DISTINCT FROM false"),
-            Marker::Timestamp(c) => (c, "pg_catalog.now()", "IS NULL"),
-        };
-        let column = quote_if_needed(column);
-        edit(site.delete, site.from_end, "UPDATE".into());
-        edit(
-            site.target_end,
-            site.target_end,
-            format!(" SET {column} = {value}").as_str().into(),
-        );
-        if let Some(using) = site.using {
-            edit(using.keyword_start, using.keyword_end, "FROM".into());
-        }
-        let live = format!("{reference}.{column} {live}");
-        match site.where_ {
-            Some(w) => {
-                edit(w.body_start, w.body_start, "(".into());
-                edit(w.end, w.end, format!(") AND {live}").as_str().into());
-            }
-            None => {
-                let at = site.using.map_or(site.target_end, |u| u.end);
-                edit(at, at, format!(" WHERE {live}").as_str().into());
-            }
-        }
-    }
-    let image_value = if !journaled(plan.mode) {
-        "NULL::pg_catalog.jsonb".to_owned()
-    } else {
-        format!("pg_catalog.to_jsonb({reference}.*)")
-    };
-    let returned = match site.returning {
-        Some(r) => (r.end, format!(", {image_value} AS {image}")),
-        None => (site.end, format!(" RETURNING {image_value} AS {image}")),
-    };
-    edit(returned.0, returned.0, returned.1.as_str().into());
-
     let table_literal = literal(&sql[site.name.0..site.name.1]);
+    match (plan.mode, plan.marker) {
+        (Mode::Soft, Some(marker)) => {
+            soft(sql, site, plan, marker, &table_literal, &mut edit);
+            let top = matches!(position, Position::Top { .. });
+            top.then(|| Shape::Update(plan.table.into()))
+        }
+        (Mode::Journal | Mode::Block, _) => {
+            let check = format!(
+                "softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
+                proxy_trigger(plan.mode)
+            );
+            let mut condition = Template::from("(SELECT ");
+            condition.push(&check).append(&context(plan.statement));
+            condition.push(" IS NOT NULL)");
+            and_where(site, condition, &mut edit);
+            None
+        }
+        _ => limited(site, plan, position, &mut edit),
+    }
+}
+
+/// `pg_catalog.set_config('softdel.context', ..., true)` for the guard (see
+/// `guard/runtime.sql` for the format): the session's values are holes.
+fn context(statement: &str) -> Template {
+    let mut t = Template::from("pg_catalog.set_config('softdel.context', E'softdel1\\t' || ");
+    t.hole(Hole::ConnectionId)
+        .push(" || E'\\t' || ")
+        .hole(Hole::ClientAddr)
+        .push(
+            " || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) \
+             || E'\\t' || ",
+        )
+        .push(&dollar_literal(statement))
+        .push(", true)");
+    t
+}
+
+/// Adds `condition` to the DELETE's WHERE clause (or gives it one).
+fn and_where(site: &Site, condition: Template, edit: &mut impl FnMut(usize, usize, Template)) {
+    match site.where_ {
+        Some(w) => {
+            edit(w.body_start, w.body_start, "(".into());
+            let mut tail = Template::from(") AND ");
+            tail.append(&condition);
+            edit(w.end, w.end, tail);
+        }
+        None => {
+            let at = site.using.map_or(site.target_end, |u| u.end);
+            let mut clause = Template::from(" WHERE ");
+            clause.append(&condition);
+            edit(at, at, clause);
+        }
+    }
+}
+
+/// DELETE → UPDATE of the marker on the rows still live.
+fn soft(
+    sql: &str,
+    site: &Site,
+    plan: &Plan,
+    marker: &Marker,
+    table_literal: &str,
+    edit: &mut impl FnMut(usize, usize, Template),
+) {
+    let reference = &sql[site.reference.0..site.reference.1];
+    let (column, value, live) = match marker {
+        Marker::Flag(c) => (c, "false", "IS DISTINCT FROM false"),
+        Marker::Timestamp(c) => (c, "pg_catalog.now()", "IS NULL"),
+    };
+    let column = quote_if_needed(column);
+    edit(site.delete, site.from_end, "UPDATE".into());
+    // An uncorrelated subquery: evaluated once, when the first row is
+    // marked (and not at all when none is).
+    let mut set = Template::from(
+        format!(
+            " SET {column} = (SELECT {value} WHERE softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
+            proxy_trigger(Mode::Soft)
+        )
+        .as_str(),
+    );
+    set.append(&context(plan.statement));
+    set.push(" IS NOT NULL)");
+    edit(site.target_end, site.target_end, set);
+    if let Some(using) = site.using {
+        edit(using.keyword_start, using.keyword_end, "FROM".into());
+    }
+    let live = Template::from(format!("{reference}.{column} {live}").as_str());
+    and_where(site, live, edit);
+}
+
+/// An allowed DELETE with a row limit: counted in the statement, refused
+/// over the limit. At the top of a statement it becomes
+/// `WITH softdel_rows AS (DELETE … RETURNING …) SELECT count …`, whose
+/// count the proxy turns into the tag; inside the client's own CTE, an
+/// INSERT into `softdel.row_limit` that never inserts a row does the
+/// counting (a data-modifying CTE always runs).
+fn limited(
+    site: &Site,
+    plan: &Plan,
+    position: &Position,
+    edit: &mut impl FnMut(usize, usize, Template),
+) -> Option<Shape> {
+    let limit = plan.limit?;
+    let mut condition = Template::from("(SELECT ");
+    condition.append(&context(plan.statement));
+    condition.push(" IS NOT NULL)");
+    and_where(site, condition, edit);
+    let check = |count: &str| {
+        limit_check(
+            count,
+            limit,
+            plan.table,
+            plan.statement,
+            plan.nonce,
+        )
+    };
     match position {
-        Position::Top { .. } => {
-            let mut tail = Template::from(")");
-            if journaled(plan.mode) {
-                tail.append(&journal(plan, "softdel_rows", "", &table_literal));
-            }
-            let (outer, shape) = outer_select(plan, site.returning.is_some());
-            tail.push(" ").push(&outer);
-            edit(site.end, site.end, tail);
+        Position::Top { with_before } => {
+            let open = if *with_before {
+                ", softdel_rows AS ("
+            } else {
+                "WITH softdel_rows AS ("
+            };
+            edit(site.delete, site.delete, open.into());
+            let image = format!("NULL::pg_catalog.jsonb AS {}", image_column(plan.nonce));
+            let returned = match site.returning {
+                Some(r) => (r.end, format!(", {image}")),
+                None => (site.end, format!(" RETURNING {image}")),
+            };
+            edit(returned.0, returned.0, returned.1.as_str().into());
+            let (outer, shape) = if site.returning.is_some() {
+                let outer = format!(
+                    "SELECT softdel_rows.*, NULL::pg_catalog.text AS {} FROM softdel_rows \
+                     WHERE (SELECT {} FROM softdel_rows) IS NULL",
+                    op_column(plan.nonce),
+                    check("pg_catalog.count(*)")
+                );
+                (outer, Shape::Returning)
+            } else {
+                let outer = format!(
+                    "SELECT pg_catalog.count(*)::pg_catalog.text AS {} FROM softdel_rows HAVING {} IS NULL",
+                    count_column(plan.nonce),
+                    check("pg_catalog.count(*)")
+                );
+                (outer, Shape::Count)
+            };
+            edit(site.end, site.end, format!(") {outer}").as_str().into());
             Some(shape)
         }
         Position::Cte {
@@ -143,136 +235,19 @@ pub fn rewrite(
             close_end,
             index,
         } => {
-            let suffix = format!("_{index}");
-            edit(
-                *close_end,
-                *close_end,
-                journal(plan, name, &suffix, &table_literal),
+            // A data-modifying CTE without RETURNING cannot be read (nor
+            // referenced by the client): one is added only then.
+            if site.returning.is_none() {
+                edit(site.end, site.end, " RETURNING 1".into());
+            }
+            let probe = format!(
+                ", softdel_limit_{index} AS (INSERT INTO softdel.row_limit (n) \
+                 SELECT softdel_n.n FROM (SELECT pg_catalog.count(*) AS n FROM {name}) softdel_n \
+                 WHERE {} IS NOT NULL)",
+                check("softdel_n.n")
             );
+            edit(*close_end, *close_end, probe.as_str().into());
             None
         }
     }
-}
-
-/// The CTEs that journal the operation (and check the row limit) from
-/// the rows CTE `rows`.
-fn journal(plan: &Plan, rows: &str, suffix: &str, table_literal: &str) -> Template {
-    let action = action_name(plan.mode);
-    let check = plan.limit.map_or(String::new(), |limit| {
-        let check = limit_check(
-            "softdel_n.n",
-            Check::Limit(limit),
-            plan.table,
-            plan.statement,
-            plan.nonce,
-        );
-        format!(" AND {check} IS NULL")
-    });
-    // Undelete reads which column to clear from the journal, not from
-    // rules that may have changed since.
-    let (marker_columns, marker_values) = match plan.marker.filter(|_| plan.mode == Mode::Soft) {
-        Some(Marker::Flag(c)) => (
-            ", marker_kind, marker_column",
-            format!(", 'flag', {}", literal(c)),
-        ),
-        Some(Marker::Timestamp(c)) => (
-            ", marker_kind, marker_column",
-            format!(", 'timestamp', {}", literal(c)),
-        ),
-        None => ("", String::new()),
-    };
-    let mut t = Template::default();
-    t.push(&format!(
-        ", softdel_op{suffix} AS (INSERT INTO softdel.operations \
-         (connection_id, client_addr, table_schema, table_name, action, row_count, sql{marker_columns}) SELECT "
-    ))
-    .hole(Hole::ConnectionId)
-    .push(", ")
-    .hole(Hole::ClientAddr)
-    .push(&format!(
-        ", softdel_t.names[1], softdel_t.names[2], '{action}', softdel_n.n, {}{marker_values} \
-         FROM (SELECT pg_catalog.count(*) AS n FROM {rows}) softdel_n, \
-         (SELECT (pg_catalog.pg_identify_object_as_address('pg_catalog.pg_class'::pg_catalog.regclass, \
-         {table_literal}::pg_catalog.regclass, 0)).object_names AS names) softdel_t \
-         WHERE softdel_n.n > 0{check} RETURNING id)",
-        dollar_literal(plan.statement)
-    ));
-    if journaled(plan.mode) {
-        t.push(&format!(
-            ", softdel_images{suffix} AS (INSERT INTO softdel.rows (op_id, image) \
-             SELECT softdel_o.id, softdel_r.{} FROM softdel_op{suffix} softdel_o, {rows} softdel_r)",
-            image_column(plan.nonce)
-        ));
-    }
-    t
-}
-
-/// The statement's outer query: the client's RETURNING rows (plus the
-/// image column the proxy drops), or the count the proxy makes a tag of.
-fn outer_select(plan: &Plan, returning: bool) -> (String, Shape) {
-    // With a journal, the row limit is checked where the operation is
-    // recorded; without one, here.
-    let check = match plan.mode {
-        Mode::Block => Some(Check::Block),
-        Mode::Allow => plan.limit.map(Check::Limit),
-        _ => None,
-    };
-    let check = |count: &str| {
-        check.map(|check| limit_check(count, check, plan.table, plan.statement, plan.nonce))
-    };
-    if returning {
-        // The journal entry rides along as one more column ("17
-        // soft_delete orders"), dropped with the image by the proxy.
-        let op = if journaled(plan.mode) {
-            format!(
-                "(SELECT softdel_o.id::pg_catalog.text || {} FROM softdel_op softdel_o)",
-                literal(&format!(" {} {}", action_name(plan.mode), plan.table))
-            )
-        } else {
-            "NULL::pg_catalog.text".to_owned()
-        };
-        let mut outer = format!(
-            "SELECT softdel_rows.*, {op} AS {} FROM softdel_rows",
-            op_column(plan.nonce)
-        );
-        if let Some(check) = check("pg_catalog.count(*)") {
-            outer.push_str(&format!(
-                " WHERE (SELECT {check} FROM softdel_rows) IS NULL"
-            ));
-        }
-        (outer, Shape::Returning)
-    } else {
-        // The journal id rides along with the count ("3 17 soft_delete
-        // orders"), for the proxy's log line; the client sees `DELETE 3`.
-        let op = if journaled(plan.mode) {
-            format!(
-                " || COALESCE((SELECT ' ' || softdel_o.id || {} FROM softdel_op softdel_o), '')",
-                literal(&format!(" {} {}", action_name(plan.mode), plan.table))
-            )
-        } else {
-            String::new()
-        };
-        let mut outer = format!(
-            "SELECT pg_catalog.count(*)::pg_catalog.text{op} AS {} FROM softdel_rows",
-            count_column(plan.nonce)
-        );
-        if let Some(check) = check("pg_catalog.count(*)") {
-            outer.push_str(&format!(" HAVING {check} IS NULL"));
-        }
-        (outer, Shape::Count)
-    }
-}
-
-/// The journal's name for what a DELETE became.
-fn action_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Soft => "soft_delete",
-        Mode::Journal => "journal_delete",
-        _ => "delete",
-    }
-}
-
-/// Whether the DELETE's rows are journaled (soft and journal tables).
-fn journaled(mode: Mode) -> bool {
-    matches!(mode, Mode::Soft | Mode::Journal)
 }

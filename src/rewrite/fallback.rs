@@ -25,7 +25,8 @@ pub fn decide(sql: &str, rules: &Rules, nonce: &str) -> Decision {
     };
     Decision::Rewrite(std::sync::Arc::new(Rewrite {
         template: refusal.statement(nonce).as_str().into(),
-        shape: None,
+        shapes: vec![None],
+        prepared: Vec::new(),
         actions: vec![Action::Refuse(refusal)],
     }))
 }

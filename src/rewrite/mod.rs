@@ -15,6 +15,7 @@ mod delete;
 mod engine;
 mod fallback;
 mod lex;
+mod prepared;
 mod refusal;
 mod scan;
 mod site;
@@ -27,8 +28,10 @@ mod tests;
 use std::sync::Arc;
 
 pub use engine::{Engine, Lookup};
+pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan};
+pub use sql::literal;
 pub use template::{Hole, SessionInfo, Template};
 
 /// What happens to one SQL text.
@@ -44,11 +47,24 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub struct Rewrite {
     pub template: Template,
-    /// How the result of a single rewritten DELETE is translated back
-    /// (for the extended protocol, where rows come without a description).
-    pub shape: Option<Shape>,
+    /// How each top-level statement's result is translated back, in order
+    /// (`None`: as it comes).
+    pub shapes: Vec<Option<Shape>>,
+    /// SQL-level `PREPARE name AS DELETE ...` rewritten: the (folded) name,
+    /// and how what `EXECUTE name` returns is translated back.
+    pub prepared: Vec<(String, Shape)>,
     /// What was done, statement by statement.
     pub actions: Vec<Action>,
+}
+
+impl Rewrite {
+    /// The shape of a text holding one statement (a Parse's).
+    pub fn shape(&self) -> Option<&Shape> {
+        match self.shapes.as_slice() {
+            [shape] => shape.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// How the result of a rewritten DELETE differs from the DELETE's.
@@ -57,10 +73,13 @@ pub use crate::protocol::Shape;
 /// What the engine did to one DELETE or statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// DELETE on a soft table: an UPDATE of the marker, journaled by the
+    /// guard (which also enforces the limit).
     SoftDelete {
         table: String,
         limit: Option<u64>,
     },
+    /// DELETE on a journal table: sent as it is, journaled by the guard.
     JournalDelete {
         table: String,
         limit: Option<u64>,
@@ -70,7 +89,8 @@ pub enum Action {
         table: String,
         limit: u64,
     },
-    /// A DELETE on a block table: refused if it would remove any row.
+    /// A DELETE on a block table: sent as it is, refused by the guard if
+    /// it removes any row.
     BlockUnlessEmpty {
         table: String,
     },
@@ -82,18 +102,20 @@ impl std::fmt::Display for Action {
         let limit =
             |l: &Option<u64>| l.map_or("no row limit".to_owned(), |l| format!("at most {l} rows"));
         match self {
-            Action::SoftDelete { table, limit: l } => {
-                write!(f, "soft delete on {table}, journaled, {}", limit(l))
-            }
+            Action::SoftDelete { table, limit: l } => write!(
+                f,
+                "soft delete on {table} (an UPDATE of its marker), journaled by the guard, {}",
+                limit(l)
+            ),
             Action::JournalDelete { table, limit: l } => {
-                write!(f, "delete on {table}, journaled, {}", limit(l))
+                write!(f, "delete on {table}, journaled by the guard, {}", limit(l))
             }
             Action::LimitOnly { table, limit } => {
                 write!(f, "delete on {table}, at most {limit} rows")
             }
             Action::BlockUnlessEmpty { table } => write!(
                 f,
-                "delete on block table {table}: refused (SD001) if it would remove any row"
+                "delete on block table {table}: refused by the guard (SD001) if it would remove any row"
             ),
             Action::Refuse(r) => write!(
                 f,

@@ -45,6 +45,9 @@ pub mod sqlstate {
     pub const ROW_LIMIT: &str = "SD002";
     pub const TRUNCATE_OR_DROP: &str = "SD003";
     pub const UNANALYSABLE: &str = "SD004";
+    /// Raised by `softdel.proxy_check` where the rules protect a table the
+    /// guard was never installed on.
+    pub const UNGUARDED: &str = "SD005";
 }
 
 impl Reason {
@@ -184,25 +187,12 @@ fn plural(rows: u64) -> String {
     }
 }
 
-/// What a count check inside a rewritten statement enforces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Check {
-    /// `max_rows`.
-    Limit(u64),
-    /// A block table: no row at all.
-    Block,
-}
-
-/// The check inside a rewritten statement: NULL when `count` (an SQL
-/// expression) is within the limit, an error carrying the refusal's marker
-/// when it is over.
-pub fn limit_check(count: &str, check: Check, table: &str, sql: &str, nonce: &str) -> String {
-    let (kind, limit, suffix_limit) = match check {
-        Check::Limit(limit) => ("limit", limit, limit.to_string()),
-        Check::Block => ("block", 0, String::new()),
-    };
-    let prefix = format!("softdel:{nonce}:{kind}:");
-    let suffix = format!(":{suffix_limit}:{}:{}", hex(table), hex(sql));
+/// The row-limit check inside a rewritten statement: NULL when `count` (an
+/// SQL expression) is within `limit`, an error carrying the refusal's
+/// marker when it is over.
+pub fn limit_check(count: &str, limit: u64, table: &str, sql: &str, nonce: &str) -> String {
+    let prefix = format!("softdel:{nonce}:limit:");
+    let suffix = format!(":{limit}:{}:{}", hex(table), hex(sql));
     format!(
         "(CASE WHEN {count} > {limit} THEN ({} || {count} || {})::pg_catalog.int4 END)",
         literal(&prefix),
@@ -234,7 +224,7 @@ mod tests {
         // What the server's concatenation produces for 150 rows.
         let check = limit_check(
             "n",
-            Check::Limit(100),
+            100,
             "orders",
             "DELETE FROM orders",
             "abc",

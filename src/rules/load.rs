@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::name::parse_identifier;
-use super::{Defaults, Marker, Mode, OnParseError, Rules, TableName, TableRule};
+use super::{Defaults, Marker, Mode, OnParseError, OutsideProxy, Rules, TableName, TableRule};
 
 /// A rules file that cannot be used, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +113,7 @@ struct RawDefaultsFields {
     max_rows: Option<u64>,
     on_delete: Option<Mode>,
     on_parse_error: Option<OnParseError>,
+    outside_proxy: Option<OutsideProxy>,
 }
 
 impl From<RawDefaultsFields> for RawDefaults {
@@ -122,6 +123,7 @@ impl From<RawDefaultsFields> for RawDefaults {
             max_rows: limit(raw.max_rows.or(fallback.max_rows)),
             on_delete: raw.on_delete.unwrap_or(fallback.on_delete),
             on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
+            outside_proxy: raw.outside_proxy.unwrap_or(fallback.outside_proxy),
         })
     }
 }
@@ -130,6 +132,7 @@ struct RawTable {
     mode: Option<Mode>,
     marker: Option<Marker>,
     max_rows: Option<u64>,
+    outside_proxy: Option<OutsideProxy>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +142,7 @@ struct RawTableFields {
     flag: Option<String>,
     timestamp: Option<String>,
     max_rows: Option<u64>,
+    outside_proxy: Option<OutsideProxy>,
 }
 
 impl TryFrom<RawTableFields> for RawTable {
@@ -165,11 +169,13 @@ impl TryFrom<RawTableFields> for RawTable {
                 mode: Some(Mode::Soft),
                 marker,
                 max_rows: raw.max_rows,
+                outside_proxy: raw.outside_proxy,
             }),
             (mode, _) => Ok(RawTable {
                 mode,
                 marker,
                 max_rows: raw.max_rows,
+                outside_proxy: raw.outside_proxy,
             }),
         }
     }
@@ -208,14 +214,23 @@ impl RawRules {
                     "table {table} is listed twice (names fold to lower case unless quoted)"
                 )));
             }
+            let mode = raw.mode.unwrap_or(defaults.on_delete);
+            if raw.outside_proxy.is_some() && mode != Mode::Soft {
+                return Err(at_key(format!(
+                    "`outside_proxy` only applies to soft tables, and this one is `{}`",
+                    mode.as_str()
+                )));
+            }
             tables.push(TableRule {
                 table,
-                mode: raw.mode.unwrap_or(defaults.on_delete),
+                mode,
                 marker: raw.marker,
                 max_rows: match raw.max_rows {
                     Some(n) => limit(Some(n)),
                     None => defaults.max_rows,
                 },
+                outside_proxy: raw.outside_proxy.unwrap_or(defaults.outside_proxy),
+                position: key_position(text, &key, earlier),
             });
         }
         Ok(Rules { defaults, tables })

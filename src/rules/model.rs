@@ -46,6 +46,29 @@ impl OnParseError {
     }
 }
 
+/// What the guard does to a physical DELETE on a soft table (anything but
+/// the proxy's rewrite into an UPDATE of the marker: a client connected
+/// straight to PostgreSQL, a function, a cascade).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutsideProxy {
+    /// The rows are really deleted and journaled as a hard delete, which
+    /// `softdel undelete` re-inserts.
+    #[default]
+    Journal,
+    /// Refused (SD001): rows of this table are only ever soft-deleted.
+    Refuse,
+}
+
+impl OutsideProxy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutsideProxy::Journal => "journal",
+            OutsideProxy::Refuse => "refuse",
+        }
+    }
+}
+
 /// How a soft-deleted row is marked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Marker {
@@ -64,6 +87,11 @@ pub struct TableRule {
     pub marker: Option<Marker>,
     /// Most rows one DELETE may remove; `None` means no limit.
     pub max_rows: Option<u64>,
+    /// Soft tables: what a physical DELETE outside the proxy's rewrite gets.
+    pub outside_proxy: OutsideProxy,
+    /// Where the rule stands in its file (line, column), for errors about
+    /// it found later (a table the database does not have).
+    pub position: Option<(usize, usize)>,
 }
 
 /// What applies to tables the file does not list.
@@ -72,6 +100,8 @@ pub struct Defaults {
     pub max_rows: Option<u64>,
     pub on_delete: Mode,
     pub on_parse_error: OnParseError,
+    /// What soft tables that do not say get (see `TableRule`).
+    pub outside_proxy: OutsideProxy,
 }
 
 impl Default for Defaults {
@@ -80,6 +110,7 @@ impl Default for Defaults {
             max_rows: Some(1000),
             on_delete: Mode::Allow,
             on_parse_error: OnParseError::Refuse,
+            outside_proxy: OutsideProxy::Journal,
         }
     }
 }

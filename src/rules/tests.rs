@@ -24,7 +24,8 @@ fn the_example_file_is_valid() {
         Defaults {
             max_rows: Some(1000),
             on_delete: Mode::Allow,
-            on_parse_error: OnParseError::Refuse
+            on_parse_error: OnParseError::Refuse,
+            outside_proxy: OutsideProxy::Journal,
         }
     );
     assert_eq!(
@@ -35,24 +36,32 @@ fn the_example_file_is_valid() {
                 mode: Mode::Soft,
                 marker: Some(Marker::Flag("is_active".into())),
                 max_rows: Some(100),
+                outside_proxy: OutsideProxy::Journal,
+                position: Some((8, 3)),
             },
             TableRule {
                 table: table("payments"),
                 mode: Mode::Soft,
                 marker: Some(Marker::Timestamp("deleted_at".into())),
                 max_rows: Some(1000),
+                outside_proxy: OutsideProxy::Journal,
+                position: Some((12, 3)),
             },
             TableRule {
                 table: table("refunds"),
                 mode: Mode::Journal,
                 marker: None,
                 max_rows: Some(1000),
+                outside_proxy: OutsideProxy::Journal,
+                position: Some((15, 3)),
             },
             TableRule {
                 table: table("audit_logs"),
                 mode: Mode::Block,
                 marker: None,
                 max_rows: Some(1000),
+                outside_proxy: OutsideProxy::Journal,
+                position: Some((17, 3)),
             },
         ]
     );
@@ -73,6 +82,8 @@ fn defaults_apply_when_keys_are_left_out() {
             mode: Mode::Soft,
             marker: Some(Marker::Flag("active".into())),
             max_rows: Some(1000),
+            outside_proxy: OutsideProxy::Journal,
+            position: Some((2, 3)),
         }]
     );
     // Zero means no limit, by default and per table.
@@ -80,6 +91,17 @@ fn defaults_apply_when_keys_are_left_out() {
     assert_eq!(rules.defaults.max_rows, None);
     assert_eq!(rules.tables[0].max_rows, None);
     assert_eq!(parse("{}").unwrap(), Rules::default());
+}
+
+#[test]
+fn outside_proxy_is_per_soft_table_with_a_default() {
+    let rules = parse(
+        "defaults:\n  outside_proxy: refuse\ntables:\n  a:\n    flag: f\n  b:\n    flag: f\n    outside_proxy: journal\n",
+    )
+    .unwrap();
+    assert_eq!(rules.tables[0].outside_proxy, OutsideProxy::Refuse);
+    assert_eq!(rules.tables[1].outside_proxy, OutsideProxy::Journal);
+    assert_eq!(rules.tables[1].position, Some((6, 3)));
 }
 
 #[test]
@@ -165,6 +187,16 @@ fn broken_files_name_the_line_and_the_key() {
             "a mapping from table names to rules",
         ),
         ("defaults: {max_rows: 5\n", 2, "did not find expected"),
+        (
+            "tables:\n  refunds:\n    on_delete: journal\n    outside_proxy: refuse\n",
+            2,
+            "`outside_proxy` only applies to soft tables",
+        ),
+        (
+            "tables:\n  orders:\n    flag: f\n    outside_proxy: reject\n",
+            4,
+            "unknown variant `reject`",
+        ),
     ];
     for &(text, line, message) in cases {
         let err = parse(text).expect_err(text);

@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod bouncer;
 mod cancel;
 mod cli;
 mod clients;

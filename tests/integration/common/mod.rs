@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+pub mod pgbouncer;
 pub mod raw;
 
 use std::net::SocketAddr;

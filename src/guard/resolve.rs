@@ -1,0 +1,254 @@
+//! A rules file held against a database's catalog: the tables the guard
+//! goes on, resolved as the proxy resolves names (a rule without a schema
+//! names the table in every schema), with what each table's guard needs
+//! to know (its primary key, and the cascades it cannot let through).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tokio_postgres::GenericClient;
+use tokio_postgres::types::Oid;
+
+use super::GuardError;
+use crate::ops::catalog::{self, Table};
+use crate::rules::{Marker, Mode, OutsideProxy, Rules, TableRule};
+
+/// The guard one table gets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardSpec {
+    pub relid: Oid,
+    pub schema: String,
+    pub name: String,
+    /// Soft, Journal or Block.
+    pub mode: Mode,
+    pub marker: Option<Marker>,
+    pub max_rows: Option<u64>,
+    pub outside_proxy: OutsideProxy,
+    pub primary_key: Vec<String>,
+    /// Foreign keys that cascade deletes into this table from parents the
+    /// guard does not journal: such a cascade is refused.
+    pub cascades: Vec<Cascade>,
+    /// Where the rule stands: `rules.yaml:8:3 (orders)`.
+    pub rule: String,
+}
+
+/// An ON DELETE CASCADE foreign key from an unguarded parent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cascade {
+    pub constraint: String,
+    /// `schema.name`, for people.
+    pub parent_display: String,
+    /// `"schema"."name"`, for SQL.
+    pub parent_quoted: String,
+    /// (column of this table, column of the parent), in key order.
+    pub columns: Vec<(String, String)>,
+}
+
+impl GuardSpec {
+    /// `"schema"."name"`, for SQL.
+    pub fn quoted(&self) -> String {
+        format!(
+            "{}.{}",
+            catalog::quote_ident(&self.schema),
+            catalog::quote_ident(&self.name)
+        )
+    }
+
+    pub fn display(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+}
+
+/// The guards `rules` call for in the client's database, by table oid.
+/// A rule naming a table the database does not have, a missing or
+/// mistyped marker column and a soft table without a primary key are
+/// errors naming the rule's place in `file`.
+pub async fn resolve(
+    client: &impl GenericClient,
+    rules: &Rules,
+    file: &Path,
+) -> Result<Vec<GuardSpec>, GuardError> {
+    resolve_with(client, rules, file, true).await
+}
+
+/// `resolve`, leaving out the rules it cannot use (for `softdel check`,
+/// which reports those itself).
+pub async fn resolve_usable(
+    client: &impl GenericClient,
+    rules: &Rules,
+    file: &Path,
+) -> Result<Vec<GuardSpec>, GuardError> {
+    resolve_with(client, rules, file, false).await
+}
+
+async fn resolve_with(
+    client: &impl GenericClient,
+    rules: &Rules,
+    file: &Path,
+    strict: bool,
+) -> Result<Vec<GuardSpec>, GuardError> {
+    let database: String = client
+        .query_one("SELECT current_database()::text", &[])
+        .await?
+        .get(0);
+    let mut specs: BTreeMap<Oid, GuardSpec> = BTreeMap::new();
+    // Rules naming a table first, then the partitions and inheritance
+    // children they bring (a statement naming a child fires only the
+    // child's statement triggers); a child with a rule of its own keeps it.
+    let mut children = Vec::new();
+    for rule in rules.tables.iter().filter(|r| r.mode != Mode::Allow) {
+        let found = catalog::tables_named(client, rule.table.schema.as_deref(), &rule.table.name)
+            .await?
+            .into_iter()
+            .filter(|t| t.schema != crate::journal::SCHEMA)
+            .collect::<Vec<_>>();
+        if found.is_empty() && !strict {
+            continue;
+        }
+        if found.is_empty() {
+            return Err(GuardError::MissingTable {
+                file: file.to_owned(),
+                position: rule.position,
+                rule: format!("tables.{}", rule.table),
+                database,
+            });
+        }
+        for table in found {
+            let spec = match spec_for(rule, &table, file) {
+                Ok(spec) => spec,
+                Err(_) if !strict => continue,
+                Err(e) => return Err(e),
+            };
+            children.extend(descendants(client, table.oid).await?.into_iter().map(|c| (rule, c)));
+            specs.entry(table.oid).or_insert(spec);
+        }
+    }
+    for (rule, (schema, name)) in children {
+        if let Some(table) = catalog::table(client, &schema, &name).await? {
+            if !specs.contains_key(&table.oid) {
+                match spec_for(rule, &table, file) {
+                    Ok(spec) => specs.insert(table.oid, spec),
+                    Err(_) if !strict => continue,
+                    Err(e) => return Err(e),
+                };
+            }
+        }
+    }
+    let guarded: Vec<Oid> = specs.keys().copied().collect();
+    for spec in specs.values_mut() {
+        spec.cascades = unguarded_cascades(client, spec.relid, &guarded).await?;
+    }
+    Ok(specs.into_values().collect())
+}
+
+fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, GuardError> {
+    let unusable = |message: String| GuardError::Unusable {
+        file: file.to_owned(),
+        position: rule.position,
+        message: format!("tables.{}: {message}", rule.table),
+    };
+    if let Some(marker) = rule.marker.as_ref().filter(|_| rule.mode == Mode::Soft) {
+        let (column, wanted, kind): (&str, &[&str], &str) = match marker {
+            Marker::Flag(c) => (c, &["bool"], "boolean"),
+            Marker::Timestamp(c) => (c, &["timestamptz", "timestamp"], "timestamp"),
+        };
+        match table.column(column) {
+            None => {
+                return Err(unusable(format!(
+                    "table {} has no column {column} (the {kind} that marks deleted rows)",
+                    table.display()
+                )));
+            }
+            Some(c) if !wanted.contains(&c.type_name.as_str()) => {
+                return Err(unusable(format!(
+                    "column {column} of {} is {}, not a {kind}",
+                    table.display(),
+                    c.type_name
+                )));
+            }
+            Some(_) => {}
+        }
+        if table.primary_key.is_empty() {
+            return Err(unusable(format!(
+                "table {} has no primary key: the guard tells a soft delete from other updates by it",
+                table.display()
+            )));
+        }
+    }
+    let place = match rule.position {
+        Some((line, column)) => format!("{}:{line}:{column}", file.display()),
+        None => file.display().to_string(),
+    };
+    Ok(GuardSpec {
+        relid: table.oid,
+        schema: table.schema.clone(),
+        name: table.name.clone(),
+        mode: rule.mode,
+        marker: rule.marker.clone().filter(|_| rule.mode == Mode::Soft),
+        max_rows: rule.max_rows,
+        outside_proxy: rule.outside_proxy,
+        primary_key: table.primary_key.clone(),
+        cascades: Vec::new(),
+        rule: format!("{place} ({})", rule.table),
+    })
+}
+
+/// Partitions and inheritance children, at any depth: (schema, name).
+async fn descendants(
+    client: &impl GenericClient,
+    relid: Oid,
+) -> Result<Vec<(String, String)>, GuardError> {
+    let rows = client
+        .query(
+            "WITH RECURSIVE d(relid) AS ( \
+               SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = $1 \
+               UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN d ON i.inhparent = d.relid) \
+             SELECT n.nspname::text, c.relname::text FROM d \
+             JOIN pg_catalog.pg_class c ON c.oid = d.relid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') ORDER BY 1, 2",
+            &[&relid],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// ON DELETE CASCADE keys into `relid` from parents not in `guarded`.
+async fn unguarded_cascades(
+    client: &impl GenericClient,
+    relid: Oid,
+    guarded: &[Oid],
+) -> Result<Vec<Cascade>, GuardError> {
+    let rows = client
+        .query(
+            "SELECT c.conname::text, n.nspname || '.' || p.relname, \
+                    pg_catalog.format('%I.%I', n.nspname, p.relname), \
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(num, ord) \
+                          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num \
+                          ORDER BY k.ord), \
+                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(num, ord) \
+                          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num \
+                          ORDER BY k.ord) \
+             FROM pg_catalog.pg_constraint c \
+             JOIN pg_catalog.pg_class p ON p.oid = c.confrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace \
+             WHERE c.contype = 'f' AND c.conrelid = $1 AND c.confdeltype = 'c' \
+               AND c.confrelid <> ALL($2) AND c.conparentid = 0 \
+             ORDER BY 1",
+            &[&relid, &guarded],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let child: Vec<String> = r.get(3);
+            let parent: Vec<String> = r.get(4);
+            Cascade {
+                constraint: r.get(0),
+                parent_display: r.get(1),
+                parent_quoted: r.get(2),
+                columns: child.into_iter().zip(parent).collect(),
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,243 @@
+-- The guard's shared functions, installed with the journal by `softdel
+-- init` (CREATE OR REPLACE: every init brings them up to this softdel).
+-- The per-table trigger functions `softdel init --rules` generates (see
+-- src/guard/table.rs) call them. Everything that writes the journal runs
+-- as the role that installed it (SECURITY DEFINER, fixed search_path), so
+-- application roles need no rights on the journal.
+
+-- The client's context, as the proxy sets it for one transaction with
+-- set_config('softdel.context', ..., true) inside the statement it
+-- rewrites (never for the session: a server connection behind a pooler is
+-- shared by many clients):
+--   softdel1 TAB connection_id TAB client_addr TAB statement_key TAB sql
+-- statement_key is the epoch of statement_timestamp() when the proxy's
+-- statement ran; the sql (the client's text, as it sent it) belongs to
+-- that statement only, while the rest holds for the whole transaction.
+-- Settings are not a security boundary: a client may set this itself and
+-- claim to come through the proxy; it cannot keep its rows from the journal.
+
+-- One journaled operation; returns its id. Called by the guard's trigger
+-- functions, which already run as the journal's owner with a fixed
+-- search_path (nobody else may call it).
+CREATE OR REPLACE FUNCTION softdel.record(
+    table_schema text, table_name text, action text, row_count bigint,
+    marker_kind text, marker_column text
+) RETURNS bigint
+LANGUAGE plpgsql AS $softdel$
+DECLARE
+    ctx text[] := string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t');
+    proxied boolean := coalesce(ctx[1] = 'softdel1', false);
+    statement text := current_query();
+    id bigint;
+BEGIN
+    IF proxied AND ctx[4] = date_part('epoch', statement_timestamp())::text THEN
+        statement := array_to_string(ctx[5:], E'\t');
+    END IF;
+    INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
+                                    action, row_count, sql, marker_kind, marker_column)
+    VALUES (CASE WHEN proxied THEN 'proxy' ELSE 'direct' END,
+            CASE WHEN proxied THEN nullif(ctx[2], '')::bigint END,
+            CASE WHEN proxied THEN ctx[3] ELSE coalesce(host(inet_client_addr()), 'local') END,
+            record.table_schema, record.table_name, record.action, record.row_count,
+            coalesce(statement, ''), record.marker_kind, record.marker_column)
+    RETURNING operations.id INTO id;
+    RETURN id;
+END
+$softdel$;
+
+-- Whether the statement came through the proxy's rewrite of a DELETE (it
+-- set the context for this very statement).
+CREATE OR REPLACE FUNCTION softdel.proxied_statement() RETURNS boolean
+LANGUAGE sql STABLE AS $softdel$
+    SELECT coalesce(c[1] = 'softdel1' AND c[4] = date_part('epoch', statement_timestamp())::text, false)
+    FROM (SELECT string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t') AS c) x
+$softdel$;
+
+-- Raises the refusal `kind` for `row_count` rows of a table: the same
+-- messages and SQLSTATEs as the proxy's own refusals, on every path.
+CREATE OR REPLACE FUNCTION softdel.refuse(
+    table_schema text, table_name text, kind text, row_count bigint,
+    max_rows bigint, detail text
+) RETURNS void
+LANGUAGE plpgsql AS $softdel$
+DECLARE
+    t text := format('%I.%I', table_schema, table_name);
+    rows text := CASE WHEN row_count = 1 THEN '1 row' ELSE row_count || ' rows' END;
+BEGIN
+    CASE kind
+    WHEN 'block' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD001', SCHEMA = table_schema, TABLE = table_name,
+            MESSAGE = format('softdel: DELETE on table %s refused: the table is protected (on_delete: block) and the statement would remove %s; nothing was deleted', t, rows),
+            HINT = format('Rows of %s may not be deleted. If this delete is intended, change the rule for %s in the rules file and run softdel init --rules again.', t, t);
+    WHEN 'limit' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD002', SCHEMA = table_schema, TABLE = table_name,
+            MESSAGE = format('softdel: DELETE on table %s refused: it would remove %s, over the limit of %s; nothing was deleted', t, rows, max_rows),
+            HINT = format('Delete at most %s rows per statement (in batches), or raise max_rows for %s in the rules file and run softdel init --rules again.', max_rows, t);
+    WHEN 'mark_limit' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD002', SCHEMA = table_schema, TABLE = table_name,
+            MESSAGE = format('softdel: UPDATE on table %s refused: it would mark %s deleted, over the limit of %s; nothing was changed', t, rows, max_rows),
+            HINT = format('Soft-delete at most %s rows per statement (in batches), or raise max_rows for %s in the rules file and run softdel init --rules again.', max_rows, t);
+    WHEN 'outside_proxy' THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD001', SCHEMA = table_schema, TABLE = table_name,
+            MESSAGE = format('softdel: DELETE on table %s refused: rows of this soft table are only soft-deleted, through softdel (outside_proxy: refuse), and the statement would remove %s; nothing was deleted', t, rows),
+            HINT = format('Delete them through softdel, or mark them deleted with an UPDATE of the marker column; or change outside_proxy for %s in the rules file and run softdel init --rules again.', t);
+    WHEN 'cascade' THEN
+        -- detail: the foreign key, then the parent table
+        RAISE EXCEPTION USING ERRCODE = 'SD001', SCHEMA = table_schema, TABLE = table_name,
+            CONSTRAINT = split_part(detail, E'\t', 1),
+            MESSAGE = format('softdel: DELETE on table %s refused: foreign key %s cascades a delete of %s into it, and softdel does not journal %s, so the %s could not be brought back; nothing was deleted',
+                             t, split_part(detail, E'\t', 1), split_part(detail, E'\t', 2), split_part(detail, E'\t', 2), rows),
+            HINT = format('Protect %s in the rules file (on_delete: journal or soft) and run softdel init --rules again, or delete the rows of %s first.', split_part(detail, E'\t', 2), t);
+    ELSE
+        RAISE EXCEPTION 'softdel: unknown refusal %', kind;
+    END CASE;
+END
+$softdel$;
+
+-- TRUNCATE fires no DELETE trigger: it is refused on every protected table.
+CREATE OR REPLACE FUNCTION softdel.refuse_truncate() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $softdel$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME,
+        MESSAGE = format('softdel: TRUNCATE of table %I.%I refused: the table is protected; nothing was deleted', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+        HINT = format('Use DELETE, which softdel makes recoverable, or take %I.%I out of the rules file and run softdel init --rules again.', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+END
+$softdel$;
+
+-- Called by the proxy inside every DELETE it sends on a table its rules
+-- protect: fails (SD005) unless the guard is there to journal or refuse
+-- it, so that a proxy whose rules were never installed does not let
+-- deletes through unjournaled.
+-- (No SET search_path: it runs once per such statement, and names only
+-- pg_catalog's objects, which come first unless a session says otherwise.)
+CREATE OR REPLACE FUNCTION softdel.proxy_check(target regclass, trigger_name name) RETURNS boolean
+LANGUAGE plpgsql AS $softdel$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
+                   WHERE t.tgrelid = target AND t.tgname = trigger_name AND t.tgenabled = 'A') THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD005',
+            MESSAGE = pg_catalog.format('softdel: table %s is protected by the rules, but this database has no softdel guard on it; nothing was changed', target),
+            HINT = 'Install the guard as the tables'' owner: softdel init --database-url URL --rules FILE (softdel check shows what is missing).';
+    END IF;
+    RETURN true;
+END
+$softdel$;
+
+-- The operator's own commands, for the rest of their transaction:
+-- `allow('purge')` (softdel purge removes rows soft-deleted long ago: the
+-- guard journals only what else such a DELETE removes, live rows through
+-- cascades) and `allow('install')` (softdel init changes the guard, which
+-- the event triggers otherwise refuse). Only the journal's owner may call
+-- it; the guard checks the token it sets against softdel.secret.
+CREATE OR REPLACE FUNCTION softdel.allow(what text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+    SELECT set_config('softdel.allow_' || what, (SELECT token FROM softdel.secret LIMIT 1), true)
+$softdel$;
+
+CREATE OR REPLACE FUNCTION softdel.allowed(what text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+    SELECT coalesce(current_setting('softdel.allow_' || what, true)
+                    = (SELECT token FROM softdel.secret LIMIT 1), false)
+$softdel$;
+
+-- The proxy's record of a refused statement (`--journal-url`): the only
+-- thing its role may write (`softdel init --recorder ROLE` grants it).
+CREATE OR REPLACE FUNCTION softdel.record_refusal(
+    at timestamptz, db_user text, application_name text, database text, client_addr text,
+    connection_id bigint, table_name text, sql text, reason text
+) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+    INSERT INTO softdel.operations (at, db_user, application_name, database, client_addr,
+        connection_id, path, table_schema, table_name, action, row_count, sql, reason)
+    VALUES (at, db_user, application_name, database, client_addr, connection_id, 'proxy', '',
+            table_name, 'blocked', 0, sql, reason)
+    RETURNING id
+$softdel$;
+
+-- DDL on protected tables (event triggers, installed when the installing
+-- role is a superuser): dropping a protected table, its schema, its
+-- marker column, the guard's triggers or functions is refused.
+CREATE OR REPLACE FUNCTION softdel.on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+DECLARE
+    d record;
+    g softdel.guarded;
+    hint text := 'To drop it on purpose, take the table out of the rules file and run softdel init --rules again.';
+BEGIN
+    IF softdel.allowed('install') THEN
+        RETURN;
+    END IF;
+    FOR d IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+        IF d.classid = 'pg_class'::regclass THEN
+            SELECT * INTO g FROM softdel.guarded WHERE relid = d.objid;
+            CONTINUE WHEN NOT FOUND;
+            IF d.objsubid = 0 THEN
+                RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = g.table_schema, TABLE = g.table_name,
+                    MESSAGE = format('softdel: DROP of table %s refused: the table is protected; nothing was dropped', d.object_identity),
+                    HINT = hint;
+            ELSIF d.address_names[3] = g.marker_column THEN
+                RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = g.table_schema, TABLE = g.table_name,
+                    COLUMN = g.marker_column,
+                    MESSAGE = format('softdel: dropping column %s refused: it marks the soft-deleted rows of a protected table; nothing was dropped', d.object_identity),
+                    HINT = hint;
+            END IF;
+        ELSIF d.classid = 'pg_trigger'::regclass AND d.address_names[3] LIKE 'softdel\_guard\_%' THEN
+            RAISE EXCEPTION USING ERRCODE = 'SD003',
+                MESSAGE = format('softdel: dropping %s refused: it is the softdel guard of a protected table; nothing was dropped', d.object_identity),
+                HINT = hint;
+        ELSIF d.object_type = 'function' AND d.schema_name = 'softdel' THEN
+            RAISE EXCEPTION USING ERRCODE = 'SD003',
+                MESSAGE = format('softdel: dropping %s refused: the softdel guard uses it; nothing was dropped', d.object_identity),
+                HINT = 'Take every table out of the rules file and run softdel init --rules again first.';
+        END IF;
+    END LOOP;
+END
+$softdel$;
+
+-- After any DDL command: every guarded table still has its triggers,
+-- enabled ALWAYS, and its marker column (ALTER TABLE ... DISABLE TRIGGER,
+-- ALTER TRIGGER ... RENAME, RENAME COLUMN are refused).
+CREATE OR REPLACE FUNCTION softdel.on_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+DECLARE
+    broken record;
+BEGIN
+    IF softdel.allowed('install') THEN
+        RETURN;
+    END IF;
+    SELECT g.table_schema, g.table_name, c.relname AS now_named, e.what INTO broken
+    FROM softdel.guarded g
+    JOIN pg_class c ON c.oid = g.relid
+    CROSS JOIN LATERAL (
+        SELECT format('its trigger %s', t.name) AS what
+        FROM unnest(CASE WHEN g.mode = 'soft'
+                         THEN ARRAY['softdel_guard_delete', 'softdel_guard_update', 'softdel_guard_truncate']
+                         ELSE ARRAY['softdel_guard_delete', 'softdel_guard_truncate'] END) AS t(name)
+        WHERE NOT EXISTS (SELECT FROM pg_trigger p
+                          WHERE p.tgrelid = g.relid AND p.tgname = t.name AND p.tgenabled = 'A')
+        UNION ALL
+        SELECT format('its marker column %s', g.marker_column)
+        WHERE g.marker_column IS NOT NULL
+          AND NOT EXISTS (SELECT FROM pg_attribute a
+                          WHERE a.attrelid = g.relid AND a.attname = g.marker_column AND NOT a.attisdropped)
+    ) e
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = broken.table_schema, TABLE = broken.now_named,
+            MESSAGE = format('softdel: this command would leave protected table %I.%I without %s (disabled, renamed or dropped); nothing was changed',
+                             broken.table_schema, broken.now_named, broken.what),
+            HINT = 'To change a protected table''s guard, change its rule in the rules file and run softdel init --rules again.';
+    END IF;
+END
+$softdel$;
+
+-- Only the guard's own triggers may call these; the proxy calls proxy_check.
+REVOKE ALL ON FUNCTION softdel.record(text, text, text, bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.refuse(text, text, text, bigint, bigint, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.allow(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.allowed(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.on_sql_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.on_ddl_end() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION softdel.proxy_check(regclass, name) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION softdel.proxied_statement() TO PUBLIC;

@@ -1,0 +1,278 @@
+//! The SQL of one table's guard: its trigger functions and triggers. Pure
+//! functions of a [`GuardSpec`]; the text is stored with the guard, so a
+//! later `softdel init` (or `softdel check`) sees exactly what changed.
+//!
+//! Every protected table gets
+//! - `softdel_guard_delete`: AFTER DELETE, once per statement, with the
+//!   deleted rows as a transition table: refuses (block tables, a cascade
+//!   from an unjournaled parent, `outside_proxy: refuse`, the row limit)
+//!   or journals every row image as one operation;
+//! - `softdel_guard_truncate`: BEFORE TRUNCATE, refused;
+//!
+//! and soft tables also
+//! - `softdel_guard_update`: AFTER UPDATE, once per statement, old and new
+//!   rows as transition tables: the rows the statement marked deleted
+//!   (flag from not false to false, timestamp from NULL to a time),
+//!   whoever sent it, are journaled as one soft delete.
+//!
+//! All are ENABLE ALWAYS, so they fire under
+//! `session_replication_role = replica` too; their functions run as the
+//! role that installed them, with a fixed search_path.
+
+use super::resolve::{Cascade, GuardSpec};
+use crate::ops::catalog::quote_ident;
+use crate::rules::{Marker, Mode, OutsideProxy};
+
+/// The triggers a guard of `mode` has, by name.
+pub fn trigger_names(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::Soft => &[
+            "softdel_guard_delete",
+            "softdel_guard_update",
+            "softdel_guard_truncate",
+        ],
+        _ => &["softdel_guard_delete", "softdel_guard_truncate"],
+    }
+}
+
+/// The trigger the proxy checks for before it sends a statement on a table
+/// of `mode` (see `softdel.proxy_check`).
+pub fn proxy_trigger(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Soft => "softdel_guard_update",
+        _ => "softdel_guard_delete",
+    }
+}
+
+/// The functions a guard installs, by name (`softdel.guard_<oid>_...`).
+pub fn function_names(relid: u32, mode: Mode) -> Vec<String> {
+    let mut names = vec![format!("softdel.guard_{relid}_delete")];
+    if mode == Mode::Soft {
+        names.push(format!("softdel.guard_{relid}_update"));
+    }
+    names
+}
+
+/// The whole guard of one table, ready to run (after any earlier version
+/// of it is dropped: see `drop_sql`).
+pub fn create_sql(spec: &GuardSpec) -> String {
+    let table = spec.quoted();
+    let mut sql = delete_function(spec);
+    if let Some(marker) = spec.marker.as_ref().filter(|_| spec.mode == Mode::Soft) {
+        sql.push_str(&update_function(spec, marker));
+    }
+    let relid = spec.relid;
+    sql.push_str(&format!(
+        "CREATE TRIGGER softdel_guard_delete AFTER DELETE ON {table}\n    \
+         REFERENCING OLD TABLE AS softdel_old FOR EACH STATEMENT\n    \
+         EXECUTE FUNCTION softdel.guard_{relid}_delete();\n"
+    ));
+    if spec.mode == Mode::Soft {
+        sql.push_str(&format!(
+            "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON {table}\n    \
+             REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    \
+             EXECUTE FUNCTION softdel.guard_{relid}_update();\n"
+        ));
+    }
+    sql.push_str(&format!(
+        "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
+         FOR EACH STATEMENT EXECUTE FUNCTION softdel.refuse_truncate();\n"
+    ));
+    for trigger in trigger_names(spec.mode) {
+        sql.push_str(&format!(
+            "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger};\n"
+        ));
+    }
+    sql
+}
+
+/// Removes a guard: its triggers (when the table is still there, as
+/// `table`) and its functions.
+pub fn drop_sql(relid: u32, table: Option<&str>) -> String {
+    let mut sql = String::new();
+    if let Some(table) = table {
+        for trigger in trigger_names(Mode::Soft) {
+            sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table};\n"));
+        }
+    }
+    for function in function_names(relid, Mode::Soft) {
+        sql.push_str(&format!("DROP FUNCTION IF EXISTS {function}();\n"));
+    }
+    sql
+}
+
+/// A trigger function: `body` (from DECLARE to END) dollar-quoted with a
+/// tag it does not contain (a table's name may hold anything).
+fn function(name: &str, comment: &str, body: &str) -> String {
+    let mut tag = "$guard$".to_owned();
+    let mut n = 0;
+    while body.contains(&tag) || comment.contains(&tag) {
+        n += 1;
+        tag = format!("$guard{n}$");
+    }
+    format!(
+        "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger\n\
+         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS {tag}\n\
+         -- {comment}\n{body}{tag};\n"
+    )
+}
+
+/// What a rule says, for the functions' comments.
+fn describe(spec: &GuardSpec) -> String {
+    let mut text = format!("softdel guard of {}: {}", spec.display(), spec.mode.as_str());
+    match &spec.marker {
+        Some(Marker::Flag(c)) => text.push_str(&format!(", flag {c}")),
+        Some(Marker::Timestamp(c)) => text.push_str(&format!(", timestamp {c}")),
+        None => {}
+    }
+    if let Some(limit) = spec.max_rows {
+        text.push_str(&format!(", at most {limit} rows"));
+    }
+    if spec.mode == Mode::Soft && spec.outside_proxy == OutsideProxy::Refuse {
+        text.push_str(", outside_proxy refuse");
+    }
+    text.push_str(&format!("; rule {}", spec.rule));
+    text.replace(['\n', '\r'], " ")
+}
+
+/// `o.live` for the marker: not marked deleted.
+fn live(marker: &Marker, row: &str) -> String {
+    match marker {
+        Marker::Flag(c) => format!("{row}.{} IS NOT FALSE", quote_ident(c)),
+        Marker::Timestamp(c) => format!("{row}.{} IS NULL", quote_ident(c)),
+    }
+}
+
+/// Rows DELETE took from the table: refused, or journaled as one operation.
+fn delete_function(spec: &GuardSpec) -> String {
+    let relid = spec.relid;
+    let mut sql = String::from("DECLARE\n    n bigint;\n    op bigint;\nBEGIN\n");
+    // Purge really deletes rows soft-deleted long ago; whatever else the
+    // statement takes (live rows) is journaled as usual.
+    let purged = spec
+        .marker
+        .as_ref()
+        .filter(|_| spec.mode == Mode::Soft)
+        .map(|m| live(m, "o"));
+    let taken = match &purged {
+        Some(live) => format!(
+            "    IF current_setting('softdel.allow_purge', true) IS NOT NULL AND softdel.allowed('purge') THEN\n        \
+             SELECT count(*) INTO n FROM softdel_old o WHERE {live};\n    \
+             ELSE\n        SELECT count(*) INTO n FROM softdel_old;\n    END IF;\n"
+        ),
+        None => "    SELECT count(*) INTO n FROM softdel_old;\n".to_owned(),
+    };
+    sql.push_str(&taken);
+    sql.push_str("    IF n = 0 THEN\n        RETURN NULL;\n    END IF;\n");
+    let refuse = |kind: &str, detail: &str| {
+        format!("PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});")
+    };
+    match spec.mode {
+        Mode::Block => sql.push_str(&format!("    {}\n", refuse("block", "NULL"))),
+        Mode::Soft if spec.outside_proxy == OutsideProxy::Refuse => {
+            sql.push_str(&format!("    {}\n", refuse("outside_proxy", "NULL")));
+        }
+        _ => {}
+    }
+    for cascade in &spec.cascades {
+        sql.push_str(&cascade_check(cascade));
+    }
+    if let Some(limit) = spec.max_rows {
+        sql.push_str(&format!(
+            "    IF n > {limit} THEN\n        \
+             PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'limit', n, {limit}, NULL);\n    END IF;\n"
+        ));
+    }
+    let action = if spec.mode == Mode::Soft {
+        "hard_delete"
+    } else {
+        "journal_delete"
+    };
+    let filter = match &purged {
+        Some(live) => format!(
+            " WHERE NOT (current_setting('softdel.allow_purge', true) IS NOT NULL AND softdel.allowed('purge')) OR {live}"
+        ),
+        None => String::new(),
+    };
+    sql.push_str(&format!(
+        "    op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{action}', n, NULL, NULL);\n    \
+         INSERT INTO softdel.rows (op_id, image) SELECT op, to_jsonb(o) FROM softdel_old o{filter};\n    \
+         RETURN NULL;\nEND\n"
+    ));
+    function(
+        &format!("softdel.guard_{relid}_delete"),
+        &describe(spec),
+        &sql,
+    )
+}
+
+/// A cascade from `cascade`'s parent: the deleted rows point at parent
+/// rows that are gone, which the guard has no record of.
+fn cascade_check(cascade: &Cascade) -> String {
+    let present: Vec<String> = cascade
+        .columns
+        .iter()
+        .map(|(child, _)| format!("o.{} IS NOT NULL", quote_ident(child)))
+        .collect();
+    let matches: Vec<String> = cascade
+        .columns
+        .iter()
+        .map(|(child, parent)| format!("p.{} = o.{}", quote_ident(parent), quote_ident(child)))
+        .collect();
+    let detail = crate::rewrite::literal(&format!(
+        "{}\t{}",
+        cascade.constraint, cascade.parent_display
+    ));
+    format!(
+        "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
+         (SELECT FROM {} p WHERE {})) THEN\n        \
+         PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
+        present.join(" AND "),
+        cascade.parent_quoted,
+        matches.join(" AND "),
+    )
+}
+
+/// Rows an UPDATE marked deleted: journaled as one soft delete.
+fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
+    let relid = spec.relid;
+    let join = spec
+        .primary_key
+        .iter()
+        .map(|c| format!("o.{c} = w.{c}", c = quote_ident(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let (kind, column, marked) = match marker {
+        Marker::Flag(c) => ("flag", c, format!("w.{} IS FALSE", quote_ident(c))),
+        Marker::Timestamp(c) => ("timestamp", c, format!("w.{} IS NOT NULL", quote_ident(c))),
+    };
+    let rows = format!(
+        "softdel_new w JOIN softdel_old o ON {join}\n        WHERE {marked} AND {}",
+        live(marker, "o")
+    );
+    let mut sql = String::new();
+    sql.push_str(&format!(
+        "DECLARE\n    n bigint;\n    op bigint;\nBEGIN\n    \
+         SELECT count(*) INTO n FROM {rows};\n    \
+         IF n = 0 THEN\n        RETURN NULL;\n    END IF;\n"
+    ));
+    if let Some(limit) = spec.max_rows {
+        // The proxy's rewrite of a DELETE is refused as the DELETE it was.
+        sql.push_str(&format!(
+            "    IF n > {limit} THEN\n        \
+             PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME,\n            \
+             CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END, n, {limit}, NULL);\n    END IF;\n"
+        ));
+    }
+    let column = crate::rewrite::literal(column);
+    sql.push_str(&format!(
+        "    op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'soft_delete', n, '{kind}', {column});\n    \
+         INSERT INTO softdel.rows (op_id, image) SELECT op, to_jsonb(w) FROM {rows};\n    \
+         RETURN NULL;\nEND\n"
+    ));
+    function(
+        &format!("softdel.guard_{relid}_update"),
+        &describe(spec),
+        &sql,
+    )
+}
