@@ -42,7 +42,7 @@ pub struct LogArgs {
     /// Only operations by this database user.
     #[arg(long)]
     user: Option<String>,
-    /// Only this action: soft_delete, journal_delete, delete, blocked, undelete or purge.
+    /// Only this action: soft_delete, journal_delete, hard_delete, delete, blocked, undelete or purge.
     #[arg(long)]
     action: Option<String>,
     /// Show this one operation and the rows it journaled.
@@ -225,6 +225,7 @@ fn show_operation(op: &Operation, rows: &[JournalRow], json: bool) -> anyhow::Re
         ("application", op.application_name.clone()),
         ("database", op.database.clone()),
         ("client", op.client_addr.clone().unwrap_or_default()),
+        ("path", op.path.clone().unwrap_or_default()),
         (
             "connection",
             op.connection_id.map(|c| c.to_string()).unwrap_or_default(),
@@ -296,6 +297,7 @@ fn table(operations: &[Operation]) -> String {
         "TXID".to_owned(),
         "USER".to_owned(),
         "APPLICATION".to_owned(),
+        "PATH".to_owned(),
         "TABLE".to_owned(),
         "ACTION".to_owned(),
         "ROWS".to_owned(),
@@ -320,6 +322,7 @@ fn table(operations: &[Operation]) -> String {
             op.txid.to_string(),
             op.db_user.clone(),
             op.application_name.clone(),
+            op.path.clone().unwrap_or_default(),
             op.table.trim_start_matches('.').to_owned(),
             action,
             op.row_count.to_string(),

@@ -295,7 +295,7 @@ pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     let rules = Rules::load(&args.rules)?;
     let report = super::runtime()?.block_on(async {
         let client = connect_as(&args.database_url, "softdel check").await?;
-        anyhow::Ok(check::check(&client, &rules).await?)
+        anyhow::Ok(check::check(&client, &rules, &args.rules).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -322,10 +322,13 @@ fn level(level: Level) -> &'static str {
 
 fn check_text(report: &check::Report) -> String {
     let mut out = format!(
-        "journal\n  {:<8} {}\n",
+        "journal\n  {:<8} {}\n\nguard\n",
         level(report.journal.level),
         report.journal.message
     );
+    for f in &report.guard {
+        out.push_str(&format!("  {:<8} {}\n", level(f.level), f.message));
+    }
     for t in &report.tables {
         let resolved = t
             .table

@@ -131,7 +131,6 @@ fn describe(spec: &GuardSpec) -> String {
     if spec.mode == Mode::Soft && spec.outside_proxy == OutsideProxy::Refuse {
         text.push_str(", outside_proxy refuse");
     }
-    text.push_str(&format!("; rule {}", spec.rule));
     text.replace(['\n', '\r'], " ")
 }
 

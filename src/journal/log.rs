@@ -15,7 +15,7 @@ pub struct LogFilter {
     pub until: Option<String>,
     /// Only this database user.
     pub user: Option<String>,
-    /// Only this action (soft_delete, journal_delete, delete, blocked, undelete, purge).
+    /// Only this action (soft_delete, journal_delete, hard_delete, delete, blocked, undelete, purge).
     pub action: Option<String>,
     /// Only this operation.
     pub id: Option<i64>,
@@ -23,9 +23,10 @@ pub struct LogFilter {
 }
 
 /// The actions the journal records.
-pub const ACTIONS: [&str; 6] = [
+pub const ACTIONS: [&str; 7] = [
     "soft_delete",
     "journal_delete",
+    "hard_delete",
     "delete",
     "blocked",
     "undelete",
@@ -43,6 +44,8 @@ pub struct Operation {
     pub database: String,
     pub client_addr: Option<String>,
     pub connection_id: Option<i64>,
+    /// `proxy` or `direct`; none for the operator's own commands.
+    pub path: Option<String>,
     pub table: String,
     pub action: String,
     pub row_count: i64,
@@ -65,7 +68,7 @@ pub async fn operations(
         .query(
             "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), txid, \
                     db_user, application_name, database, client_addr, connection_id, \
-                    table_schema || '.' || table_name, action, row_count, sql, reason \
+                    table_schema || '.' || table_name, action, row_count, sql, reason, path \
              FROM softdel.operations \
              WHERE ($1::text IS NULL OR table_schema = $1) \
                AND ($2::text IS NULL OR table_name = $2) \
@@ -98,6 +101,7 @@ pub async fn operations(
             database: r.get(5),
             client_addr: r.get(6),
             connection_id: r.get(7),
+            path: r.get(13),
             table: r.get(8),
             action: r.get(9),
             row_count: r.get(10),

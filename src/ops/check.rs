@@ -2,6 +2,8 @@
 //! what makes softdel misbehave (exit status non-zero); warnings are what a
 //! soft delete changes for the application.
 
+use std::path::Path;
+
 use tokio_postgres::Client;
 
 use super::OpsError;
@@ -37,12 +39,16 @@ pub struct TableCheck {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Report {
     pub journal: Finding,
+    /// The guard installed in the database against the rules: what differs.
+    pub guard: Vec<Finding>,
     pub tables: Vec<TableCheck>,
 }
 
 impl Report {
     fn all(&self) -> impl Iterator<Item = &Finding> {
-        std::iter::once(&self.journal).chain(self.tables.iter().flat_map(|t| &t.findings))
+        std::iter::once(&self.journal)
+            .chain(&self.guard)
+            .chain(self.tables.iter().flat_map(|t| &t.findings))
     }
 
     pub fn count(&self, level: Level) -> usize {
@@ -74,13 +80,21 @@ fn problem(message: String) -> Finding {
     }
 }
 
-pub async fn check(client: &Client, rules: &Rules) -> Result<Report, OpsError> {
+pub async fn check(client: &Client, rules: &Rules, file: &Path) -> Result<Report, OpsError> {
     let journal = match require_current(client).await {
         Ok(()) => ok(format!(
             "journal installed (schema softdel, version {VERSION})"
         )),
         Err(JournalError::Database(e)) => return Err(e.into()),
         Err(e) => problem(e.to_string()),
+    };
+    let guard = if journal.level == Level::Ok {
+        guard_findings(client, rules, file).await?
+    } else {
+        vec![problem(
+            "the guard cannot be checked before the journal is installed at this version"
+                .to_owned(),
+        )]
     };
     let mut tables = Vec::new();
     for rule in &rules.tables {
@@ -107,7 +121,45 @@ pub async fn check(client: &Client, rules: &Rules) -> Result<Report, OpsError> {
             });
         }
     }
-    Ok(Report { journal, tables })
+    Ok(Report {
+        journal,
+        guard,
+        tables,
+    })
+}
+
+/// Where the installed guards and the rules disagree.
+async fn guard_findings(
+    client: &Client,
+    rules: &Rules,
+    file: &Path,
+) -> Result<Vec<Finding>, OpsError> {
+    let drifts = crate::guard::drift(client, rules, file)
+        .await
+        .map_err(|e| OpsError::Failed {
+            context: "reading the installed guard".to_owned(),
+            message: e.to_string(),
+        })?;
+    if drifts.is_empty() {
+        return Ok(vec![ok(
+            "every protected table has its guard, as the rules say, and DDL is guarded".to_owned(),
+        )]);
+    }
+    Ok(drifts
+        .into_iter()
+        .map(|d| {
+            let message = if d.table.is_empty() {
+                d.message
+            } else {
+                format!("{}: {}", d.table, d.message)
+            };
+            if d.problem {
+                problem(message)
+            } else {
+                warning(message, None)
+            }
+        })
+        .collect())
 }
 
 fn describe(rule: &TableRule) -> String {
@@ -244,8 +296,8 @@ fn quote_if_plain(name: &str) -> String {
     }
 }
 
-/// Foreign keys whose ON DELETE action works inside PostgreSQL, where the
-/// proxy cannot see it.
+/// Foreign keys whose ON DELETE action works inside PostgreSQL: what the
+/// guard does about them.
 fn cascade_finding(
     rules: &Rules,
     rule: &TableRule,
@@ -258,18 +310,23 @@ fn cascade_finding(
         'd' => "SET DEFAULT",
         _ => return None,
     };
+    let mode_of = |name: &str| {
+        let (schema, name) = split_regclass(name);
+        rules.lookup(schema.as_deref(), &name).mode()
+    };
     if key.parent == table.oid && key.child != table.oid {
         // This table is the parent: its deletes reach the child.
+        let child_protected = mode_of(&key.child_name) != Mode::Allow;
         let consequence = match rule.mode {
             Mode::Soft => format!(
                 "a soft delete does not {action}: rows of {} stay live, referring to soft-deleted rows",
                 key.child_name
             ),
-            Mode::Journal => format!(
-                "a delete also changes rows of {} inside PostgreSQL ({action}), unseen and unjournaled by softdel",
-                key.child_name
+            Mode::Journal if key.on_delete == 'c' && !child_protected => format!(
+                "a delete also deletes rows of {} inside PostgreSQL, which softdel does not journal: protect {} too",
+                key.child_name, key.child_name
             ),
-            Mode::Block | Mode::Allow => return None,
+            _ => return None,
         };
         return Some(warning(
             format!(
@@ -281,18 +338,28 @@ fn cascade_finding(
     }
     if key.child == table.oid && key.parent != table.oid && rule.mode != Mode::Allow {
         // This table is the child: a delete on the parent reaches it.
-        let (schema, name) = split_regclass(&key.parent_name);
-        let parent_mode = rules.lookup(schema.as_deref(), &name).mode();
-        if matches!(parent_mode, Mode::Soft | Mode::Block) {
+        if mode_of(&key.parent_name) != Mode::Allow {
+            // The parent's rows are journaled (or refused) too.
             return None;
         }
-        return Some(problem(format!(
-            "foreign key {} to {} ON DELETE {action}: a DELETE on {} ({}) changes rows of this table inside PostgreSQL, bypassing its rule",
-            key.name,
-            key.parent_name,
-            key.parent_name,
-            parent_mode.as_str()
-        )));
+        let consequence = if key.on_delete == 'c' {
+            format!(
+                "the guard refuses a DELETE on {} that would cascade into rows of this table (their parents would not be journaled): protect {} (journal) to let such deletes through",
+                key.parent_name, key.parent_name
+            )
+        } else {
+            format!(
+                "a DELETE on {} changes the key of rows of this table inside PostgreSQL, unjournaled",
+                key.parent_name
+            )
+        };
+        return Some(warning(
+            format!(
+                "foreign key {} to {} ON DELETE {action}: {consequence}",
+                key.name, key.parent_name
+            ),
+            None,
+        ));
     }
     None
 }

@@ -79,6 +79,11 @@ pub fn parse_age(text: &str) -> Result<u64, String> {
 pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, OpsError> {
     require_current(client).await?;
     let tx = client.transaction().await?;
+    // The guard journals rows a DELETE takes; purge takes rows soft-deleted
+    // (and journaled) long ago, which it must not journal again.
+    tx.batch_execute("SELECT softdel.allow('purge')")
+        .await
+        .map_err(failed("telling the guard this is a purge (run purge as the role that ran softdel init)"))?;
     let secs = i64::try_from(options.older_than_secs).unwrap_or(i64::MAX);
     let (schema, name) = match options.table.as_deref().map(split_table) {
         Some((schema, name)) => (schema, Some(name)),

@@ -40,7 +40,7 @@ pub enum RemovalKind {
 }
 
 /// The actions whose rows can come back.
-const RESTORABLE: [&str; 2] = ["soft_delete", "journal_delete"];
+const RESTORABLE: [&str; 3] = ["soft_delete", "journal_delete", "hard_delete"];
 
 /// `name` or `schema.name` split as the journal stores it.
 pub fn split_table(table: &str) -> (Option<&str>, &str) {
@@ -151,7 +151,7 @@ pub async fn removals(
             let schema: String = r.get(2);
             let table: String = r.get(3);
             let action: String = r.get(4);
-            let kind = if action == "journal_delete" {
+            let kind = if action == "journal_delete" || action == "hard_delete" {
                 RemovalKind::Hard
             } else {
                 let marker = match (r.get::<_, Option<String>>(5), r.get(6)) {
