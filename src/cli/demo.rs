@@ -45,19 +45,35 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.rules = Some(rules.clone());
     config.blocked_log = dir.join("blocked.jsonl");
     let runtime = super::runtime()?;
+    let example = config.rules.as_deref() == Some(dir.join("rules.yaml").as_path());
     runtime.block_on(async {
         let client = super::journal::connect(&cluster.url("postgres")).await?;
-        softdel::journal::install(&client).await?;
-        if config.rules.as_deref() == Some(dir.join("rules.yaml").as_path()) {
-            client
-                .batch_execute(DEMO_SHOP)
-                .await
-                .context("cannot create the demo shop")?;
+        if !example {
+            softdel::journal::install(&client).await?;
+            return anyhow::Ok(());
         }
+        client
+            .batch_execute(DEMO_SHOP)
+            .await
+            .context("cannot create the demo shop")?;
+        let rules = Rules::load(&rules)?;
+        softdel::guard::install(&client, Some((&rules, &dir.join("rules.yaml"))), &[])
+            .await
+            .context("cannot install the guard")?;
         anyhow::Ok(())
     })?;
+    let installed = if example {
+        "with the journal and the guard installed".to_owned()
+    } else {
+        format!(
+            "with the journal installed; create your tables, then install the guard with\n    \
+             softdel init --database-url postgres://postgres@{}/postgres --rules {}",
+            cluster.addr(),
+            rules.display()
+        )
+    };
     eprintln!(
-        "softdel demo: PostgreSQL is at {upstream} (direct, bypassing softdel), with the journal installed\n\
+        "softdel demo: PostgreSQL is at {upstream} (direct, bypassing softdel), {installed}\n\
          softdel demo: rules: {rules}\n\
          softdel demo: refused statements are also appended to {blocked}\n\
          softdel demo: connect through softdel with\n\n    \

@@ -63,9 +63,9 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         None => None,
     };
     super::runtime()?.block_on(async {
-        let mut client = connect(&args.database_url).await?;
+        let client = connect(&args.database_url).await?;
         let rules = rules.as_ref().map(|(rules, path)| (rules, path.as_path()));
-        let report = guard::install(&mut client, rules, &args.recorder).await?;
+        let report = guard::install(&client, rules, &args.recorder).await?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {

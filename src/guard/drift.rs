@@ -11,7 +11,7 @@ use super::GuardError;
 use super::install::{describe, event_triggers_installed, installed};
 use super::resolve::resolve_usable;
 use super::table::create_sql;
-use crate::rules::Rules;
+use crate::rules::{Mode, Rules};
 
 /// One disagreement.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -74,7 +74,15 @@ pub async fn drift(client: &Client, rules: &Rules, file: &Path) -> Result<Vec<Dr
     let mut left: Vec<_> = installed.into_values().collect();
     left.sort_by(|a, b| a.display.cmp(&b.display));
     for gone in left {
+        let named = rules
+            .tables
+            .iter()
+            .any(|r| r.mode != Mode::Allow && r.table.matches(Some(&gone.schema), &gone.name));
         let message = match &gone.quoted_now {
+            Some(_) if named => format!(
+                "guarded ({}), but its rule cannot be installed as written (see the table's findings below)",
+                gone.guard
+            ),
             Some(now) => format!(
                 "guarded ({}), but the rules do not protect it{}: run softdel init --rules to remove the guard",
                 gone.guard,

@@ -59,7 +59,10 @@ pub enum Change {
 /// An installed guard, as `softdel.guarded` records it.
 pub(crate) struct Installed1 {
     pub relid: Oid,
+    /// `schema.name` when the guard was installed, and its parts.
     pub display: String,
+    pub schema: String,
+    pub name: String,
     /// The table's name now, quoted; `None` once it is gone.
     pub quoted_now: Option<String>,
     pub definition: String,
@@ -72,11 +75,11 @@ pub(crate) struct Installed1 {
 /// them. `recorders` may record refused statements (the proxy's
 /// `--journal-url` role).
 pub async fn install(
-    client: &mut Client,
+    client: &Client,
     rules: Option<(&Rules, &Path)>,
     recorders: &[String],
 ) -> Result<InstallReport, GuardError> {
-    journal::begin_install(&*client).await?;
+    journal::begin_install(client).await?;
     let result = install_in(client, rules, recorders).await;
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     client.batch_execute(end).await?;
@@ -103,7 +106,9 @@ async fn install_in(
     let mut tables = Vec::new();
     if let Some((rules, file)) = rules {
         // The event triggers would refuse what follows.
-        client.batch_execute("SELECT softdel.allow('install')").await?;
+        client
+            .batch_execute("SELECT softdel.allow('install')")
+            .await?;
         let specs = resolve(client, rules, file).await?;
         tables = apply(client, &specs).await?;
         if superuser {
@@ -176,7 +181,10 @@ async fn apply(client: &Client, specs: &[GuardSpec]) -> Result<Vec<TableChange>,
                 gone.display
             )))?;
         client
-            .execute("DELETE FROM softdel.guarded WHERE relid = $1", &[&gone.relid])
+            .execute(
+                "DELETE FROM softdel.guarded WHERE relid = $1",
+                &[&gone.relid],
+            )
             .await?;
         changes.push(TableChange {
             table: gone.display,
@@ -194,7 +202,8 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
         None => (None, None),
     };
     let max_rows = spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let outside_proxy = (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str());
+    let outside_proxy =
+        (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str());
     client
         .execute(
             "INSERT INTO softdel.guarded (relid, table_schema, table_name, mode, marker_kind, \
@@ -228,7 +237,8 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
         .query(
             "SELECT g.relid, g.table_schema || '.' || g.table_name, \
                     pg_catalog.format('%I.%I', n.nspname, c.relname), g.definition, g.mode, \
-                    g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy \
+                    g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy, \
+                    g.table_schema, g.table_name \
              FROM softdel.guarded g \
              LEFT JOIN pg_catalog.pg_class c ON c.oid = g.relid \
              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -255,6 +265,8 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
         out.push(Installed1 {
             relid,
             display: row.get(1),
+            schema: row.get(9),
+            name: row.get(10),
             quoted_now,
             definition: row.get(3),
             guard,
@@ -283,23 +295,12 @@ async fn triggers_in_place(client: &Client, relid: Oid, mode: &str) -> Result<bo
 }
 
 async fn install_event_triggers(client: &Client) -> Result<(), GuardError> {
-    let [drop, ddl] = EVENT_TRIGGERS;
-    let sql = format!(
-        "DO $softdel$ BEGIN \
-           IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{drop}') THEN \
-             CREATE EVENT TRIGGER {drop} ON sql_drop EXECUTE FUNCTION softdel.on_sql_drop(); \
-           END IF; \
-           IF NOT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '{ddl}') THEN \
-             CREATE EVENT TRIGGER {ddl} ON ddl_command_end EXECUTE FUNCTION softdel.on_ddl_end(); \
-           END IF; \
-         END $softdel$; \
-         ALTER EVENT TRIGGER {drop} ENABLE ALWAYS; \
-         ALTER EVENT TRIGGER {ddl} ENABLE ALWAYS;"
-    );
     client
-        .batch_execute(&sql)
+        .batch_execute(super::DDL)
         .await
-        .map_err(GuardError::failed("installing the event triggers that guard DDL"))
+        .map_err(GuardError::failed(
+            "installing the event triggers that guard DDL",
+        ))
 }
 
 /// Both event triggers are there, enabled ALWAYS.

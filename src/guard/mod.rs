@@ -4,8 +4,9 @@
 //! from a function, a cascade, a view, MERGE, COPY).
 //!
 //! - `runtime.sql`: the shared functions the triggers call (journal
-//!   writing, refusals, the event triggers' checks), installed with the
-//!   journal by every `softdel init`;
+//!   writing, refusals), installed with the journal by every `softdel
+//!   init`; `ddl.sql`: the event triggers that refuse DDL taking the guard
+//!   away (installed by `softdel init --rules` run as a superuser);
 //! - [`resolve`]: a rules file held against the catalog: which tables
 //!   (by oid) get which guard;
 //! - [`table`]: the SQL of one table's guard (pure);
@@ -26,6 +27,9 @@ use std::path::PathBuf;
 
 /// The shared functions, installed (CREATE OR REPLACE) with the journal.
 pub const RUNTIME: &str = include_str!("runtime.sql");
+
+/// The DDL guard: event triggers and their functions (superuser only).
+pub const DDL: &str = include_str!("ddl.sql");
 
 /// The event triggers that refuse DDL on protected tables.
 pub const EVENT_TRIGGERS: [&str; 2] = ["softdel_guard_drop", "softdel_guard_ddl"];

@@ -119,19 +119,25 @@ async fn resolve_with(
                 Err(_) if !strict => continue,
                 Err(e) => return Err(e),
             };
-            children.extend(descendants(client, table.oid).await?.into_iter().map(|c| (rule, c)));
+            children.extend(
+                descendants(client, table.oid)
+                    .await?
+                    .into_iter()
+                    .map(|c| (rule, c)),
+            );
             specs.entry(table.oid).or_insert(spec);
         }
     }
     for (rule, (schema, name)) in children {
-        if let Some(table) = catalog::table(client, &schema, &name).await? {
-            if !specs.contains_key(&table.oid) {
-                match spec_for(rule, &table, file) {
-                    Ok(spec) => specs.insert(table.oid, spec),
-                    Err(_) if !strict => continue,
-                    Err(e) => return Err(e),
-                };
-            }
+        let Some(table) = catalog::table(client, &schema, &name).await? else {
+            continue;
+        };
+        if let std::collections::btree_map::Entry::Vacant(entry) = specs.entry(table.oid) {
+            match spec_for(rule, &table, file) {
+                Ok(spec) => entry.insert(spec),
+                Err(_) if !strict => continue,
+                Err(e) => return Err(e),
+            };
         }
     }
     let guarded: Vec<Oid> = specs.keys().copied().collect();

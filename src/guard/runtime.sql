@@ -154,90 +154,11 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
     RETURNING id
 $softdel$;
 
--- DDL on protected tables (event triggers, installed when the installing
--- role is a superuser): dropping a protected table, its schema, its
--- marker column, the guard's triggers or functions is refused.
-CREATE OR REPLACE FUNCTION softdel.on_sql_drop() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
-DECLARE
-    d record;
-    g softdel.guarded;
-    hint text := 'To drop it on purpose, take the table out of the rules file and run softdel init --rules again.';
-BEGIN
-    IF softdel.allowed('install') THEN
-        RETURN;
-    END IF;
-    FOR d IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
-        IF d.classid = 'pg_class'::regclass THEN
-            SELECT * INTO g FROM softdel.guarded WHERE relid = d.objid;
-            CONTINUE WHEN NOT FOUND;
-            IF d.objsubid = 0 THEN
-                RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = g.table_schema, TABLE = g.table_name,
-                    MESSAGE = format('softdel: DROP of table %s refused: the table is protected; nothing was dropped', d.object_identity),
-                    HINT = hint;
-            ELSIF d.address_names[3] = g.marker_column THEN
-                RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = g.table_schema, TABLE = g.table_name,
-                    COLUMN = g.marker_column,
-                    MESSAGE = format('softdel: dropping column %s refused: it marks the soft-deleted rows of a protected table; nothing was dropped', d.object_identity),
-                    HINT = hint;
-            END IF;
-        ELSIF d.classid = 'pg_trigger'::regclass AND d.address_names[3] LIKE 'softdel\_guard\_%' THEN
-            RAISE EXCEPTION USING ERRCODE = 'SD003',
-                MESSAGE = format('softdel: dropping %s refused: it is the softdel guard of a protected table; nothing was dropped', d.object_identity),
-                HINT = hint;
-        ELSIF d.object_type = 'function' AND d.schema_name = 'softdel' THEN
-            RAISE EXCEPTION USING ERRCODE = 'SD003',
-                MESSAGE = format('softdel: dropping %s refused: the softdel guard uses it; nothing was dropped', d.object_identity),
-                HINT = 'Take every table out of the rules file and run softdel init --rules again first.';
-        END IF;
-    END LOOP;
-END
-$softdel$;
-
--- After any DDL command: every guarded table still has its triggers,
--- enabled ALWAYS, and its marker column (ALTER TABLE ... DISABLE TRIGGER,
--- ALTER TRIGGER ... RENAME, RENAME COLUMN are refused).
-CREATE OR REPLACE FUNCTION softdel.on_ddl_end() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
-DECLARE
-    broken record;
-BEGIN
-    IF softdel.allowed('install') THEN
-        RETURN;
-    END IF;
-    SELECT g.table_schema, g.table_name, c.relname AS now_named, e.what INTO broken
-    FROM softdel.guarded g
-    JOIN pg_class c ON c.oid = g.relid
-    CROSS JOIN LATERAL (
-        SELECT format('its trigger %s', t.name) AS what
-        FROM unnest(CASE WHEN g.mode = 'soft'
-                         THEN ARRAY['softdel_guard_delete', 'softdel_guard_update', 'softdel_guard_truncate']
-                         ELSE ARRAY['softdel_guard_delete', 'softdel_guard_truncate'] END) AS t(name)
-        WHERE NOT EXISTS (SELECT FROM pg_trigger p
-                          WHERE p.tgrelid = g.relid AND p.tgname = t.name AND p.tgenabled = 'A')
-        UNION ALL
-        SELECT format('its marker column %s', g.marker_column)
-        WHERE g.marker_column IS NOT NULL
-          AND NOT EXISTS (SELECT FROM pg_attribute a
-                          WHERE a.attrelid = g.relid AND a.attname = g.marker_column AND NOT a.attisdropped)
-    ) e
-    LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = broken.table_schema, TABLE = broken.now_named,
-            MESSAGE = format('softdel: this command would leave protected table %I.%I without %s (disabled, renamed or dropped); nothing was changed',
-                             broken.table_schema, broken.now_named, broken.what),
-            HINT = 'To change a protected table''s guard, change its rule in the rules file and run softdel init --rules again.';
-    END IF;
-END
-$softdel$;
-
 -- Only the guard's own triggers may call these; the proxy calls proxy_check.
 REVOKE ALL ON FUNCTION softdel.record(text, text, text, bigint, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.refuse(text, text, text, bigint, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allow(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allowed(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION softdel.on_sql_drop() FROM PUBLIC;
-REVOKE ALL ON FUNCTION softdel.on_ddl_end() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION softdel.proxy_check(regclass, name) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdel.proxied_statement() TO PUBLIC;

@@ -119,7 +119,11 @@ fn function(name: &str, comment: &str, body: &str) -> String {
 
 /// What a rule says, for the functions' comments.
 fn describe(spec: &GuardSpec) -> String {
-    let mut text = format!("softdel guard of {}: {}", spec.display(), spec.mode.as_str());
+    let mut text = format!(
+        "softdel guard of {}: {}",
+        spec.display(),
+        spec.mode.as_str()
+    );
     match &spec.marker {
         Some(Marker::Flag(c)) => text.push_str(&format!(", flag {c}")),
         Some(Marker::Timestamp(c)) => text.push_str(&format!(", timestamp {c}")),
@@ -164,7 +168,9 @@ fn delete_function(spec: &GuardSpec) -> String {
     sql.push_str(&taken);
     sql.push_str("    IF n = 0 THEN\n        RETURN NULL;\n    END IF;\n");
     let refuse = |kind: &str, detail: &str| {
-        format!("PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});")
+        format!(
+            "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
+        )
     };
     match spec.mode {
         Mode::Block => sql.push_str(&format!("    {}\n", refuse("block", "NULL"))),

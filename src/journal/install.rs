@@ -89,9 +89,7 @@ pub async fn install_in(client: &impl GenericClient) -> Result<Installed, Journa
 }
 
 /// The installed schema version, `None` when there is none.
-pub async fn installed_version(
-    client: &impl GenericClient,
-) -> Result<Option<i32>, JournalError> {
+pub async fn installed_version(client: &impl GenericClient) -> Result<Option<i32>, JournalError> {
     let row = client
         .query_one("SELECT to_regclass('softdel.version') IS NOT NULL", &[])
         .await?;

@@ -11,7 +11,7 @@ mod log;
 
 pub use blocked::{BlockedAttempt, Recorder};
 pub use install::{
-    Installed, JournalError, SCHEMA, VERSION, begin_install, install, install_in, installed_version,
-    require_current,
+    Installed, JournalError, SCHEMA, VERSION, begin_install, install, install_in,
+    installed_version, require_current,
 };
 pub use log::{ACTIONS, JournalRow, LogFilter, Operation, operation_rows, operations};

@@ -83,7 +83,9 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     // (and journaled) long ago, which it must not journal again.
     tx.batch_execute("SELECT softdel.allow('purge')")
         .await
-        .map_err(failed("telling the guard this is a purge (run purge as the role that ran softdel init)"))?;
+        .map_err(failed(
+            "telling the guard this is a purge (run purge as the role that ran softdel init)",
+        ))?;
     let secs = i64::try_from(options.older_than_secs).unwrap_or(i64::MAX);
     let (schema, name) = match options.table.as_deref().map(split_table) {
         Some((schema, name)) => (schema, Some(name)),

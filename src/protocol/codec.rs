@@ -288,6 +288,30 @@ pub fn with_hint(frame: &[u8], hint: &str) -> Option<Vec<u8>> {
     Some(encode(frame[0], &body))
 }
 
+/// An ErrorResponse or NoticeResponse without its `code` field; `None`
+/// when `frame` is malformed or has no such field.
+pub fn without_field(frame: &[u8], code: u8) -> Option<Vec<u8>> {
+    let mut r = Reader::body(frame)?;
+    let mut body = Vec::with_capacity(frame.len());
+    let mut found = false;
+    loop {
+        let field = r.bytes(1)?[0];
+        if field == 0 {
+            break;
+        }
+        let value = r.cstr()?;
+        if field == code {
+            found = true;
+        } else {
+            body.push(field);
+            body.extend_from_slice(value);
+            body.push(0);
+        }
+    }
+    body.push(0);
+    found.then(|| encode(frame[0], &body))
+}
+
 /// The AuthenticationSASL code (an `R` message's first field).
 const AUTH_SASL: i32 = 10;
 /// The mechanism that binds SCRAM to the TLS channel.

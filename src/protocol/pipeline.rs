@@ -34,6 +34,9 @@ pub enum Shape {
     /// here, for the log): the same rows and description; the tag
     /// `UPDATE n` becomes `DELETE n`.
     Update(Arc<str>),
+    /// A DELETE on a journal table (named here, for the log), sent as it
+    /// is: the guard journals it.
+    Journal(Arc<str>),
 }
 
 /// What the proxy knows of a text it examined (one that may destroy

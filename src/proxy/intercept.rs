@@ -252,7 +252,10 @@ impl Intercept {
             pipeline.proxy_message(FrontendTag::Parse);
         }
         pipeline.client_message(FrontendTag::Bind);
-        let examined = self.statements.get(statement).map(|p| Arc::clone(&p.examined));
+        let examined = self
+            .statements
+            .get(statement)
+            .map(|p| Arc::clone(&p.examined));
         let bind = match examined {
             Some(examined) => {
                 // The client asks for formats for its columns; the

@@ -488,8 +488,8 @@ impl ServerState {
                     let (translated, event) = self.translator.server_frame(frame, answering);
                     match event {
                         Some(Event::Refused(refused)) => self.record(refused),
-                        Some(Event::SoftDeleted { table, rows }) => {
-                            tracing::info!(table = %table, rows, "soft delete (journaled by the guard when its transaction commits)");
+                        Some(Event::Deleted { table, rows, soft }) => {
+                            log_deleted(&table, rows, soft)
                         }
                         None => {}
                     }
@@ -612,6 +612,21 @@ async fn server_to_client(
             }
         }
     }
+}
+
+/// The log line of a DELETE the guard journaled (inside the session's
+/// span: id, peer, user, database). The journal entry commits with the
+/// client's transaction, or not at all: `softdel log --table T` shows it.
+fn log_deleted(table: &str, rows: u64, soft: bool) {
+    if rows == 0 {
+        return;
+    }
+    let message = if soft {
+        "soft delete"
+    } else {
+        "journaled delete"
+    };
+    tracing::info!(table, rows, "{message}");
 }
 
 /// Forwarding a run of messages: while none is changed, the original

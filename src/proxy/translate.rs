@@ -60,9 +60,13 @@ impl Refused {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
     Refused(Refused),
-    /// A soft delete completed (in its transaction, which may still roll
-    /// back): the guard journaled it.
-    SoftDeleted { table: Arc<str>, rows: u64 },
+    /// A DELETE on a soft (`soft`) or journal table completed, in its
+    /// transaction (which may still roll back): the guard journaled it.
+    Deleted {
+        table: Arc<str>,
+        rows: u64,
+        soft: bool,
+    },
 }
 
 /// What to send the client instead of a server message.
@@ -158,10 +162,22 @@ impl Translator {
             Some(Shape::Update(table)) => match rows("UPDATE ") {
                 Some(n) => (
                     Translated::Replaced(codec::command_complete(&format!("DELETE {n}"))),
-                    Some(Event::SoftDeleted { table, rows: n }),
+                    Some(Event::Deleted {
+                        table,
+                        rows: n,
+                        soft: true,
+                    }),
                 ),
                 None => (Translated::Original, None),
             },
+            Some(Shape::Journal(table)) => {
+                let event = rows("DELETE ").map(|n| Event::Deleted {
+                    table,
+                    rows: n,
+                    soft: false,
+                });
+                (Translated::Original, event)
+            }
             None => (Translated::Original, None),
         }
     }
@@ -211,7 +227,8 @@ impl Translator {
         if !code.starts_with("SD") {
             return (Translated::Original, None);
         }
-        // The guard's own refusal: the client sees it as it is.
+        // The guard's own refusal: the client sees its message, hint and
+        // SQLSTATE, without the PL/pgSQL call stack (CONTEXT) behind it.
         let table = match (field(b's'), field(b't')) {
             (Some(schema), Some(table)) => format!("{schema}.{table}"),
             (None, Some(table)) => table.into_owned(),
@@ -236,7 +253,8 @@ impl Translator {
             message: message.to_owned(),
             sql: examined.map(|e| e.sql.to_string()).unwrap_or_default(),
         };
-        (Translated::Original, Some(Event::Refused(refused)))
+        let without_stack = codec::without_field(frame, b'W');
+        (replaced(without_stack), Some(Event::Refused(refused)))
     }
 }
 

@@ -96,7 +96,8 @@ pub fn rewrite(
             condition.push(&check).append(&context(plan.statement));
             condition.push(" IS NOT NULL)");
             and_where(site, condition, &mut edit);
-            None
+            let top = matches!(position, Position::Top { .. });
+            (top && plan.mode == Mode::Journal).then(|| Shape::Journal(plan.table.into()))
         }
         _ => limited(site, plan, position, &mut edit),
     }
@@ -188,15 +189,7 @@ fn limited(
     condition.append(&context(plan.statement));
     condition.push(" IS NOT NULL)");
     and_where(site, condition, edit);
-    let check = |count: &str| {
-        limit_check(
-            count,
-            limit,
-            plan.table,
-            plan.statement,
-            plan.nonce,
-        )
-    };
+    let check = |count: &str| limit_check(count, limit, plan.table, plan.statement, plan.nonce);
     match position {
         Position::Top { with_before } => {
             let open = if *with_before {

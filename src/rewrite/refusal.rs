@@ -222,13 +222,7 @@ mod tests {
     #[test]
     fn row_limit_marker_is_completed_by_the_server() {
         // What the server's concatenation produces for 150 rows.
-        let check = limit_check(
-            "n",
-            100,
-            "orders",
-            "DELETE FROM orders",
-            "abc",
-        );
+        let check = limit_check("n", 100, "orders", "DELETE FROM orders", "abc");
         assert!(
             check.starts_with("(CASE WHEN n > 100 THEN (E'softdel:abc:limit:' || n || E':100:")
         );

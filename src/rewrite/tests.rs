@@ -92,7 +92,10 @@ fn soft_deletes_become_updates_of_the_live_rows() {
     let cases: Vec<(&str, String)> = vec![
         (
             "DELETE FROM orders WHERE id = $1",
-            format!("UPDATE orders {} WHERE (id = $1) AND {live}", flag("DELETE FROM orders WHERE id = $1")),
+            format!(
+                "UPDATE orders {} WHERE (id = $1) AND {live}",
+                flag("DELETE FROM orders WHERE id = $1")
+            ),
         ),
         (
             "DELETE FROM ONLY orders WHERE id = 1",
@@ -231,7 +234,12 @@ fn edits_keep_words_apart_where_the_client_wrote_no_space() {
             "DELETE FROM \"orders\"WHERE id = 1",
             format!(
                 "UPDATE \"orders\" {}WHERE (id = 1) AND \"orders\".is_active IS DISTINCT FROM false",
-                set("is_active", "false", "\"orders\"", "DELETE FROM \"orders\"WHERE id = 1")
+                set(
+                    "is_active",
+                    "false",
+                    "\"orders\"",
+                    "DELETE FROM \"orders\"WHERE id = 1"
+                )
             ),
         ),
         (
@@ -345,7 +353,8 @@ fn deletes_are_found_wherever_they_stand() {
     );
     // A DELETE with RETURNING inside the client's CTE exposes no column
     // of softdel's to `SELECT *`.
-    let out = rewrite("WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d").unwrap();
+    let out =
+        rewrite("WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d").unwrap();
     assert!(
         out.ends_with("AND orders.is_active IS DISTINCT FROM false RETURNING *) SELECT * FROM d"),
         "{out}"

@@ -66,12 +66,15 @@ async fn django_cascade_server_side_binding() {
 }
 
 /// A fresh database with the journal installed, and a proxy in front of
-/// it applying `rules`.
+/// it applying `rules` (the scripts install the guard once they have
+/// created the tables).
 struct Setup {
     direct_url: String,
     direct: Client,
     proxy_url: String,
     proxy: TestProxy,
+    /// The rules file, for `softdel init --rules` once the tables exist.
+    rules: String,
     _scratch: Scratch,
 }
 
@@ -92,6 +95,7 @@ async fn setup(prefix: &str, rules_text: &str) -> Setup {
         direct,
         proxy_url,
         proxy,
+        rules: rules.display().to_string(),
         _scratch: scratch,
     }
 }
@@ -102,10 +106,16 @@ async fn scenario(server_side_binding: bool) {
         direct,
         proxy_url,
         proxy,
+        rules,
         _scratch,
     } = setup("django", RULES).await;
 
-    let mut args = vec![proxy_url.as_str(), direct_url.as_str()];
+    let mut args = vec![
+        proxy_url.as_str(),
+        direct_url.as_str(),
+        env!("CARGO_BIN_EXE_softdel"),
+        rules.as_str(),
+    ];
     if server_side_binding {
         args.push("--server-side-binding");
     }
@@ -186,12 +196,14 @@ async fn incident(server_side_binding: bool) {
         direct,
         proxy_url,
         proxy,
+        rules,
         _scratch,
     } = setup("incident", INCIDENT_RULES).await;
     let mut args = vec![
         proxy_url.as_str(),
         direct_url.as_str(),
         env!("CARGO_BIN_EXE_softdel"),
+        rules.as_str(),
     ];
     if server_side_binding {
         args.push("--server-side-binding");

@@ -89,6 +89,9 @@ def run(args):
         # Subscriptions stay empty; Django's cascade still looks at them.
         for model in (Customer, Order, Payment, Refund, AuditLog, Subscription):
             editor.create_model(model)
+    # As an operator does after every migration: the guard brought in line
+    # with the rules, now that the tables exist.
+    scenario.install_guard(args)
 
     # A small shop: three customers, each with orders, payments, refunds
     # and audit logs.
@@ -201,6 +204,7 @@ def main():
     parser.add_argument("proxy_url")
     parser.add_argument("direct_url")
     parser.add_argument("softdel")
+    parser.add_argument("rules")
     parser.add_argument("--server-side-binding", action="store_true")
     args = parser.parse_args()
     try:

@@ -24,6 +24,7 @@ and exits 1 on the first failed check.
 
 import argparse
 import os
+import subprocess
 import sys
 import traceback
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -293,6 +294,9 @@ def run(args):
     with connection.schema_editor() as editor:
         for model in (Customer, Order, Payment, Refund, AuditLog, Subscription):
             editor.create_model(model)
+    # As an operator does after every migration: the guard brought in line
+    # with the rules, now that the tables exist.
+    install_guard(args)
     check_eq(
         sorted(
             r[0]
@@ -580,10 +584,24 @@ def run(args):
     say(f"django scenario: {CHECKS} checks passed")
 
 
+def install_guard(args):
+    """softdel init --rules against the database itself."""
+    init = subprocess.run(
+        [args.softdel, "init", "--database-url", args.direct_url, "--rules", args.rules],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    if init.returncode != 0:
+        raise SystemExit(f"softdel init --rules failed:\n{init.stdout}\n{init.stderr}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("proxy_url")
     parser.add_argument("direct_url")
+    parser.add_argument("softdel")
+    parser.add_argument("rules")
     parser.add_argument("--server-side-binding", action="store_true")
     args = parser.parse_args()
     try:

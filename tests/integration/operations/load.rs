@@ -142,10 +142,9 @@ async fn hundreds_of_clients_no_panic_no_leak_nothing_lost() {
         ))
         .await
         .unwrap();
-    softdel::journal::install(&direct).await.unwrap();
     let dir = std::env::temp_dir().join(format!("softdel-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+    crate::softdelete::shop::install_guard(&direct, &dir, RULES).await;
     let mut proxy = start_proxy(&dir, clients).await;
     let url = format!(
         "postgres://postgres@{}/postgres?connect_timeout=30",

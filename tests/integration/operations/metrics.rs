@@ -54,7 +54,7 @@ async fn metrics_count_what_the_proxy_did() {
         1.0
     );
     assert_eq!(
-        m(r#"softdel_refused_total{table="audit_logs",reason="block"}"#),
+        m(r#"softdel_refused_total{table="public.audit_logs",reason="block"}"#),
         1.0
     );
     assert_eq!(

@@ -32,7 +32,7 @@ async fn a_changed_file_applies_to_the_next_statement_of_open_sessions() {
 
     let rules = shop.dir.join("rules.yaml");
     let blocked = format!("{RULES}  scratch:\n    on_delete: block\n");
-    std::fs::write(&rules, &blocked).unwrap();
+    shop.install_guard(&blocked).await;
     let reloaded = eventually(|| async {
         sample(
             &scrape(admin).await,
@@ -71,7 +71,7 @@ async fn a_changed_file_applies_to_the_next_statement_of_open_sessions() {
     );
 
     // Back to the original rules, by request rather than by polling.
-    std::fs::write(&rules, RULES).unwrap();
+    shop.install_guard(RULES).await;
     shop.proxy.reload.reload();
     let back = eventually(|| async { client.execute(delete, &[]).await.is_ok() }).await;
     assert!(back, "allowed again");
@@ -79,10 +79,18 @@ async fn a_changed_file_applies_to_the_next_statement_of_open_sessions() {
     shop.proxy.stop().await;
 }
 
-/// Writes `rules`, asks for a reload, and waits until it is the `nth`
-/// good one.
+/// Writes `rules` (with the guard brought in line when the database can
+/// have it), asks for a reload, and waits until it is the `nth` good one.
 async fn reload_to(shop: &Shop, admin: std::net::SocketAddr, rules: &str, nth: f64) {
     std::fs::write(shop.dir.join("rules.yaml"), rules).unwrap();
+    let parsed = softdel::rules::Rules::parse(rules, &shop.dir.join("rules.yaml")).unwrap();
+    // A rule naming a missing column installs nothing: the guard stays.
+    let _ = softdel::guard::install(
+        &shop.direct,
+        Some((&parsed, &shop.dir.join("rules.yaml"))),
+        &[],
+    )
+    .await;
     shop.proxy.reload.reload();
     let reloaded = eventually(|| async {
         sample(

@@ -22,6 +22,8 @@ tables:
 #[tokio::test]
 async fn check_passes_a_good_rules_file_and_offers_fixes() {
     let shop = Shop::open().await;
+    // The guard installed as these rules say.
+    shop.install_guard(GOOD).await;
     let rules = shop.dir.join("good.yaml");
     std::fs::write(&rules, GOOD).unwrap();
     let rules = rules.to_string_lossy().into_owned();
@@ -35,7 +37,8 @@ async fn check_passes_a_good_rules_file_and_offers_fixes() {
     let run = softdel(&["check", "--rules", &rules, "--database-url", &url]).await;
     assert!(run.ok, "warnings are not problems: {run:?}");
     for line in [
-        "  ok       journal installed (schema softdel, version 2)",
+        "  ok       journal installed (schema softdel, version 3)",
+        "  ok       every protected table has its guard, as the rules say, and DDL is guarded",
         "orders (soft, flag is_active) -> public.orders",
         "  ok       column is_active is a boolean",
         "  ok       primary key (id)",
@@ -94,20 +97,25 @@ async fn check_fails_on_what_would_make_softdel_misbehave() {
         "  PROBLEM  no primary key: `softdel undelete` cannot match its rows",
         "  PROBLEM  no table invoices in this database: the rule protects nothing",
         "  warning  foreign key shipments_order_id_fkey from shipments ON DELETE CASCADE: a soft delete does not CASCADE",
-        "  PROBLEM  foreign key orders_customer_fk to customers ON DELETE CASCADE: a DELETE on customers (allow) changes rows of this table inside PostgreSQL, bypassing its rule",
-        "4 problems, 1 warning",
+        "  warning  foreign key orders_customer_fk to customers ON DELETE CASCADE: the guard refuses a DELETE on customers that would cascade into rows of this table",
+        // The guard installed is the shop's, not what these rules say.
+        "  PROBLEM  public.scratch: no guard installed (the rules say journal, at most 1000 rows)",
+        "  PROBLEM  public.audit_logs: guarded (block, at most 1000 rows), but the rules do not protect it",
+        "  PROBLEM  public.refunds: guarded (journal, at most 1000 rows), but its rule cannot be installed as written",
+        "11 problems, 2 warnings",
     ] {
         assert!(run.stdout.contains(line), "{line:?} in\n{run:?}");
     }
     assert!(
         run.stderr
-            .contains("4 problems would make softdel misbehave"),
+            .contains("11 problems would make softdel misbehave"),
         "{run:?}"
     );
 
-    // Without the journal, that is a problem too.
+    // Without the journal, that is a problem too (removed on purpose: the
+    // DDL guard first).
     shop.direct
-        .batch_execute("DROP SCHEMA softdel CASCADE")
+        .batch_execute("DROP SCHEMA softdel_ddl CASCADE; DROP SCHEMA softdel CASCADE")
         .await
         .unwrap();
     let run = softdel(&["check", "--rules", &rules, "--database-url", &url]).await;

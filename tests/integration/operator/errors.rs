@@ -130,7 +130,7 @@ async fn an_unreachable_database_or_a_missing_or_newer_journal_is_a_clear_error(
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 99, newer than this softdel's (2): upgrade softdel"),
+            .contains("version 99, newer than this softdel's (3): upgrade softdel"),
         "{run:?}"
     );
 }
@@ -164,14 +164,14 @@ async fn init_upgrades_a_version_1_journal() {
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 1, but this softdel needs version 2: run `softdel init`"),
+            .contains("version 1, but this softdel needs version 3: run `softdel init`"),
         "{run:?}"
     );
     let run = softdel(&["init", "--database-url", &url]).await;
     assert!(run.ok, "{run:?}");
     assert!(
         run.stdout
-            .contains("softdel journal upgraded from version 1 to 2"),
+            .contains("softdel journal upgraded from version 1 to 3"),
         "{run:?}"
     );
     let run = softdel(&["log", "--database-url", &url, "--op", "1"]).await;

@@ -40,11 +40,11 @@ ROLLBACK
 ";
     assert_eq!(out, expected_out);
     assert!(
-        err.contains("ERROR:  softdel: DELETE on table audit_logs refused"),
+        err.contains("ERROR:  softdel: DELETE on table public.audit_logs refused"),
         "{err}"
     );
     assert!(
-        err.contains("HINT:  Rows of audit_logs may not be deleted"),
+        err.contains("HINT:  Rows of public.audit_logs may not be deleted"),
         "{err}"
     );
     assert!(
@@ -52,6 +52,10 @@ ROLLBACK
         "{err}"
     );
     assert!(err.contains("current transaction is aborted"), "{err}");
+    assert!(
+        !err.contains("CONTEXT:"),
+        "the guard's call stack stays with the server: {err}"
+    );
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn refusals_are_recorded_in_the_blocked_log() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2, "{log}");
-    assert_eq!(lines[0]["table"], "audit_logs");
+    assert_eq!(lines[0]["table"], "public.audit_logs");
     assert_eq!(lines[0]["sqlstate"], "SD001");
     assert_eq!(lines[0]["sql"], "DELETE FROM audit_logs WHERE id = 3");
     assert_eq!(lines[0]["database"], shop.database.as_str());
@@ -60,11 +60,11 @@ async fn with_a_journal_url_refusals_are_recorded_in_the_database() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(blocked.len(), 2);
-    assert_eq!(blocked[0].get::<_, String>(0), "audit_logs");
+    assert_eq!(blocked[0].get::<_, String>(0), "public.audit_logs");
     assert!(
         blocked[0]
             .get::<_, String>(1)
-            .starts_with("blocked table: DELETE on table audit_logs refused")
+            .starts_with("blocked table: DELETE on table public.audit_logs refused")
     );
     assert_eq!(
         blocked[0].get::<_, String>(2),
@@ -96,7 +96,7 @@ async fn an_unreachable_journal_database_falls_back_to_the_file() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(log.contains("\"table\":\"audit_logs\""), "{log}");
+    assert!(log.contains("\"table\":\"public.audit_logs\""), "{log}");
 }
 
 #[tokio::test]

@@ -35,10 +35,17 @@ async fn block_tables_refuse_delete_in_both_protocols() {
     // ... and lets through one that removes nothing (ORMs delete the
     // dependants of a row without looking for them first).
     assert_eq!(client.execute(&statement, &[&99i32]).await.unwrap(), 0);
-    // Where it cannot be counted, it is refused outright.
-    let e = client
+    // The guard counts wherever the DELETE stands: inside the client's
+    // own CTE too.
+    client
         .simple_query(
             "WITH d AS (DELETE FROM audit_logs WHERE id = 99 RETURNING id) SELECT * FROM d",
+        )
+        .await
+        .unwrap();
+    let e = client
+        .simple_query(
+            "WITH d AS (DELETE FROM audit_logs WHERE id = 3 RETURNING id) SELECT * FROM d",
         )
         .await
         .unwrap_err();

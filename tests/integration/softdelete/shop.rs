@@ -76,13 +76,11 @@ impl Shop {
         let direct = connect(&cluster().url(&database))
             .await
             .expect("connect directly");
-        softdel::journal::install(&direct)
-            .await
-            .expect("install the journal");
         direct.batch_execute(SCHEMA).await.expect("create the shop");
         let dir = std::env::temp_dir().join(format!("softdel-{database}"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("rules.yaml"), RULES).unwrap();
+        install_guard(&direct, &dir, RULES).await;
         let (rules, blocked) = (dir.join("rules.yaml"), dir.join("blocked.jsonl"));
         let proxy = TestProxy::start_with(|config| {
             config.rules = Some(rules);
@@ -162,10 +160,27 @@ impl Shop {
             .collect()
     }
 
+    /// Writes `rules` for the proxy and brings the guard in line with them,
+    /// as an operator does when the rules change.
+    pub async fn install_guard(&self, rules: &str) {
+        install_guard(&self.direct, &self.dir, rules).await;
+    }
+
     /// Refused statements the proxy recorded in its file.
     pub fn blocked(&self) -> String {
         std::fs::read_to_string(self.dir.join("blocked.jsonl")).unwrap_or_default()
     }
+}
+
+/// `softdel init --rules` with `rules` (written to `dir/rules.yaml`, where
+/// the proxy reads it): the journal, and the guard in line with them.
+pub async fn install_guard(direct: &Client, dir: &std::path::Path, rules: &str) {
+    let path = dir.join("rules.yaml");
+    std::fs::write(&path, rules).unwrap();
+    let parsed = softdel::rules::Rules::parse(rules, &path).expect("valid rules");
+    softdel::guard::install(direct, Some((&parsed, &path)), &[])
+        .await
+        .expect("install the journal and the guard");
 }
 
 /// The SQLSTATE of a failed statement.
