@@ -79,7 +79,7 @@ pub async fn drift(client: &Client, rules: &Rules, file: &Path) -> Result<Vec<Dr
             .iter()
             .any(|r| r.mode != Mode::Allow && r.table.matches(Some(&gone.schema), &gone.name));
         let message = match &gone.quoted_now {
-            Some(_) if named => format!(
+            Some(now) if named && renamed(&gone.display, now).is_empty() => format!(
                 "guarded ({}), but its rule cannot be installed as written (see the table's findings below)",
                 gone.guard
             ),

@@ -9,10 +9,11 @@
 -- set_config('softdel.context', ..., true) inside the statement it
 -- rewrites (never for the session: a server connection behind a pooler is
 -- shared by many clients):
---   softdel1 TAB connection_id TAB client_addr TAB statement_key TAB sql
--- statement_key is the epoch of statement_timestamp() when the proxy's
--- statement ran; the sql (the client's text, as it sent it) belongs to
--- that statement only, while the rest holds for the whole transaction.
+--   softdel1 TAB connection_id TAB client_addr TAB txid TAB statement_key TAB sql
+-- It holds only in the transaction `txid` (a value some client SET for
+-- its whole session, which a pooler would pass on to the next client, is
+-- ignored there), and the sql (the client's text, as it sent it) only in
+-- the statement whose statement_timestamp() has the epoch statement_key.
 -- Settings are not a security boundary: a client may set this itself and
 -- claim to come through the proxy; it cannot keep its rows from the journal.
 
@@ -26,12 +27,12 @@ CREATE OR REPLACE FUNCTION softdel.record(
 LANGUAGE plpgsql AS $softdel$
 DECLARE
     ctx text[] := string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t');
-    proxied boolean := coalesce(ctx[1] = 'softdel1', false);
+    proxied boolean := coalesce(ctx[1] = 'softdel1' AND ctx[4] = txid_current()::text, false);
     statement text := current_query();
     id bigint;
 BEGIN
-    IF proxied AND ctx[4] = date_part('epoch', statement_timestamp())::text THEN
-        statement := array_to_string(ctx[5:], E'\t');
+    IF proxied AND ctx[5] = date_part('epoch', statement_timestamp())::text THEN
+        statement := array_to_string(ctx[6:], E'\t');
     END IF;
     INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
                                     action, row_count, sql, marker_kind, marker_column)
@@ -49,7 +50,8 @@ $softdel$;
 -- set the context for this very statement).
 CREATE OR REPLACE FUNCTION softdel.proxied_statement() RETURNS boolean
 LANGUAGE sql STABLE AS $softdel$
-    SELECT coalesce(c[1] = 'softdel1' AND c[4] = date_part('epoch', statement_timestamp())::text, false)
+    SELECT coalesce(c[1] = 'softdel1' AND c[4] = txid_current()::text
+                    AND c[5] = date_part('epoch', statement_timestamp())::text, false)
     FROM (SELECT string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t') AS c) x
 $softdel$;
 
@@ -112,11 +114,16 @@ $softdel$;
 -- pg_catalog's objects, which come first unless a session says otherwise.)
 CREATE OR REPLACE FUNCTION softdel.proxy_check(target regclass, trigger_name name) RETURNS boolean
 LANGUAGE plpgsql AS $softdel$
+DECLARE
+    qualified text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t
                    WHERE t.tgrelid = target AND t.tgname = trigger_name AND t.tgenabled = 'A') THEN
+        SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO qualified
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.oid = target;
         RAISE EXCEPTION USING ERRCODE = 'SD005',
-            MESSAGE = pg_catalog.format('softdel: table %s is protected by the rules, but this database has no softdel guard on it; nothing was changed', target),
+            MESSAGE = pg_catalog.format('softdel: table %s is protected by the rules, but this database has no softdel guard on it; nothing was changed', qualified),
             HINT = 'Install the guard as the tables'' owner: softdel init --database-url URL --rules FILE (softdel check shows what is missing).';
     END IF;
     RETURN true;

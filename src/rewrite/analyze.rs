@@ -22,7 +22,7 @@ use super::refusal::{Reason, Refusal};
 use super::site::{self, fold_ident};
 use super::template::Template;
 use super::{Action, Decision, Lexing, Rewrite, Shape, fallback};
-use crate::rules::{Applies, Mode, Rules};
+use crate::rules::{Applies, Mode, OnParseError, Rules};
 
 /// The schema softdel's journal lives in: never deleted from through the
 /// proxy.
@@ -261,7 +261,11 @@ impl<'a> Statement1<'a> {
                 .clauses
                 .iter()
                 .any(|c| matches!(c.action, MergeAction::Delete { .. }));
-            if let (true, sqlparser::ast::TableFactor::Table { name, .. }) = (deletes, &merge.table)
+            // Its DELETE is not rewritten: the guard journals (or refuses)
+            // what it removes; `on_parse_error: refuse` refuses it here.
+            let refuse = self.rules.defaults.on_parse_error == OnParseError::Refuse;
+            if let (true, true, sqlparser::ast::TableFactor::Table { name, .. }) =
+                (deletes, refuse, &merge.table)
             {
                 self.protect(name, Reason::Unanalysable)?;
             }
@@ -299,11 +303,23 @@ impl<'a> Statement1<'a> {
 
     fn delete(&mut self, found: &Found, index: usize) -> Result<(), Refusal> {
         let text = self.text;
-        let unanalysable = |s: &Self| s.refuse(Reason::Unanalysable, "(unknown)");
-        let i = text
-            .token_at(found.location)
-            .ok_or_else(|| unanalysable(self))?;
-        let site = site::read(text.toks, i).ok_or_else(|| unanalysable(self))?;
+        // A DELETE the proxy cannot rewrite (where it stands, or its form)
+        // goes through with `on_parse_error: pass`: the guard journals or
+        // refuses what it removes.
+        let pass = self.rules.defaults.on_parse_error == OnParseError::Pass;
+        let unanalysable = |s: &Self, table: &str| {
+            if pass {
+                Ok(())
+            } else {
+                Err(s.refuse(Reason::Unanalysable, table))
+            }
+        };
+        let Some(i) = text.token_at(found.location) else {
+            return unanalysable(self, "(unknown)");
+        };
+        let Some(site) = site::read(text.toks, i) else {
+            return unanalysable(self, "(unknown)");
+        };
         let written = &text.sql[site.name.0..site.name.1];
         let applies = self.rules.lookup(site.schema.as_deref(), &site.table);
         let mode = applies.mode();
@@ -315,9 +331,9 @@ impl<'a> Statement1<'a> {
         if mode == Mode::Allow && limit.is_none() {
             return Ok(());
         }
-        let position = self
-            .position(i, found, index)
-            .ok_or_else(|| self.refuse(Reason::Unanalysable, written))?;
+        let Some(position) = self.position(i, found, index) else {
+            return unanalysable(self, written);
+        };
         let marker = match &applies {
             Applies::Listed(rule) => rule.marker.as_ref(),
             Applies::Unlisted(_) => None,

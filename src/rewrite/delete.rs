@@ -111,7 +111,8 @@ fn context(statement: &str) -> Template {
         .push(" || E'\\t' || ")
         .hole(Hole::ClientAddr)
         .push(
-            " || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) \
+            " || E'\\t' || pg_catalog.txid_current() \
+             || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) \
              || E'\\t' || ",
         )
         .push(&dollar_literal(statement))

@@ -49,7 +49,7 @@ const IMAGE: &str = "softdel_image_n";
 /// The client's context, as a rewrite sets it for the guard.
 fn context(statement: &str) -> String {
     format!(
-        "pg_catalog.set_config('softdel.context', E'softdel1\\t' || :connection_id || E'\\t' || :client_addr || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) || E'\\t' || $softdel${statement}$softdel$, true)"
+        "pg_catalog.set_config('softdel.context', E'softdel1\\t' || :connection_id || E'\\t' || :client_addr || E'\\t' || pg_catalog.txid_current() || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) || E'\\t' || $softdel${statement}$softdel$, true)"
     )
 }
 

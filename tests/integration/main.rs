@@ -10,6 +10,7 @@ mod clients;
 mod copy;
 mod differential;
 mod django;
+mod guard;
 mod malformed;
 mod notify;
 mod operations;
