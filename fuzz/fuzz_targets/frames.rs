@@ -8,7 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use softdel::protocol::{
-    BackendTag, ErrorFields, FrontendTag, Header, MAX_STARTUP_LEN, Pipeline, Severity, Shape,
+    BackendTag, ErrorFields, Examined, FrontendTag, Header, MAX_STARTUP_LEN, Pipeline, Severity, Shape,
     StartupPacket, TransactionStatus, cancel_request, codec, error_response, next_backend_frame,
     next_frontend_frame, parse_startup,
 };
@@ -234,6 +234,14 @@ const CLIENT: [FrontendTag; 14] = [
 /// Server message types, the ones the model acts on first.
 const SERVER: &[u8] = b"Z123CEGWHnTstIsDdcAKNRSV";
 
+/// What the proxy knows of a rewritten statement of `shape`.
+fn examined(shape: Shape) -> std::sync::Arc<Examined> {
+    std::sync::Arc::new(Examined {
+        sql: "DELETE FROM t".into(),
+        shapes: vec![Some(shape)],
+    })
+}
+
 /// The bytes as a session: each one is a client message (high bit clear)
 /// or a server message (set). The model must never call a session idle
 /// while it is waiting for an answer.
@@ -244,8 +252,8 @@ fn dialogue(data: &[u8]) {
         if b & 0x80 == 0 {
             let tag = CLIENT[usize::from(b & 0x0f) % CLIENT.len()];
             match (tag, b & 0x30) {
-                (FrontendTag::Execute, 0x10) => p.client_execute(Some(Shape::Count)),
-                (FrontendTag::Execute, 0x20) => p.client_execute(Some(Shape::Returning)),
+                (FrontendTag::Execute, 0x10) => p.client_execute(Some(examined(Shape::Count))),
+                (FrontendTag::Execute, 0x20) => p.client_execute(Some(examined(Shape::Returning))),
                 // A statement prepared again ahead of a Bind.
                 (FrontendTag::Bind, 0x30) => {
                     p.proxy_message(FrontendTag::Close);

@@ -17,7 +17,7 @@
 //! analysis agree, text without a destructive keyword passes, every
 //! refusal is in the rewritten text and reads back from the error the
 //! server would raise, every rewritten DELETE carries the image column,
-//! the journaled statement's literal ends where PostgreSQL will end it,
+//! the statement's literal in the guard's context ends where PostgreSQL will end it,
 //! and a text sqlparser reads still reads once rewritten.
 #![no_main]
 
@@ -162,17 +162,24 @@ fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
                 assert_eq!(Refusal::from_error(&error, NONCE).as_ref(), Some(refusal));
                 assert_eq!(Refusal::from_error(&error, "fedcba9876543210"), None);
             }
-            Action::SoftDelete { table, .. } | Action::JournalDelete { table, .. } => {
+            // The guard journals them: the statement checks it is there and
+            // passes the client's context.
+            Action::SoftDelete { table, .. } => {
                 assert!(!table.is_empty());
-                assert!(rendered.contains(&image_column(NONCE)));
-                assert!(rendered.contains("INSERT INTO softdel.operations"));
-                if matches!(action, Action::SoftDelete { .. }) {
-                    assert!(rendered.contains("UPDATE"));
-                }
+                assert!(rendered.contains("UPDATE"));
+                assert!(rendered.contains("softdel.proxy_check("));
+                assert!(rendered.contains("'softdel.context'"));
             }
-            Action::LimitOnly { table, .. } | Action::BlockUnlessEmpty { table } => {
+            Action::JournalDelete { table, .. } | Action::BlockUnlessEmpty { table } => {
                 assert!(!table.is_empty());
-                assert!(rendered.contains(&image_column(NONCE)));
+                assert!(rendered.contains("softdel.proxy_check("));
+            }
+            Action::LimitOnly { table, .. } => {
+                assert!(!table.is_empty());
+                assert!(
+                    rendered.contains(&image_column(NONCE))
+                        || rendered.contains("INSERT INTO softdel.row_limit")
+                );
             }
         }
     }
@@ -187,10 +194,13 @@ fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             "the rewritten text does not parse:\n{text}\n=>\n{rendered}"
         );
     }
-    match rewrite.shape {
-        Some(Shape::Count) => assert!(rendered.contains(&count_column(NONCE))),
-        Some(Shape::Returning) => assert!(rendered.contains(&op_column(NONCE))),
-        None => {}
+    for shape in rewrite.shapes.iter().flatten() {
+        match shape {
+            Shape::Count => assert!(rendered.contains(&count_column(NONCE))),
+            Shape::Returning => assert!(rendered.contains(&op_column(NONCE))),
+            Shape::Update(_) => assert!(rendered.contains("UPDATE")),
+            Shape::Journal(_) => assert!(rendered.contains("softdel.proxy_check(")),
+        }
     }
 }
 
@@ -198,12 +208,12 @@ fn parses(sql: &str) -> bool {
     sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).is_ok()
 }
 
-/// The journal keeps the client's statement as a dollar-quoted literal
-/// after the row count. PostgreSQL ends such a literal at the first
-/// occurrence of its tag: what follows must be what the rewrite wrote
-/// there, not the rest of the client's text.
+/// The client's context carries its statement as a dollar-quoted literal
+/// at its end. PostgreSQL ends such a literal at the first occurrence of
+/// its tag: what follows must be what the rewrite wrote there, not the
+/// rest of the client's text.
 fn journal_literals_close(rendered: &str) {
-    const BEFORE: &str = ", softdel_n.n, $softdel";
+    const BEFORE: &str = "pg_catalog.statement_timestamp()) || E'\\t' || $softdel";
     for (at, _) in rendered.match_indices(BEFORE) {
         let literal = &rendered[at + BEFORE.len() - "$softdel".len()..];
         let tag_len = literal[1..].find('$').expect("a tag") + 2;
@@ -211,14 +221,8 @@ fn journal_literals_close(rendered: &str) {
         let close = body.find(tag).expect("a closed literal");
         let after = &body[close + tag_len..];
         assert!(
-            [
-                ", 'flag', ",
-                ", 'timestamp', ",
-                " FROM (SELECT pg_catalog.count(*) AS n FROM "
-            ]
-            .iter()
-            .any(|next| after.starts_with(next)),
-            "the journaled statement ends early: {tag}{}{tag} then {after:?}",
+            after.starts_with(", true)"),
+            "the statement in the context ends early: {tag}{}{tag} then {after:?}",
             &body[..close]
         );
     }
@@ -231,7 +235,7 @@ fn shown(decision: &Decision) -> Option<String> {
         Decision::Rewrite(r) => Some(format!(
             "{}\n{:?}\n{:?}",
             r.template.display(),
-            r.shape,
+            r.shapes,
             r.actions
         )),
     }

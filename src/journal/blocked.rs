@@ -90,7 +90,8 @@ async fn write_all(mut rx: mpsc::Receiver<BlockedAttempt>, url: Option<String>, 
                 Ok(()) => continue,
                 Err(e) => {
                     client = None;
-                    tracing::error!(error = %e, "cannot record a refused statement in the journal database; appending it to {}", file.display());
+                    let error = crate::ops::database_message(&e);
+                    tracing::error!(%error, "cannot record a refused statement in the journal database (is the role allowed to? softdel init --recorder ROLE); appending it to {}", file.display());
                 }
             }
         }
@@ -119,10 +120,10 @@ async fn write_to_database(
     };
     let connection_id = i64::try_from(attempt.connection_id).unwrap_or(i64::MAX);
     let at = attempt.at_unix as f64;
+    // The journal's own function: the only thing the proxy's role may
+    // write (`softdel init --recorder ROLE` allows it).
     c.execute(
-        "INSERT INTO softdel.operations (at, db_user, application_name, database, client_addr, \
-         connection_id, table_schema, table_name, action, row_count, sql, reason) \
-         VALUES (to_timestamp($1), $2, $3, $4, $5, $6, '', $7, 'blocked', 0, $8, $9)",
+        "SELECT softdel.record_refusal(to_timestamp($1), $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             &at,
             &attempt.db_user,
