@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use softdel::rules::{Marker, Rules, quote_if_needed};
+use softdel::rules::{Marker, Mode, OutsideProxy, Rules, quote_if_needed};
 
 #[derive(Args)]
 pub struct RulesArgs {
@@ -42,8 +42,13 @@ fn describe(rules: &Rules) -> String {
             }
             None => String::new(),
         };
+        let outside = if rule.mode == Mode::Soft && rule.outside_proxy == OutsideProxy::Refuse {
+            ", deletes outside the proxy refused"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "{}: {}{marker}, {}\n",
+            "{}: {}{marker}, {}{outside}\n",
             rule.table,
             rule.mode.as_str(),
             limit(rule.max_rows)
