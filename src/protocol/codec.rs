@@ -402,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn a_field_is_left_out() {
+        let error = encode(b'E', b"SERROR\0CSD001\0Mrefused\0WPL/pgSQL function f()\0Hh\0\0");
+        assert_eq!(
+            without_field(&error, b'W'),
+            Some(encode(b'E', b"SERROR\0CSD001\0Mrefused\0Hh\0\0"))
+        );
+        assert_eq!(without_field(&error, b'D'), None, "no such field");
+        assert_eq!(without_field(&encode(b'E', b"SERROR\0Mx"), b'W'), None);
+    }
+
+    #[test]
     fn scram_plus_is_taken_off_the_offer() {
         let offered = sasl(&["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256"]);
         assert_eq!(without_scram_plus(&offered), Some(sasl(&["SCRAM-SHA-256"])));
