@@ -17,42 +17,31 @@
 -- Settings are not a security boundary: a client may set this itself and
 -- claim to come through the proxy; it cannot keep its rows from the journal.
 
--- One journaled operation; returns its id. Called by the guard's trigger
--- functions, which already run as the journal's owner with a fixed
--- search_path (nobody else may call it).
-CREATE OR REPLACE FUNCTION softdel.record(
-    table_schema text, table_name text, action text, row_count bigint,
-    marker_kind text, marker_column text
-) RETURNS bigint
-LANGUAGE plpgsql AS $softdel$
-DECLARE
-    ctx text[] := string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t');
-    proxied boolean := coalesce(ctx[1] = 'softdel1' AND ctx[4] = txid_current()::text, false);
-    statement text := current_query();
-    id bigint;
-BEGIN
-    IF proxied AND ctx[5] = date_part('epoch', statement_timestamp())::text THEN
-        statement := array_to_string(ctx[6:], E'\t');
-    END IF;
-    INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
-                                    action, row_count, sql, marker_kind, marker_column)
-    VALUES (CASE WHEN proxied THEN 'proxy' ELSE 'direct' END,
-            CASE WHEN proxied THEN nullif(ctx[2], '')::bigint END,
-            CASE WHEN proxied THEN ctx[3] ELSE coalesce(host(inet_client_addr()), 'local') END,
-            record.table_schema, record.table_name, record.action, record.row_count,
-            coalesce(statement, ''), record.marker_kind, record.marker_column)
-    RETURNING operations.id INTO id;
-    RETURN id;
-END
+-- The context as an array when the proxy set it in this transaction,
+-- NULL otherwise. (Plain SQL expressions: inlined into the guard's
+-- statements, no function call at run time.)
+CREATE OR REPLACE FUNCTION softdel.context() RETURNS text[]
+LANGUAGE sql STABLE AS $softdel$
+    SELECT CASE WHEN (string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t'))[1] = 'softdel1'
+                 AND (string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t'))[4] = txid_current()::text
+           THEN string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t') END
+$softdel$;
+
+-- The statement to journal: the client's, as the proxy passed it for this
+-- very statement, else what PostgreSQL says it runs. (VOLATILE as
+-- current_query() is: a function more stable than its body is not
+-- inlined.)
+CREATE OR REPLACE FUNCTION softdel.statement(context text[]) RETURNS text
+LANGUAGE sql VOLATILE AS $softdel$
+    SELECT CASE WHEN context[5] = date_part('epoch', statement_timestamp())::text
+           THEN array_to_string(context[6:], E'\t') ELSE coalesce(current_query(), '') END
 $softdel$;
 
 -- Whether the statement came through the proxy's rewrite of a DELETE (it
 -- set the context for this very statement).
 CREATE OR REPLACE FUNCTION softdel.proxied_statement() RETURNS boolean
-LANGUAGE sql STABLE AS $softdel$
-    SELECT coalesce(c[1] = 'softdel1' AND c[4] = txid_current()::text
-                    AND c[5] = date_part('epoch', statement_timestamp())::text, false)
-    FROM (SELECT string_to_array(nullif(current_setting('softdel.context', true), ''), E'\t') AS c) x
+LANGUAGE sql VOLATILE AS $softdel$
+    SELECT coalesce((softdel.context())[5] = date_part('epoch', statement_timestamp())::text, false)
 $softdel$;
 
 -- Raises the refusal `kind` for `row_count` rows of a table: the same
@@ -162,7 +151,6 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
 $softdel$;
 
 -- Only the guard's own triggers may call these; the proxy calls proxy_check.
-REVOKE ALL ON FUNCTION softdel.record(text, text, text, bigint, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.refuse(text, text, text, bigint, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allow(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allowed(text) FROM PUBLIC;

@@ -146,64 +146,121 @@ fn live(marker: &Marker, row: &str) -> String {
     }
 }
 
+/// The variables every trigger function declares (see `journal`).
+const DECLARE: &str = "DECLARE
+    n bigint;
+    c text[];
+    via text;
+    connection bigint;
+    client text;
+    statement text;
+";
+
+/// Journals the rows `rows` (a FROM clause over the transition tables,
+/// `image` the row to keep) as one operation of `action`, when there are
+/// any: counts them into `n` (refusing over `limit`: `limit_kind` says
+/// how), then writes the operation and its images in one statement. The
+/// client's context is read only then, into plain variables: the
+/// statement's plan does not depend on their values (a plan that did would
+/// be made again at every call).
+fn journal(
+    rows: &str,
+    image: &str,
+    action: &str,
+    marker: Option<&Marker>,
+    limit: Option<u64>,
+    limit_kind: &str,
+) -> String {
+    let (kind, column) = match marker {
+        Some(Marker::Flag(c)) => ("'flag'".to_owned(), crate::rewrite::literal(c)),
+        Some(Marker::Timestamp(c)) => ("'timestamp'".to_owned(), crate::rewrite::literal(c)),
+        None => ("NULL".to_owned(), "NULL".to_owned()),
+    };
+    let limit = limit.map_or(String::new(), |limit| {
+        format!(
+            "    IF n > {limit} THEN
+        PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
+    END IF;
+"
+        )
+    });
+    format!(
+        "    SELECT count(*) INTO n FROM {rows};
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+{limit}    c := softdel.context();
+    via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
+    connection := nullif(c[2], '')::bigint;
+    client := coalesce(c[3], host(inet_client_addr()), 'local');
+    statement := softdel.statement(c);
+    WITH softdel_op AS (
+        INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
+                                        action, row_count, sql, marker_kind, marker_column)
+        VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
+                '{action}', n, statement, {kind}, {column})
+        RETURNING id)
+    INSERT INTO softdel.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
+    RETURN NULL;
+END
+"
+    )
+}
+
 /// Rows DELETE took from the table: refused, or journaled as one operation.
 fn delete_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
-    let mut sql = String::from("DECLARE\n    n bigint;\n    op bigint;\nBEGIN\n");
-    // Purge really deletes rows soft-deleted long ago; whatever else the
-    // statement takes (live rows) is journaled as usual.
-    let purged = spec
-        .marker
-        .as_ref()
-        .filter(|_| spec.mode == Mode::Soft)
-        .map(|m| live(m, "o"));
-    let taken = match &purged {
-        Some(live) => format!(
-            "    IF current_setting('softdel.allow_purge', true) IS NOT NULL AND softdel.allowed('purge') THEN\n        \
-             SELECT count(*) INTO n FROM softdel_old o WHERE {live};\n    \
-             ELSE\n        SELECT count(*) INTO n FROM softdel_old;\n    END IF;\n"
-        ),
-        None => "    SELECT count(*) INTO n FROM softdel_old;\n".to_owned(),
-    };
-    sql.push_str(&taken);
-    sql.push_str("    IF n = 0 THEN\n        RETURN NULL;\n    END IF;\n");
     let refuse = |kind: &str, detail: &str| {
         format!(
             "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
         )
     };
-    match spec.mode {
-        Mode::Block => sql.push_str(&format!("    {}\n", refuse("block", "NULL"))),
+    // Purge really deletes rows soft-deleted long ago (journaled when they
+    // were): only what else the statement takes (live rows) counts.
+    let soft = spec.marker.as_ref().filter(|_| spec.mode == Mode::Soft);
+    let taken = match soft {
+        Some(marker) => format!("softdel_old o WHERE NOT purging OR {}", live(marker, "o")),
+        None => "softdel_old o".to_owned(),
+    };
+    let mut sql = String::from(DECLARE);
+    if soft.is_some() {
+        sql.push_str(
+            "    purging boolean := current_setting('softdel.allow_purge', true) IS NOT NULL\n                       \
+             AND softdel.allowed('purge');\n",
+        );
+    }
+    sql.push_str("BEGIN\n");
+    let refused = match spec.mode {
+        Mode::Block => Some(refuse("block", "NULL")),
         Mode::Soft if spec.outside_proxy == OutsideProxy::Refuse => {
-            sql.push_str(&format!("    {}\n", refuse("outside_proxy", "NULL")));
+            Some(refuse("outside_proxy", "NULL"))
         }
-        _ => {}
-    }
-    for cascade in &spec.cascades {
-        sql.push_str(&cascade_check(cascade));
-    }
-    if let Some(limit) = spec.max_rows {
+        _ => None,
+    };
+    if let Some(refused) = refused {
+        // Nothing to journal: any row is refused.
         sql.push_str(&format!(
-            "    IF n > {limit} THEN\n        \
-             PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'limit', n, {limit}, NULL);\n    END IF;\n"
+            "    SELECT count(*) INTO n FROM {taken};\n    \
+             IF n > 0 THEN\n        {refused}\n    END IF;\n    RETURN NULL;\nEND\n"
+        ));
+    } else {
+        for cascade in &spec.cascades {
+            sql.push_str(&cascade_check(cascade));
+        }
+        let action = if spec.mode == Mode::Soft {
+            "hard_delete"
+        } else {
+            "journal_delete"
+        };
+        sql.push_str(&journal(
+            &taken,
+            "o",
+            action,
+            None,
+            spec.max_rows,
+            "'limit'",
         ));
     }
-    let action = if spec.mode == Mode::Soft {
-        "hard_delete"
-    } else {
-        "journal_delete"
-    };
-    let filter = match &purged {
-        Some(live) => format!(
-            " WHERE NOT (current_setting('softdel.allow_purge', true) IS NOT NULL AND softdel.allowed('purge')) OR {live}"
-        ),
-        None => String::new(),
-    };
-    sql.push_str(&format!(
-        "    op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{action}', n, NULL, NULL);\n    \
-         INSERT INTO softdel.rows (op_id, image) SELECT op, to_jsonb(o) FROM softdel_old o{filter};\n    \
-         RETURN NULL;\nEND\n"
-    ));
     function(
         &format!("softdel.guard_{relid}_delete"),
         &describe(spec),
@@ -231,6 +288,7 @@ fn cascade_check(cascade: &Cascade) -> String {
     format!(
         "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
          (SELECT FROM {} p WHERE {})) THEN\n        \
+         SELECT count(*) INTO n FROM softdel_old;\n        \
          PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
         present.join(" AND "),
         cascade.parent_quoted,
@@ -247,33 +305,23 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
         .map(|c| format!("o.{c} = w.{c}", c = quote_ident(c)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let (kind, column, marked) = match marker {
-        Marker::Flag(c) => ("flag", c, format!("w.{} IS FALSE", quote_ident(c))),
-        Marker::Timestamp(c) => ("timestamp", c, format!("w.{} IS NOT NULL", quote_ident(c))),
+    let marked = match marker {
+        Marker::Flag(c) => format!("w.{} IS FALSE", quote_ident(c)),
+        Marker::Timestamp(c) => format!("w.{} IS NOT NULL", quote_ident(c)),
     };
     let rows = format!(
         "softdel_new w JOIN softdel_old o ON {join}\n        WHERE {marked} AND {}",
         live(marker, "o")
     );
-    let mut sql = String::new();
-    sql.push_str(&format!(
-        "DECLARE\n    n bigint;\n    op bigint;\nBEGIN\n    \
-         SELECT count(*) INTO n FROM {rows};\n    \
-         IF n = 0 THEN\n        RETURN NULL;\n    END IF;\n"
-    ));
-    if let Some(limit) = spec.max_rows {
-        // The proxy's rewrite of a DELETE is refused as the DELETE it was.
-        sql.push_str(&format!(
-            "    IF n > {limit} THEN\n        \
-             PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME,\n            \
-             CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END, n, {limit}, NULL);\n    END IF;\n"
-        ));
-    }
-    let column = crate::rewrite::literal(column);
-    sql.push_str(&format!(
-        "    op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'soft_delete', n, '{kind}', {column});\n    \
-         INSERT INTO softdel.rows (op_id, image) SELECT op, to_jsonb(w) FROM {rows};\n    \
-         RETURN NULL;\nEND\n"
+    let mut sql = format!("{DECLARE}BEGIN\n");
+    // The proxy's rewrite of a DELETE is refused as the DELETE it was.
+    sql.push_str(&journal(
+        &rows,
+        "w",
+        "soft_delete",
+        Some(marker),
+        spec.max_rows,
+        "CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END",
     ));
     function(
         &format!("softdel.guard_{relid}_update"),
@@ -308,11 +356,13 @@ mod tests {
         for part in [
             "CREATE OR REPLACE FUNCTION softdel.guard_16384_delete() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $guard$",
             "-- softdel guard of public.orders: soft, flag is_active, at most 10 rows\n",
-            "op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'hard_delete', n, NULL, NULL);",
             // Purge's rows (already soft-deleted, and journaled) are left out.
-            "SELECT count(*) INTO n FROM softdel_old o WHERE o.\"is_active\" IS NOT FALSE;",
+            "SELECT count(*) INTO n FROM softdel_old o WHERE NOT purging OR o.\"is_active\" IS NOT FALSE;",
+            "'hard_delete', n, statement, NULL, NULL)",
+            "SELECT softdel_op.id, to_jsonb(o) FROM softdel_op, softdel_old o WHERE NOT purging OR o.\"is_active\" IS NOT FALSE;",
             "SELECT count(*) INTO n FROM softdel_new w JOIN softdel_old o ON o.\"id\" = w.\"id\"\n        WHERE w.\"is_active\" IS FALSE AND o.\"is_active\" IS NOT FALSE;",
-            "op := softdel.record(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'soft_delete', n, 'flag', E'is_active');",
+            "'soft_delete', n, statement, 'flag', E'is_active')",
+            "statement := softdel.statement(c);",
             "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON \"public\".\"orders\"\n    REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    EXECUTE FUNCTION softdel.guard_16384_update();",
             "ALTER TABLE \"public\".\"orders\" ENABLE ALWAYS TRIGGER softdel_guard_truncate;",
             "IF n > 10 THEN",

@@ -69,6 +69,19 @@ pub async fn install_in(client: &impl GenericClient) -> Result<Installed, Journa
     if let Some(found) = found.filter(|&found| found > VERSION) {
         return Err(JournalError::Newer { found });
     }
+    // The DDL guard lets softdel's own install through.
+    let guarded: bool = client
+        .query_one(
+            "SELECT to_regprocedure('softdel.allow(text)') IS NOT NULL",
+            &[],
+        )
+        .await?
+        .get(0);
+    if guarded {
+        client
+            .batch_execute("SELECT softdel.allow('install')")
+            .await?;
+    }
     // Every statement is idempotent: running them again brings the
     // functions up to this build even at the current version.
     client.batch_execute(SCHEMA_SQL).await?;

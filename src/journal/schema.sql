@@ -42,15 +42,22 @@ CREATE INDEX IF NOT EXISTS operations_table ON softdel.operations (table_schema,
 
 -- The image of every row an operation soft-deleted or deleted.
 CREATE TABLE IF NOT EXISTS softdel.rows (
-    op_id bigint NOT NULL REFERENCES softdel.operations (id) ON DELETE CASCADE,
+    op_id bigint NOT NULL,
     image jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rows_op ON softdel.rows (op_id);
 -- Version 2: rows are numbered, and an undelete marks the rows it brought
 -- back, so that running it again restores nothing twice.
 ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS id bigint GENERATED ALWAYS AS IDENTITY;
-ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS
-    restored_by bigint REFERENCES softdel.operations (id) ON DELETE SET NULL;
+ALTER TABLE softdel.rows ADD COLUMN IF NOT EXISTS restored_by bigint;
+
+-- Version 3: the journal's rows are written by softdel alone (the guard's
+-- functions, the operator's commands), which keep op_id and restored_by
+-- right themselves: no foreign key checked at every row image (for a
+-- 10,000-row delete, 20,000 checks). `softdel purge` removes an
+-- operation's images itself.
+ALTER TABLE softdel.rows DROP CONSTRAINT IF EXISTS rows_op_id_fkey;
+ALTER TABLE softdel.rows DROP CONSTRAINT IF EXISTS rows_restored_by_fkey;
 
 -- Version 3: the guard writes the journal (its trigger functions run as
 -- the role that installed it), and says which way the statement came.

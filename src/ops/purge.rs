@@ -152,6 +152,15 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     }
     delete_rows(&tx, &groups, &mut reports).await?;
     let ids: Vec<i64> = old.iter().map(|r| r.get(0)).collect();
+    // The images go with their operations; rows an undelete being pruned
+    // restored are simply restored (by nothing the journal still holds).
+    tx.execute("DELETE FROM softdel.rows WHERE op_id = ANY($1)", &[&ids])
+        .await?;
+    tx.execute(
+        "UPDATE softdel.rows SET restored_by = NULL WHERE restored_by = ANY($1)",
+        &[&ids],
+    )
+    .await?;
     tx.execute("DELETE FROM softdel.operations WHERE id = ANY($1)", &[&ids])
         .await?;
     let mut report = Report {

@@ -403,7 +403,10 @@ mod tests {
 
     #[test]
     fn a_field_is_left_out() {
-        let error = encode(b'E', b"SERROR\0CSD001\0Mrefused\0WPL/pgSQL function f()\0Hh\0\0");
+        let error = encode(
+            b'E',
+            b"SERROR\0CSD001\0Mrefused\0WPL/pgSQL function f()\0Hh\0\0",
+        );
         assert_eq!(
             without_field(&error, b'W'),
             Some(encode(b'E', b"SERROR\0CSD001\0Mrefused\0Hh\0\0"))

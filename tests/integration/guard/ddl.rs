@@ -23,7 +23,7 @@ async fn ddl_that_would_lose_rows_or_the_guard_is_refused() {
         "ALTER TRIGGER softdel_guard_delete ON refunds RENAME TO x",
         "DROP SCHEMA softdel CASCADE",
         "DROP TABLE softdel.rows",
-        "DROP FUNCTION softdel.record(text, text, text, bigint, text, text) CASCADE",
+        "DROP FUNCTION softdel.refuse(text, text, text, bigint, bigint, text) CASCADE",
     ] {
         let error = direct.batch_execute(sql).await.expect_err(sql);
         let (code, message) = refused(&error);

@@ -77,7 +77,7 @@ async fn an_application_role_deletes_but_cannot_touch_the_journal() {
             "UPDATE softdel.rows SET restored_by = NULL",
             "DELETE FROM softdel.rows",
             "TRUNCATE softdel.operations",
-            "SELECT softdel.record('public', 'orders', 'soft_delete', 1, NULL, NULL)",
+            "SELECT softdel.refuse('public', 'orders', 'block', 1, NULL, NULL)",
             "SELECT softdel.allow('purge')",
             "SELECT softdel.record_refusal(now(), 'x', 'x', 'x', 'x', 1, 'x', 'x', 'x')",
             "SELECT token FROM softdel.secret",
