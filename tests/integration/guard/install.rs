@@ -257,3 +257,74 @@ async fn a_version_2_journal_is_upgraded_and_stays_restorable() {
         .collect();
     assert_eq!(state, ["orders (1,t) (2,t)", "refunds (1,10) (2,20)"]);
 }
+
+#[tokio::test]
+async fn a_table_owner_who_is_not_a_superuser_installs_the_guard_without_the_ddl_guard() {
+    let database = fresh_database("owner");
+    let admin = connect(&cluster().url(&database)).await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'shop_owner') THEN
+                     CREATE ROLE shop_owner LOGIN;
+                 END IF;
+             END $$;
+             GRANT CREATE ON DATABASE {database} TO shop_owner;
+             GRANT CREATE ON SCHEMA public TO shop_owner;"
+        ))
+        .await
+        .unwrap();
+    let owner_url = crate::common::url(
+        cluster().addr().parse().unwrap(),
+        "shop_owner",
+        None,
+        &database,
+    );
+    let owner = connect(&owner_url).await.unwrap();
+    owner
+        .batch_execute(
+            "CREATE TABLE refunds (id int PRIMARY KEY, amount int);
+             INSERT INTO refunds SELECT g, g FROM generate_series(1, 5) g;",
+        )
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("softdel-{database}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, "tables:\n  refunds:\n    on_delete: journal\n").unwrap();
+    let run = init(&owner_url, &rules).await;
+    assert!(run.ok, "{run:?}");
+    assert!(run.stdout.contains("warning: DDL is unguarded"), "{run:?}");
+    // The guard works all the same, and the journal is the owner's.
+    owner
+        .batch_execute("DELETE FROM refunds WHERE id = 1")
+        .await
+        .unwrap();
+    let n: i64 = owner
+        .query_one(
+            "SELECT count(*) FROM softdel.operations WHERE action = 'journal_delete'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    let error = owner.batch_execute("TRUNCATE refunds").await.unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "SD003");
+    // check warns that DDL is unguarded (a warning: it still passes).
+    let check = softdel(&[
+        "check",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--database-url",
+        &owner_url,
+    ])
+    .await;
+    assert!(check.ok, "{check:?}");
+    assert!(
+        check.stdout.contains("warning  DDL is unguarded"),
+        "{check:?}"
+    );
+    // Unguarded indeed: the owner may drop the table.
+    owner.batch_execute("DROP TABLE refunds").await.unwrap();
+}
