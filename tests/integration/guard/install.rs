@@ -328,3 +328,67 @@ async fn a_table_owner_who_is_not_a_superuser_installs_the_guard_without_the_ddl
     // Unguarded indeed: the owner may drop the table.
     owner.batch_execute("DROP TABLE refunds").await.unwrap();
 }
+
+#[tokio::test]
+async fn partitions_of_a_protected_table_are_guarded_too() {
+    let database = fresh_database("parts");
+    let url = cluster().url(&database);
+    let direct = connect(&url).await.unwrap();
+    direct
+        .batch_execute(
+            "CREATE TABLE events (id int, at date NOT NULL, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+             CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+             CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+             INSERT INTO events SELECT g, CASE WHEN g % 2 = 0 THEN date '2025-06-01' ELSE date '2026-06-01' END
+                 FROM generate_series(1, 10) g;",
+        )
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("softdel-{database}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rules = dir.join("rules.yaml");
+    std::fs::write(&rules, "tables:\n  events:\n    on_delete: journal\n").unwrap();
+    let run = init(&url, &rules).await;
+    assert!(run.ok, "{run:?}");
+    for table in [
+        "public.events ",
+        "public.events_2025 ",
+        "public.events_2026 ",
+    ] {
+        assert!(run.stdout.contains(table), "{table} in {run:?}");
+    }
+    // Through the parent (one operation, rows of both partitions) and
+    // straight on a partition.
+    direct
+        .batch_execute("DELETE FROM events WHERE id <= 4")
+        .await
+        .unwrap();
+    direct
+        .batch_execute("DELETE FROM events_2026 WHERE id = 5")
+        .await
+        .unwrap();
+    let ops: Vec<(String, i64)> = direct
+        .query(
+            "SELECT table_name, row_count FROM softdel.operations ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(ops, [("events".into(), 4), ("events_2026".into(), 1)]);
+    let error = direct
+        .batch_execute("TRUNCATE events_2025")
+        .await
+        .unwrap_err();
+    assert_eq!(error.as_db_error().unwrap().code().code(), "SD003");
+    let run = softdel(&["undelete", "--database-url", &url, "1", "2"]).await;
+    assert!(run.ok, "{run:?}");
+    let n: i64 = direct
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 10);
+}
