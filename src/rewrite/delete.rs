@@ -105,14 +105,18 @@ pub fn rewrite(
 
 /// `pg_catalog.set_config('softdel.context', ..., true)` for the guard (see
 /// `guard/runtime.sql` for the format): the session's values are holes.
+/// Every operand of `||` is text: `text || bigint` would be `anytextcat`, a
+/// SQL function the planner inlines by parsing its body again for every
+/// statement it plans (a third of a soft delete's planning in the simple
+/// protocol).
 fn context(statement: &str) -> Template {
-    let mut t = Template::from("pg_catalog.set_config('softdel.context', E'softdel1\\t' || ");
+    let mut t = Template::from("pg_catalog.set_config('softdel.context', E'softdel1\\t' || '");
     t.hole(Hole::ConnectionId)
-        .push(" || E'\\t' || ")
+        .push("' || E'\\t' || ")
         .hole(Hole::ClientAddr)
         .push(
-            " || E'\\t' || pg_catalog.txid_current() \
-             || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) \
+            " || E'\\t' || pg_catalog.txid_current()::text \
+             || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::text \
              || E'\\t' || ",
         )
         .push(&dollar_literal(statement))

@@ -189,12 +189,13 @@ fn plural(rows: u64) -> String {
 
 /// The row-limit check inside a rewritten statement: NULL when `count` (an
 /// SQL expression) is within `limit`, an error carrying the refusal's
-/// marker when it is over.
+/// marker when it is over. (`count` is cast to text: `text || bigint` is a
+/// SQL function the planner would inline, parsing it, at every planning.)
 pub fn limit_check(count: &str, limit: u64, table: &str, sql: &str, nonce: &str) -> String {
     let prefix = format!("softdel:{nonce}:limit:");
     let suffix = format!(":{limit}:{}:{}", hex(table), hex(sql));
     format!(
-        "(CASE WHEN {count} > {limit} THEN ({} || {count} || {})::pg_catalog.int4 END)",
+        "(CASE WHEN {count} > {limit} THEN ({} || ({count})::pg_catalog.text || {})::pg_catalog.int4 END)",
         literal(&prefix),
         literal(&suffix)
     )
@@ -223,9 +224,9 @@ mod tests {
     fn row_limit_marker_is_completed_by_the_server() {
         // What the server's concatenation produces for 150 rows.
         let check = limit_check("n", 100, "orders", "DELETE FROM orders", "abc");
-        assert!(
-            check.starts_with("(CASE WHEN n > 100 THEN (E'softdel:abc:limit:' || n || E':100:")
-        );
+        assert!(check.starts_with(
+            "(CASE WHEN n > 100 THEN (E'softdel:abc:limit:' || (n)::pg_catalog.text || E':100:"
+        ));
         let error = format!(
             "invalid input syntax for type integer: \"softdel:abc:limit:150:100:{}:{}\"",
             hex("orders"),

@@ -49,7 +49,7 @@ const IMAGE: &str = "softdel_image_n";
 /// The client's context, as a rewrite sets it for the guard.
 fn context(statement: &str) -> String {
     format!(
-        "pg_catalog.set_config('softdel.context', E'softdel1\\t' || :connection_id || E'\\t' || :client_addr || E'\\t' || pg_catalog.txid_current() || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp()) || E'\\t' || $softdel${statement}$softdel$, true)"
+        "pg_catalog.set_config('softdel.context', E'softdel1\\t' || ':connection_id' || E'\\t' || :client_addr || E'\\t' || pg_catalog.txid_current()::text || E'\\t' || pg_catalog.date_part('epoch', pg_catalog.statement_timestamp())::text || E'\\t' || $softdel${statement}$softdel$, true)"
     )
 }
 
@@ -291,7 +291,7 @@ fn journal_and_block_deletes_stay_deletes_for_the_guard() {
 #[test]
 fn a_limited_delete_is_counted_in_the_statement() {
     let sql = "DELETE FROM t WHERE x < 5 -- tidy up";
-    let limit = "(CASE WHEN pg_catalog.count(*) > 1000 THEN (E'softdel:n:limit:' || pg_catalog.count(*) || E':1000:74:44454c4554452046524f4d20742057484552452078203c2035202d2d2074696479207570')::pg_catalog.int4 END)";
+    let limit = "(CASE WHEN pg_catalog.count(*) > 1000 THEN (E'softdel:n:limit:' || (pg_catalog.count(*))::pg_catalog.text || E':1000:74:44454c4554452046524f4d20742057484552452078203c2035202d2d2074696479207570')::pg_catalog.int4 END)";
     let expected = format!(
         "WITH softdel_rows AS (DELETE FROM t WHERE (x < 5) AND (SELECT {} IS NOT NULL) RETURNING NULL::pg_catalog.jsonb AS {IMAGE}) \
          SELECT pg_catalog.count(*)::pg_catalog.text AS softdel_count_n FROM softdel_rows HAVING {limit} IS NULL -- tidy up",
