@@ -42,7 +42,7 @@
 #   DURATION         seconds per pgbench run (default 10)
 #   WARMUP           seconds of warm-up per target before measuring (default 3,
 #                    0 = none; with 0 there is no unmeasured bulk run either)
-#   ROWS             rows in each single-row table before every run (default 60000 * DURATION)
+#   ROWS             rows in each single-row table before every run (default 120000 * DURATION)
 #   MODES            pgbench -M modes (default "simple extended prepared")
 #   CLIENTS          client counts (default "1 8")
 #   TARGETS          single-row targets, a subset of the default
@@ -50,6 +50,10 @@
 #   MAX_THREADS      pgbench -j is min(clients, MAX_THREADS) (default 2)
 #   BULK_ROWS        rows of the bulk DELETE (default 10000)
 #   BULK_REPS        repetitions of the bulk DELETE per target (default 5, 0 = no bulk section)
+#   JOURNAL_SEED     operations (one row image each) the journal holds before
+#                    every run, vacuumed and analyzed (default 100000): a
+#                    journal in use, as in production, whose indexes are not
+#                    empty. 0 = an empty journal before every run
 #   DURABILITY       off (default): fsync, synchronous_commit and
 #                    full_page_writes off, so the figures show the statements'
 #                    CPU cost, the worst case for the ratios; on: PostgreSQL's
@@ -57,19 +61,19 @@
 #                    on a production server
 #   POSTGRES_BINDIR  PostgreSQL 15 binaries (default /usr/lib/postgresql/15/bin)
 #
-# Every single-row transaction deletes a row of its own (client c deletes ids
-# c+1, c+1+C, c+1+2C, ... for C clients), and before every run the target's
-# table is brought back to the same state (refilled; for the soft table,
-# whose rows stay, the flags reset and the table re-clustered, since the
-# guard refuses TRUNCATE of a protected table) and the journal and the
-# audit table emptied; afterwards the rows removed or marked are checked
-# against the transactions pgbench counted, and so are the journal's
-# operations and row images (soft, sql) and the audit rows (audit). After
-# every bulk DELETE: the table is empty, and a journaled one left exactly one
-# operation with BULK_ROWS row images (the audit table BULK_ROWS rows). In
-# simple mode every DELETE text is distinct (the id is a literal), so softdel
-# analyses each one; in extended and prepared mode the text has $1 and is
-# analysed once.
+# Every single-row transaction deletes a row of its own (client c deletes
+# ids c+1, c+1+C, c+1+2C, ... for C clients). Before every run the
+# target's table is brought back to the same state (refilled; the soft
+# table, whose rows stay, has its flags reset and is re-clustered, since the
+# guard refuses TRUNCATE of a protected table), the journal back to its
+# JOURNAL_SEED operations, and the audit table emptied. Afterwards the rows
+# removed or marked are checked against the transactions pgbench counted,
+# and so are the new journal operations and row images (soft, sql) and the
+# audit rows (audit). After every bulk DELETE: the table is empty, and a
+# journaled one left exactly one new operation with BULK_ROWS row images
+# (the audit trigger BULK_ROWS audit rows). In simple mode every DELETE text
+# is distinct (the id is a literal), so softdel analyses each one; in
+# extended and prepared mode the text has $1 and is analysed once.
 #
 # The targets of the design: a soft delete through softdel within 1.25x of
 # the audit trigger (every mode, 1 and 8 clients) and within 2x of a bare
@@ -105,6 +109,7 @@ MAX_THREADS="${MAX_THREADS:-2}"
 DURABILITY="${DURABILITY:-off}"
 BULK_ROWS="${BULK_ROWS:-10000}"
 BULK_REPS="${BULK_REPS:-5}"
+JOURNAL_SEED="${JOURNAL_SEED:-100000}"
 POSTGRES_BINDIR="${POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
 read -r -a MODES <<<"${MODES:-simple extended prepared}"
 read -r -a CLIENTS <<<"${CLIENTS:-1 8}"
@@ -123,6 +128,7 @@ DIRECT_PORT=""    # PostgreSQL itself
 SOFTDEL_PORT=""
 SOFTDEL_BIN=""
 SOFTDEL_PID=""
+JOURNAL_BASE=0    # the journal's last operation id before every run (see reset_journal)
 PG_STARTED=0
 INTERRUPTED=0
 USED_PORTS=()
@@ -145,12 +151,13 @@ parse_args() {
     done
     [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
     [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
-    ROWS="${ROWS:-$((60000 * DURATION))}"
+    ROWS="${ROWS:-$((120000 * DURATION))}"
     [[ "$DURABILITY" == on || "$DURABILITY" == off ]] || die "DURABILITY must be on or off (got '$DURABILITY')"
     [[ "$ROWS" =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive integer (got '$ROWS')"
     [[ "$MAX_THREADS" =~ ^[1-9][0-9]*$ ]] || die "MAX_THREADS must be a positive integer (got '$MAX_THREADS')"
     [[ "$BULK_ROWS" =~ ^[1-9][0-9]*$ ]] || die "BULK_ROWS must be a positive integer (got '$BULK_ROWS')"
     [[ "$BULK_REPS" =~ ^[0-9]+$ ]] || die "BULK_REPS must be a non-negative integer (got '$BULK_REPS')"
+    [[ "$JOURNAL_SEED" =~ ^[0-9]+$ ]] || die "JOURNAL_SEED must be a non-negative integer (got '$JOURNAL_SEED')"
     ((${#MODES[@]})) || die "MODES is empty"
     ((${#CLIENTS[@]})) || die "CLIENTS is empty"
     ((${#TARGETS[@]} || BULK_REPS)) || die "TARGETS is empty and BULK_REPS is 0: nothing to measure"
@@ -418,10 +425,45 @@ check_rules_applied() {
     psql_at "$SOFTDEL_PORT" -d "$DB" -c "DELETE FROM items WHERE id = 1" >/dev/null
     local state
     state="$(sql "SELECT (SELECT count(*) FROM items WHERE id = 1 AND NOT is_active)
-                      || ',' || (SELECT count(*) FROM softdel.operations WHERE action = 'soft_delete')
-                      || ',' || (SELECT count(*) FROM softdel.rows)")"
+                      || ',' || (SELECT count(*) FROM softdel.operations
+                                 WHERE id > $JOURNAL_BASE AND action = 'soft_delete')
+                      || ',' || (SELECT count(*) FROM softdel.rows WHERE op_id > $JOURNAL_BASE)")"
     [[ "$state" == "1,1,1" ]] \
         || die "softdel did not soft-delete through the proxy (row marked, soft_delete operations, journal rows: $state); does this build apply rules and is the guard installed?"
+}
+
+# The journal of a database where softdel is in use: JOURNAL_SEED soft
+# deletes of another table, one row image each (written straight to the
+# journal's tables, as its owner).
+seed_journal() {
+    ((JOURNAL_SEED > 0)) || return 0
+    log "seeding the journal with $JOURNAL_SEED operations and row images"
+    # shellcheck disable=SC2016 # $1 is SQL, not a shell expansion
+    sql "INSERT INTO softdel.operations (path, table_schema, table_name, action, row_count, sql,
+                                         marker_kind, marker_column)
+             SELECT 'direct', 'public', 'items_seed', 'soft_delete', 1,
+                    'DELETE FROM items_seed WHERE id = \$1', 'flag', 'is_active'
+             FROM generate_series(1, $JOURNAL_SEED);
+         INSERT INTO softdel.rows (op_id, image)
+             SELECT id, jsonb_build_object('id', id, 'customer_id', id % 1000,
+                                           'total', (id % 100000) / 100.0, 'note', md5(id::text),
+                                           'created_at', now(), 'is_active', false)
+             FROM softdel.operations;" >/dev/null
+    JOURNAL_BASE="$(sql "SELECT coalesce(max(id), 0) FROM softdel.operations")"
+}
+
+# reset_journal: the journal back to its seed (JOURNAL_SEED > 0) or empty,
+# vacuumed and analyzed, so every run meets the same journal, and its
+# statistics say how big it is; JOURNAL_BASE is its last operation id.
+reset_journal() {
+    if ((JOURNAL_SEED > 0)); then
+        sql "DELETE FROM softdel.rows WHERE op_id > $JOURNAL_BASE;
+             DELETE FROM softdel.operations WHERE id > $JOURNAL_BASE;" >/dev/null
+    else
+        sql "TRUNCATE softdel.rows, softdel.operations" >/dev/null
+        JOURNAL_BASE="$(sql "SELECT coalesce(max(id), 0) FROM softdel.operations")"
+    fi
+    sql "VACUUM ANALYZE softdel.operations, softdel.rows" >/dev/null
 }
 
 # The soft table keeps its rows, so it is filled once; refill resets it.
@@ -433,40 +475,41 @@ fill_soft_table() {
 }
 
 # refill TARGET: the target's table holds rows 1..ROWS, all live, in id
-# order, freshly vacuumed; the journal and the audit table are empty. The
-# guard refuses TRUNCATE of items, so its rows are made live again (an
-# UPDATE the guard does not journal: it marks nothing deleted) and CLUSTER
-# rewrites it as a fresh fill would have laid it out.
+# order, freshly vacuumed; the journal holds its seed, the audit table is
+# empty. The guard refuses TRUNCATE of items, so its rows are made live
+# again (an UPDATE the guard does not journal: it marks nothing deleted) and
+# CLUSTER rewrites it as a fresh fill would have laid it out.
 refill() {
     local table
     table="$(table_of "$1")"
     if [[ "$table" == items ]]; then
-        sql "TRUNCATE softdel.rows, softdel.operations;
-             UPDATE items SET is_active = true WHERE NOT is_active;" >/dev/null
+        sql "UPDATE items SET is_active = true WHERE NOT is_active" >/dev/null
         sql "CLUSTER items USING items_pkey" >/dev/null
     else
-        sql "TRUNCATE $table, audit, softdel.rows, softdel.operations;
+        sql "TRUNCATE $table, audit;
              INSERT INTO $table (id, customer_id, total, note)
                  SELECT g, g % 1000, (g % 100000) / 100.0, md5(g::text)
                  FROM generate_series(1, $ROWS) g;" >/dev/null
     fi
+    reset_journal
     sql "VACUUM ANALYZE $table" >/dev/null
     sql "CHECKPOINT" >/dev/null
 }
 
 # bulk_refill TARGET: the target's table holds rows 1..BULK_ROWS, all live,
-# freshly vacuumed; the journal and the audit table are empty. items_journal
-# cannot be truncated (the guard refuses): after a run all its rows are dead,
-# and VACUUM FULL leaves it as empty as TRUNCATE would.
+# freshly vacuumed; the journal holds its seed, the audit table is empty.
+# items_journal cannot be truncated (the guard refuses): after a run all its
+# rows are dead, and VACUUM FULL leaves it as empty as TRUNCATE would.
 bulk_refill() {
     local table
     table="$(bulk_table_of "$1")"
     if [[ "$table" == items_journal ]]; then
         sql "VACUUM FULL items_journal" >/dev/null
-        sql "TRUNCATE audit, softdel.rows, softdel.operations" >/dev/null
+        sql "TRUNCATE audit" >/dev/null
     else
-        sql "TRUNCATE $table, audit, softdel.rows, softdel.operations" >/dev/null
+        sql "TRUNCATE $table, audit" >/dev/null
     fi
+    reset_journal
     sql "INSERT INTO $table (id, customer_id, total, note)
              SELECT g, g % 1000, (g % 100000) / 100.0, md5(g::text)
              FROM generate_series(1, $BULK_ROWS) g
@@ -520,8 +563,9 @@ verify() {
     ops=0 images=0 audited=0
     if [[ "$target" == soft || "$target" == sql ]]; then
         live="$(sql "SELECT count(*) FROM $table WHERE is_active")"
-        ops="$(sql "SELECT count(*) FROM softdel.operations WHERE action = 'soft_delete' AND row_count = 1")"
-        images="$(sql "SELECT count(*) FROM softdel.rows")"
+        ops="$(sql "SELECT count(*) FROM softdel.operations
+                    WHERE id > $JOURNAL_BASE AND action = 'soft_delete' AND row_count = 1")"
+        images="$(sql "SELECT count(*) FROM softdel.rows WHERE op_id > $JOURNAL_BASE")"
     else
         live="$(sql "SELECT count(*) FROM $table")"
         [[ "$target" == audit ]] && audited="$(sql "SELECT count(*) FROM audit")"
@@ -592,10 +636,9 @@ bulk_verify() {
     table="$(bulk_table_of "$target")"
     IFS=, read -r left ops all_ops images audited <<<"$(sql "SELECT (SELECT count(*) FROM $table)
         || ',' || (SELECT count(*) FROM softdel.operations
-                   WHERE action = 'journal_delete' AND row_count = $BULK_ROWS)
-        || ',' || (SELECT count(*) FROM softdel.operations)
-        || ',' || (SELECT count(*) FROM softdel.rows r
-                   WHERE r.op_id = (SELECT max(id) FROM softdel.operations))
+                   WHERE id > $JOURNAL_BASE AND action = 'journal_delete' AND row_count = $BULK_ROWS)
+        || ',' || (SELECT count(*) FROM softdel.operations WHERE id > $JOURNAL_BASE)
+        || ',' || (SELECT count(*) FROM softdel.rows WHERE op_id > $JOURNAL_BASE)
         || ',' || (SELECT count(*) FROM audit)")"
     case "$target" in
         journal|journal-direct) want_ops=1 want_images=$BULK_ROWS want_audit=0 ;;
@@ -661,9 +704,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$
 # at_most VALUE LIMIT: exit status 0 when VALUE is a number <= LIMIT.
 at_most() { awk -v v="$1" -v l="$2" 'BEGIN { exit !(v ~ /^[0-9.]+$/ && v + 0 <= l + 0) }'; }
 
-# median/min/max of whitespace-separated numbers ("-" for none).
+# stat_of median|min|max VALUES: of the whitespace-separated numbers in
+# VALUES, 3 decimals ("-" for none).
 stat_of() {
     local what="$1"; shift
+    # shellcheck disable=SC2048,SC2086 # split VALUES into numbers
     printf '%s\n' $* | awk -v what="$what" 'NF { v[n++] = $1 } END {
         if (!n) { printf "-"; exit }
         # insertion sort: a handful of values
@@ -687,7 +732,12 @@ machine_info() {
         echo "- PostgreSQL: $pg_version (durability defaults: fsync=on, synchronous_commit=on)"
     fi
     echo "- softdel: $softdel_rev (release build); journal and guard installed with softdel init --rules"
-    echo "- command: DURATION=$DURATION DURABILITY=$DURABILITY WARMUP=$WARMUP ROWS=$ROWS MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" TARGETS=\"${TARGETS[*]}\" MAX_THREADS=$MAX_THREADS BULK_ROWS=$BULK_ROWS BULK_REPS=$BULK_REPS $COMMAND_LINE"
+    echo "- command: DURATION=$DURATION DURABILITY=$DURABILITY WARMUP=$WARMUP ROWS=$ROWS MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" TARGETS=\"${TARGETS[*]}\" MAX_THREADS=$MAX_THREADS BULK_ROWS=$BULK_ROWS BULK_REPS=$BULK_REPS JOURNAL_SEED=$JOURNAL_SEED $COMMAND_LINE"
+    if ((JOURNAL_SEED > 0)); then
+        echo "- journal: $JOURNAL_SEED operations with a row image each before every run (vacuumed, analyzed), as in a database where softdel is in use"
+    else
+        echo "- journal: empty before every run (vacuumed, analyzed)"
+    fi
     echo "- note: pgbench, softdel and PostgreSQL share the same $(nproc) CPUs"
     echo
 }
@@ -757,7 +807,7 @@ bulk_table() {
     echo "- bare: items_plain straight to PostgreSQL; journal: items_journal through softdel (the guard journals every row"
     echo "  image); journal-direct: items_journal straight to PostgreSQL (journaled by the guard too); audit: items_audited"
     echo "  straight to PostgreSQL (row-level audit trigger)"
-    echo "- check: the table emptied; journal, journal-direct: one journal_delete operation with $BULK_ROWS images;"
+    echo "- check: the table emptied; journal, journal-direct: one new journal_delete operation with $BULK_ROWS new images;"
     echo "  audit: $BULK_ROWS audit rows"
     echo
     bulk_row target table "median ms" "min ms" "max ms" runs "/bare" check
@@ -860,6 +910,7 @@ main() {
     create_schema
     write_rules
     install_guard
+    seed_journal
     fill_soft_table
     write_scripts
     start_softdel
