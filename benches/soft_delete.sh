@@ -33,6 +33,11 @@
 #                   journals it too): the proxy's share of the bulk cost
 #   audit           hard DELETE on items_audited (the row-level audit
 #                   trigger), straight to PostgreSQL
+#   keep-copy       the floor of keeping what a DELETE removes: the same
+#                   DELETE on items_plain in a CTE whose RETURNING * rows are
+#                   inserted as they are into a table without an index
+#   keep-jsonb      the same, each row kept as to_jsonb(row) (what a journal
+#                   of row images, any journal, writes at the least)
 #
 # Usage: benches/soft_delete.sh [--out FILE]
 #
@@ -115,7 +120,7 @@ read -r -a MODES <<<"${MODES:-simple extended prepared}"
 read -r -a CLIENTS <<<"${CLIENTS:-1 8}"
 readonly ALL_TARGETS=(direct audit pass limit soft sql)
 read -r -a TARGETS <<<"${TARGETS:-${ALL_TARGETS[*]}}"
-readonly BULK_TARGETS=(bare journal journal-direct audit)
+readonly BULK_TARGETS=(bare journal journal-direct audit keep-copy keep-jsonb)
 readonly DB=bench
 readonly DB_USER=postgres
 # The design's targets (see the usage text).
@@ -279,7 +284,7 @@ table_of() {
 # The table of each bulk target.
 bulk_table_of() {
     case "$1" in
-        bare) echo items_plain ;;
+        bare|keep-copy|keep-jsonb) echo items_plain ;;
         journal|journal-direct) echo items_journal ;;
         audit) echo items_audited ;;
     esac
@@ -315,7 +320,10 @@ create_schema() {
         END
         \$\$;
         CREATE TRIGGER audit AFTER DELETE ON items_audited
-            FOR EACH ROW EXECUTE FUNCTION audit_row();" >/dev/null
+            FOR EACH ROW EXECUTE FUNCTION audit_row();
+        -- Where the bulk floors keep the deleted rows: no index, no trigger.
+        CREATE TABLE kept_rows (LIKE items);
+        CREATE TABLE kept_images (image jsonb NOT NULL);" >/dev/null
 }
 
 write_rules() {
@@ -404,7 +412,12 @@ write_scripts() {
             >"$WORK/delete_$t.sql"
     done
     for t in "${BULK_TARGETS[@]}"; do
-        printf 'DELETE FROM %s WHERE id <= %d;\n' "$(bulk_table_of "$t")" "$BULK_ROWS" >"$WORK/bulk_$t.sql"
+        statement="DELETE FROM $(bulk_table_of "$t") WHERE id <= $BULK_ROWS"
+        case "$t" in
+            keep-copy) statement="WITH d AS ($statement RETURNING *) INSERT INTO kept_rows SELECT * FROM d" ;;
+            keep-jsonb) statement="WITH d AS ($statement RETURNING *) INSERT INTO kept_images SELECT to_jsonb(d) FROM d" ;;
+        esac
+        printf '%s;\n' "$statement" >"$WORK/bulk_$t.sql"
     done
 }
 
@@ -505,9 +518,9 @@ bulk_refill() {
     table="$(bulk_table_of "$1")"
     if [[ "$table" == items_journal ]]; then
         sql "VACUUM FULL items_journal" >/dev/null
-        sql "TRUNCATE audit" >/dev/null
+        sql "TRUNCATE audit, kept_rows, kept_images" >/dev/null
     else
-        sql "TRUNCATE $table, audit" >/dev/null
+        sql "TRUNCATE $table, audit, kept_rows, kept_images" >/dev/null
     fi
     reset_journal
     sql "INSERT INTO $table (id, customer_id, total, note)
@@ -522,7 +535,7 @@ bulk_refill() {
 
 target_port() {
     case "$1" in
-        direct|audit|sql|bare|journal-direct) echo "$DIRECT_PORT" ;;
+        direct|audit|sql|bare|journal-direct|keep-copy|keep-jsonb) echo "$DIRECT_PORT" ;;
         *) echo "$SOFTDEL_PORT" ;;
     esac
 }
@@ -630,25 +643,27 @@ run_matrix() {
 # bulk_verify TARGET: prints "ok" or what differs. The table must be empty;
 # a journaled DELETE must have left one journal_delete operation of
 # BULK_ROWS rows with BULK_ROWS images; the audit trigger BULK_ROWS rows;
-# the others nothing in the journal.
+# the floors BULK_ROWS kept rows; the others nothing in the journal.
 bulk_verify() {
-    local target="$1" table left ops all_ops images audited want_ops want_images want_audit
+    local target="$1" table left ops all_ops images audited kept want_ops want_images want_audit want_kept=0
     table="$(bulk_table_of "$target")"
-    IFS=, read -r left ops all_ops images audited <<<"$(sql "SELECT (SELECT count(*) FROM $table)
+    IFS=, read -r left ops all_ops images audited kept <<<"$(sql "SELECT (SELECT count(*) FROM $table)
         || ',' || (SELECT count(*) FROM softdel.operations
                    WHERE id > $JOURNAL_BASE AND action = 'journal_delete' AND row_count = $BULK_ROWS)
         || ',' || (SELECT count(*) FROM softdel.operations WHERE id > $JOURNAL_BASE)
         || ',' || (SELECT count(*) FROM softdel.rows WHERE op_id > $JOURNAL_BASE)
-        || ',' || (SELECT count(*) FROM audit)")"
+        || ',' || (SELECT count(*) FROM audit)
+        || ',' || (SELECT (SELECT count(*) FROM kept_rows) + (SELECT count(*) FROM kept_images))")"
     case "$target" in
         journal|journal-direct) want_ops=1 want_images=$BULK_ROWS want_audit=0 ;;
         audit) want_ops=0 want_images=0 want_audit=$BULK_ROWS ;;
+        keep-copy|keep-jsonb) want_ops=0 want_images=0 want_audit=0 want_kept=$BULK_ROWS ;;
         *) want_ops=0 want_images=0 want_audit=0 ;;
     esac
-    if ((left == 0 && ops == want_ops && all_ops == want_ops && images == want_images && audited == want_audit)); then
+    if ((left == 0 && ops == want_ops && all_ops == want_ops && images == want_images && audited == want_audit && kept == want_kept)); then
         echo ok
     else
-        echo "left $left of $BULK_ROWS, journaled $ops of $all_ops operations as expected, $images images, audited $audited"
+        echo "left $left of $BULK_ROWS, journaled $ops of $all_ops operations as expected, $images images, audited $audited, kept $kept"
     fi
 }
 
@@ -806,9 +821,11 @@ bulk_table() {
     echo "  $BULK_REPS repetitions per target, targets interleaved; pgbench -n -M simple -c 1 -t 1, its latency in ms"
     echo "- bare: items_plain straight to PostgreSQL; journal: items_journal through softdel (the guard journals every row"
     echo "  image); journal-direct: items_journal straight to PostgreSQL (journaled by the guard too); audit: items_audited"
-    echo "  straight to PostgreSQL (row-level audit trigger)"
+    echo "  straight to PostgreSQL (row-level audit trigger); keep-copy, keep-jsonb: the floor of keeping the rows, the same"
+    echo "  DELETE on items_plain in a CTE, its RETURNING * inserted as rows (keep-copy) or as to_jsonb(row) (keep-jsonb)"
+    echo "  into a table without an index"
     echo "- check: the table emptied; journal, journal-direct: one new journal_delete operation with $BULK_ROWS new images;"
-    echo "  audit: $BULK_ROWS audit rows"
+    echo "  audit: $BULK_ROWS audit rows; keep-copy, keep-jsonb: $BULK_ROWS rows kept"
     echo
     bulk_row target table "median ms" "min ms" "max ms" runs "/bare" check
     bulk_row -------------- ------------- --------: ------: ------: ---: ------: -----
@@ -882,7 +899,9 @@ targets() {
         direct="$(ratio "$(stat_of median "${BULK_MS[journal-direct]:-}")" "$bare")"
         line="- bulk journal/bare <= $MAX_BULK_JOURNAL_BARE: "
         at_most "$journal" "$MAX_BULK_JOURNAL_BARE" && line+="met" || line+="**not met**"
-        line+=" ($journal through softdel, $direct straight to PostgreSQL)"
+        line+=" ($journal through softdel, $direct straight to PostgreSQL; the floors: keeping the rows"
+        line+=" $(ratio "$(stat_of median "${BULK_MS[keep-copy]:-}")" "$bare"), as jsonb"
+        line+=" $(ratio "$(stat_of median "${BULK_MS[keep-jsonb]:-}")" "$bare"))"
         echo "$line"
     fi
 }
