@@ -97,7 +97,15 @@ async fn upstream_lost_mid_session() {
         .await
         .expect("no hang")
         .expect_err("session is gone");
-    assert!(client.is_closed(), "{err}");
+    // The error arrives before the client's connection task has read the
+    // end of the stream: wait for it rather than racing it.
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while !client.is_closed() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "client still open after: {err}");
 
     // A new upstream, a new session.
     let _forwarder = Forwarder::start(upstream).await;
