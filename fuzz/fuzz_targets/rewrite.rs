@@ -183,6 +183,13 @@ fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             }
         }
     }
+    if rewrite
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::SoftDelete { .. }))
+    {
+        assert!(rendered.contains(CONTEXT_LITERAL), "no context in {rendered}");
+    }
     journal_literals_close(&rendered);
     // Edits are whole tokens at token boundaries: text the parser reads,
     // it reads rewritten too.
@@ -208,12 +215,15 @@ fn parses(sql: &str) -> bool {
     sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, sql).is_ok()
 }
 
+/// What comes just before the statement's literal in the client's context.
+const CONTEXT_LITERAL: &str = "pg_catalog.statement_timestamp())::text || E'\\t' || $softdel";
+
 /// The client's context carries its statement as a dollar-quoted literal
 /// at its end. PostgreSQL ends such a literal at the first occurrence of
 /// its tag: what follows must be what the rewrite wrote there, not the
 /// rest of the client's text.
 fn journal_literals_close(rendered: &str) {
-    const BEFORE: &str = "pg_catalog.statement_timestamp()) || E'\\t' || $softdel";
+    const BEFORE: &str = CONTEXT_LITERAL;
     for (at, _) in rendered.match_indices(BEFORE) {
         let literal = &rendered[at + BEFORE.len() - "$softdel".len()..];
         let tag_len = literal[1..].find('$').expect("a tag") + 2;
