@@ -13,9 +13,14 @@
 //! does not. When unsure, the model keeps an entry (the session looks busy)
 //! rather than drop one: a busy-looking session is only closed at the end
 //! of the grace period.
+//!
+//! The requests ReadyForQuery answers (Query, FunctionCall, Sync) carry the
+//! time they were sent, so a statement's latency is measured from its own
+//! request whatever the server skipped or ignored on the way.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{FrontendTag, TransactionStatus};
 
@@ -78,8 +83,8 @@ enum Pending {
     Execute(Option<Arc<Examined>>),
     Close,
     /// Query and FunctionCall: answered by ReadyForQuery.
-    Query(Option<Arc<Examined>>),
-    Sync,
+    Query(Option<Arc<Examined>>, Sent),
+    Sync(Sent),
     /// CopyDone or CopyFail: ends COPY FROM STDIN.
     CopyEnd,
     /// A Close or Parse the proxy added, whose answer it drops.
@@ -95,8 +100,8 @@ impl Pending {
             FrontendTag::Describe => Pending::Describe,
             FrontendTag::Execute => Pending::Execute(None),
             FrontendTag::Close => Pending::Close,
-            FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query(None),
-            FrontendTag::Sync => Pending::Sync,
+            FrontendTag::Query | FrontendTag::FunctionCall => Pending::Query(None, None),
+            FrontendTag::Sync => Pending::Sync(None),
             FrontendTag::CopyDone | FrontendTag::CopyFail => Pending::CopyEnd,
             // No answer of their own.
             FrontendTag::CopyData
@@ -123,6 +128,18 @@ impl Pending {
         matches!(self, Pending::InjectedClose | Pending::InjectedParse)
     }
 
+    fn is_sync(&self) -> bool {
+        matches!(self, Pending::Sync(_))
+    }
+
+    /// Where a request answered by ReadyForQuery keeps its send time.
+    fn sent_mut(&mut self) -> Option<&mut Sent> {
+        match self {
+            Pending::Query(_, sent) | Pending::Sync(sent) => Some(sent),
+            _ => None,
+        }
+    }
+
     /// Whether server message `tag` is this message's final answer.
     fn completed_by(&self, tag: u8) -> bool {
         match self {
@@ -131,14 +148,19 @@ impl Pending {
             Pending::Close | Pending::InjectedClose => tag == b'3',
             Pending::Describe => matches!(tag, b'T' | b'n'),
             Pending::Execute(_) => matches!(tag, b'C' | b'I' | b's'),
-            Pending::Query(_) | Pending::Sync | Pending::CopyEnd => false,
+            Pending::Query(..) | Pending::Sync(_) | Pending::CopyEnd => false,
         }
     }
 }
 
+/// When a request was sent; `None` until `Pipeline::sent` is called.
+type Sent = Option<Instant>;
+
 #[derive(Debug, Default)]
 pub struct Pipeline {
     pending: VecDeque<Pending>,
+    /// How many entries at the back of `pending` wait for their send time.
+    unsent: usize,
     /// Status from the last ReadyForQuery; `None` until authentication ends.
     status: Option<TransactionStatus>,
     /// Extended-protocol messages were sent since the last Sync: the server
@@ -188,7 +210,25 @@ impl Pipeline {
 
     /// A simple Query, with what the proxy knows of its text.
     pub fn client_query(&mut self, examined: Option<Arc<Examined>>) {
-        self.push(Pending::Query(examined));
+        self.push(Pending::Query(examined, None));
+    }
+
+    /// The client messages given since the last call were sent now: the
+    /// requests among them that ReadyForQuery answers take `now()` as their
+    /// send time (the clock is read only when there is one).
+    pub fn sent(&mut self, now: impl FnOnce() -> Instant) {
+        let unsent = std::mem::take(&mut self.unsent);
+        let mut timed = self
+            .pending
+            .iter_mut()
+            .rev()
+            .take(unsent)
+            .filter_map(Pending::sent_mut)
+            .peekable();
+        if timed.peek().is_some() {
+            let at = now();
+            timed.for_each(|sent| *sent = Some(at));
+        }
     }
 
     /// What the server's next message answers.
@@ -196,14 +236,14 @@ impl Pipeline {
         match self.pending.front() {
             Some(Pending::Describe) => Answering::Describe,
             Some(Pending::Execute(examined)) => Answering::Execute(examined.as_deref()),
-            Some(Pending::Query(examined)) => Answering::Query(examined.as_deref()),
+            Some(Pending::Query(examined, _)) => Answering::Query(examined.as_deref()),
             Some(p) if p.injected() => Answering::Injected,
             _ => Answering::Other,
         }
     }
 
     fn push(&mut self, pending: Pending) {
-        if pending == Pending::Sync {
+        if pending.is_sync() {
             self.unsynced = false;
         } else if pending.is_extended() {
             self.unsynced = true;
@@ -212,23 +252,30 @@ impl Pipeline {
             return;
         }
         if self.skipping {
-            if pending != Pending::Sync {
+            if !pending.is_sync() {
                 self.injection_lost |= pending.injected();
                 return;
             }
             self.skipping = false;
         }
         self.pending.push_back(pending);
+        self.unsent += 1;
     }
 
-    /// A server message (its tag and whole frame) was forwarded to the client.
-    pub fn server_message(&mut self, tag: u8, frame: &[u8]) {
+    /// A server message (its tag and whole frame) was forwarded to the
+    /// client. For a ReadyForQuery: when the request it answers was sent.
+    pub fn server_message(&mut self, tag: u8, frame: &[u8]) -> Option<Instant> {
+        let mut sent = None;
         match tag {
-            b'Z' => self.ready_for_query(frame),
+            b'Z' => sent = self.ready_for_query(frame),
             b'G' | b'W' => self.copy_in = true,
             b'E' => self.error(),
             _ => self.answer(tag),
         }
+        // The relay gives send times as it forwards, before any answer can
+        // arrive; should an answer come first, its entries wait no more.
+        self.unsent = self.unsent.min(self.pending.len());
+        sent
     }
 
     /// Nothing owed, no open batch, outside any transaction block.
@@ -251,7 +298,7 @@ impl Pipeline {
         !self.pending.is_empty()
     }
 
-    fn ready_for_query(&mut self, frame: &[u8]) {
+    fn ready_for_query(&mut self, frame: &[u8]) -> Option<Instant> {
         let first = self.status.is_none();
         // A status the model cannot read (a truncated or unknown byte) is
         // taken for an open transaction block: the session looks busy,
@@ -263,14 +310,15 @@ impl Pipeline {
         self.copy_in = false;
         if first {
             // The end of authentication, not an answer to a request.
-            return;
+            return None;
         }
-        while let Some(done) = self.pending.pop_front() {
+        while let Some(mut done) = self.pending.pop_front() {
             self.injection_lost |= done.injected();
-            if matches!(done, Pending::Query(_) | Pending::Sync) {
-                break;
+            if let Some(sent) = done.sent_mut() {
+                return *sent;
             }
         }
+        None
     }
 
     fn answer(&mut self, tag: u8) {
@@ -298,7 +346,7 @@ impl Pipeline {
         // Index 0 is the Query or Execute that started the COPY.
         while let Some(pending) = self.pending.get(1) {
             match pending {
-                Pending::Sync => {
+                Pending::Sync(_) => {
                     self.pending.remove(1);
                 }
                 Pending::CopyEnd => {
@@ -313,7 +361,7 @@ impl Pipeline {
 
     /// The server discards messages up to the next Sync.
     fn skip_to_sync(&mut self) {
-        while let Some(p) = self.pending.front().filter(|&p| *p != Pending::Sync) {
+        while let Some(p) = self.pending.front().filter(|p| !p.is_sync()) {
             self.injection_lost |= p.injected();
             self.pending.pop_front();
         }
@@ -345,13 +393,19 @@ mod tests {
 
     /// Feeds server messages by tag; `Z` is ReadyForQuery(I), `z` (T).
     fn server(p: &mut Pipeline, tags: &[u8]) {
-        for &tag in tags {
-            match tag {
+        answers(p, tags);
+    }
+
+    /// Like `server`; what each message reports as the send time of the
+    /// request it ends.
+    fn answers(p: &mut Pipeline, tags: &[u8]) -> Vec<Option<Instant>> {
+        tags.iter()
+            .map(|&tag| match tag {
                 b'Z' => p.server_message(b'Z', IDLE),
                 b'z' => p.server_message(b'Z', IN_TX),
                 other => p.server_message(other, &[other, 0, 0, 0, 4]),
-            }
-        }
+            })
+            .collect()
     }
 
     #[test]
@@ -528,6 +582,83 @@ mod tests {
         assert!(p.busy(), "the first ReadyForQuery ends authentication");
         server(&mut p, b"TDCZ");
         assert!(p.idle());
+    }
+
+    /// Send times a second apart, from a common origin.
+    fn at(origin: Instant, seconds: u64) -> Instant {
+        origin + std::time::Duration::from_secs(seconds)
+    }
+
+    /// The client sends `tags` at `when`.
+    fn exchange(p: &mut Pipeline, tags: &[FrontendTag], when: Instant) {
+        client(p, tags);
+        p.sent(|| when);
+    }
+
+    #[test]
+    fn ready_for_query_reports_its_own_requests_send_time() {
+        let t = Instant::now();
+        let mut p = session();
+        exchange(&mut p, &[Query, Query], at(t, 1));
+        exchange(&mut p, &[Parse, Bind, Execute, Sync], at(t, 2));
+        assert_eq!(
+            answers(&mut p, b"CZCZ12CZ"),
+            [
+                None,
+                Some(at(t, 1)),
+                None,
+                Some(at(t, 1)),
+                None,
+                None,
+                None,
+                Some(at(t, 2))
+            ]
+        );
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn latency_does_not_drift_after_extended_copy_in() {
+        // The Sync sent with the batch is ignored during COPY: one
+        // ReadyForQuery for two Syncs.
+        let t = Instant::now();
+        let mut p = session();
+        exchange(&mut p, &[Parse, Bind, Execute, Sync], at(t, 1));
+        answers(&mut p, b"12G");
+        exchange(&mut p, &[CopyData, CopyDone, Sync], at(t, 2));
+        assert_eq!(answers(&mut p, b"CZ"), [None, Some(at(t, 2))]);
+        exchange(&mut p, &[Query], at(t, 3));
+        assert_eq!(answers(&mut p, b"CZ"), [None, Some(at(t, 3))]);
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn latency_does_not_drift_after_an_extended_error() {
+        // The Query after the failed Execute is discarded with it: one
+        // ReadyForQuery for the Query and the Sync.
+        let t = Instant::now();
+        let mut p = session();
+        exchange(&mut p, &[Parse, Bind, Execute, Query, Sync], at(t, 1));
+        assert_eq!(answers(&mut p, b"12EZ")[3], Some(at(t, 1)));
+        exchange(&mut p, &[Query], at(t, 2));
+        assert_eq!(answers(&mut p, b"CZ"), [None, Some(at(t, 2))]);
+        // The error arrives before the Sync is sent.
+        exchange(&mut p, &[Parse, Flush], at(t, 3));
+        answers(&mut p, b"E");
+        exchange(&mut p, &[Query, Sync], at(t, 4));
+        assert_eq!(answers(&mut p, b"Z"), [Some(at(t, 4))]);
+        exchange(&mut p, &[Query], at(t, 5));
+        assert_eq!(answers(&mut p, b"CZ"), [None, Some(at(t, 5))]);
+        assert!(p.idle());
+    }
+
+    #[test]
+    fn the_clock_is_read_only_for_timed_requests() {
+        let mut p = session();
+        exchange(&mut p, &[Parse, Bind, Execute, Flush], Instant::now());
+        client(&mut p, &[Describe]);
+        p.sent(|| panic!("no request waits for ReadyForQuery"));
+        exchange(&mut p, &[Sync], Instant::now());
     }
 
     /// Close and Parse sent ahead of a Bind by the proxy.

@@ -5,7 +5,6 @@
 //! directions run concurrently (a client may pipeline requests while the
 //! server streams results: relaying one direction at a time could deadlock).
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,8 +34,6 @@ const MAX_RESERVE: usize = 1024 * 1024;
 /// How long the server-to-client direction may take to reach a message
 /// boundary once the client side has failed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
-/// Statements timed at once; a client pipelining more goes untimed.
-const MAX_TIMED: usize = 1024;
 
 /// What the two directions know of each other. Both run in one task, so
 /// the mutex is never contended; it is there because the task must be Send.
@@ -54,9 +51,6 @@ struct Shared {
     nonstandard_strings: AtomicBool,
     /// A statement was rewritten: the server's answers need translating.
     rewritten: AtomicBool,
-    /// When each Query, FunctionCall and Sync the server has yet to answer
-    /// with ReadyForQuery was sent: the statement latency histogram.
-    sent_at: Mutex<VecDeque<Instant>>,
 }
 
 impl Shared {
@@ -64,18 +58,6 @@ impl Shared {
         Lexing {
             standard_conforming_strings: !self.nonstandard_strings.load(Relaxed),
         }
-    }
-
-    /// `count` statements were sent `at`.
-    fn sent(&self, at: Instant, count: usize) {
-        let mut sent_at = self.sent_at.lock().unwrap_or_else(|e| e.into_inner());
-        let room = MAX_TIMED.saturating_sub(sent_at.len());
-        sent_at.extend(std::iter::repeat_n(at, count.min(room)));
-    }
-
-    fn answered(&self) -> Option<Duration> {
-        let mut sent_at = self.sent_at.lock().unwrap_or_else(|e| e.into_inner());
-        sent_at.pop_front().map(|at| at.elapsed())
     }
 
     fn pipeline(&self) -> std::sync::MutexGuard<'_, Pipeline> {
@@ -302,13 +284,8 @@ async fn client_to_server(
         if scanned.end > 0 {
             shared.upstream_writing.store(true, Relaxed);
             let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
-            // The clock is read only for writes that start statements.
-            let now = (scanned.awaiting_ready > 0).then(Instant::now);
             conn::send(upstream, out).await.map_err(|e| lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
-            if let Some(now) = now {
-                shared.sent(now, scanned.awaiting_ready);
-            }
             buf.advance(scanned.end);
         }
         // The valid messages before bad bytes are delivered first, as the
@@ -361,19 +338,29 @@ struct Scanned {
     error: Option<ProtocolError>,
     /// What to send instead of them, when a message was rewritten.
     rewritten: Option<Vec<u8>>,
-    /// How many of them the server answers with ReadyForQuery.
-    awaiting_ready: usize,
 }
 
+/// Scans the client's buffer; what it finds is about to be written, so the
+/// statements among it are timed from now.
 fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanned {
     let mut pipeline = shared.pipeline();
+    let scanned = scan_client_frames(buf, shared, intercept, &mut pipeline);
+    pipeline.sent(Instant::now);
+    scanned
+}
+
+fn scan_client_frames(
+    buf: &[u8],
+    shared: &Shared,
+    intercept: &mut Intercept,
+    pipeline: &mut Pipeline,
+) -> Scanned {
     let lexing = shared.lexing();
     let mut scanned = Scanned {
         end: 0,
         terminated: false,
         error: None,
         rewritten: None,
-        awaiting_ready: 0,
     };
     loop {
         let authenticated = pipeline.authenticated();
@@ -395,13 +382,7 @@ fn scan_client(buf: &[u8], shared: &Shared, intercept: &mut Intercept) -> Scanne
             return scanned;
         }
         let frame = &buf[scanned.end..scanned.end + len];
-        if matches!(
-            tag,
-            FrontendTag::Query | FrontendTag::Sync | FrontendTag::FunctionCall
-        ) {
-            scanned.awaiting_ready += 1;
-        }
-        match intercept.client_frame(tag, frame, lexing, &mut pipeline) {
+        match intercept.client_frame(tag, frame, lexing, pipeline) {
             Some(replacement) => {
                 shared.rewritten.store(true, Relaxed);
                 replace(&mut scanned.rewritten, &buf[..scanned.end], &replacement);
@@ -468,11 +449,6 @@ impl ServerState {
             let frame = &buf[scanned.end..scanned.end + len];
             match tag {
                 BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
-                BackendTag::ReadyForQuery => {
-                    if let Some(latency) = shared.answered() {
-                        self.metrics.observe_statement(latency);
-                    }
-                }
                 BackendTag::Other(b'S') => self.parameter_status(frame, shared),
                 _ => {}
             }
@@ -498,7 +474,9 @@ impl ServerState {
             } else {
                 Translated::Original
             };
-            pipeline.server_message(frame[0], frame);
+            if let Some(sent) = pipeline.server_message(frame[0], frame) {
+                self.metrics.observe_statement(sent.elapsed());
+            }
             let before = &buf[..scanned.end];
             match translated {
                 Translated::Original => keep(&mut scanned.translated, frame),

@@ -127,3 +127,43 @@ async fn readyz_fails_while_the_upstream_is_down() {
     );
     proxy.stop().await;
 }
+
+#[tokio::test]
+async fn statement_latency_is_timed_from_its_own_request() {
+    use bytes::Bytes;
+    use futures_util::SinkExt;
+    use std::time::Duration;
+    let proxy = TestProxy::start_with(|config| {
+        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await;
+    let admin = proxy.admin.unwrap();
+    let client = proxy.connect().await;
+    client
+        .batch_execute("CREATE TEMP TABLE n (i int)")
+        .await
+        .unwrap();
+    // tokio-postgres sends COPY with the extended protocol: two Syncs, one
+    // ReadyForQuery (the server ignores the Sync that arrives during COPY).
+    let sink = client.copy_in("COPY n FROM STDIN").await.unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(Bytes::from_static(b"1\n2\n")).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+    // Idle, then quick statements: none of them took a second.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..3 {
+        client.simple_query("SELECT 1").await.unwrap();
+    }
+    let metrics = scrape(admin).await;
+    let timed = sample(&metrics, "softdel_statement_duration_seconds_count");
+    let within_a_second = sample(
+        &metrics,
+        r#"softdel_statement_duration_seconds_bucket{le="1"}"#,
+    );
+    assert!(timed >= 5.0, "{timed}");
+    assert_eq!(
+        within_a_second, timed,
+        "a statement timed from an earlier request's send time"
+    );
+    proxy.stop().await;
+}
