@@ -127,15 +127,10 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
     if args.limit < 1 {
         anyhow::bail!("--limit must be at least 1");
     }
-    let action = args.action.map(|a| a.replace('-', "_"));
-    if let Some(action) = &action {
-        if !journal::ACTIONS.contains(&action.as_str()) {
-            anyhow::bail!(
-                "--action {action:?} is not an action the journal records ({})",
-                journal::ACTIONS.join(", ")
-            );
-        }
-    }
+    let action = (args.action.as_deref())
+        .map(str::parse::<journal::Action>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--action {e}"))?;
     super::runtime()?.block_on(async {
         let client = connect(&args.database_url).await?;
         for (what, value) in [("--since", &args.since), ("--until", &args.until)] {
@@ -231,7 +226,7 @@ fn show_operation(op: &Operation, rows: &[JournalRow], json: bool) -> anyhow::Re
             op.connection_id.map(|c| c.to_string()).unwrap_or_default(),
         ),
         ("table", op.table.trim_start_matches('.').to_owned()),
-        ("action", op.action.clone()),
+        ("action", op.action.to_string()),
         ("rows", op.row_count.to_string()),
         ("reason", op.reason.clone().unwrap_or_default()),
         ("sql", op.sql.clone()),
@@ -311,10 +306,10 @@ fn table(operations: &[Operation]) -> String {
             sql
         };
         let action = match &op.reason {
-            Some(reason) if op.action == "blocked" => {
+            Some(reason) if op.action == journal::Action::Blocked => {
                 format!("blocked ({})", reason.split(':').next().unwrap_or(reason))
             }
-            _ => op.action.clone(),
+            _ => op.action.to_string(),
         };
         rows.push([
             op.id.to_string(),

@@ -20,6 +20,7 @@
 //! role that installed them, with a fixed search_path.
 
 use super::resolve::{Cascade, GuardSpec};
+use crate::journal::Action;
 use crate::ops::catalog::quote_ident;
 use crate::rules::{Marker, Mode, OutsideProxy};
 
@@ -166,7 +167,7 @@ const DECLARE: &str = "DECLARE
 fn journal(
     rows: &str,
     image: &str,
-    action: &str,
+    action: Action,
     marker: Option<&Marker>,
     limit: Option<u64>,
     limit_kind: &str,
@@ -198,12 +199,13 @@ fn journal(
         INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
                                         action, row_count, sql, marker_kind, marker_column)
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
-                '{action}', n, statement, {kind}, {column})
+                {action}, n, statement, {kind}, {column})
         RETURNING id)
     INSERT INTO softdel.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
     RETURN NULL;
 END
-"
+",
+        action = action.literal(),
     )
 }
 
@@ -248,9 +250,9 @@ fn delete_function(spec: &GuardSpec) -> String {
             sql.push_str(&cascade_check(cascade));
         }
         let action = if spec.mode == Mode::Soft {
-            "hard_delete"
+            Action::HardDelete
         } else {
-            "journal_delete"
+            Action::JournalDelete
         };
         sql.push_str(&journal(
             &taken,
@@ -318,7 +320,7 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
     sql.push_str(&journal(
         &rows,
         "w",
-        "soft_delete",
+        Action::SoftDelete,
         Some(marker),
         spec.max_rows,
         "CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END",

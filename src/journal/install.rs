@@ -27,6 +27,10 @@ pub enum JournalError {
     Older { found: i32 },
     #[error("{0}")]
     Database(#[from] tokio_postgres::Error),
+    #[error(
+        "journal row {row} of operation {op} is corrupt: its image is {found}, not a row (a JSON object); nothing was changed"
+    )]
+    CorruptImage { row: i64, op: i64, found: String },
 }
 
 /// What `install` found.

@@ -2,6 +2,7 @@
 
 use tokio_postgres::Client;
 
+use super::Action;
 use super::install::{JournalError, require_current};
 
 /// Which operations to list.
@@ -15,23 +16,12 @@ pub struct LogFilter {
     pub until: Option<String>,
     /// Only this database user.
     pub user: Option<String>,
-    /// Only this action (soft_delete, journal_delete, hard_delete, delete, blocked, undelete, purge).
-    pub action: Option<String>,
+    /// Only this action.
+    pub action: Option<Action>,
     /// Only this operation.
     pub id: Option<i64>,
     pub limit: i64,
 }
-
-/// The actions the journal records.
-pub const ACTIONS: [&str; 7] = [
-    "soft_delete",
-    "journal_delete",
-    "hard_delete",
-    "delete",
-    "blocked",
-    "undelete",
-    "purge",
-];
 
 /// One journaled operation.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -47,7 +37,7 @@ pub struct Operation {
     /// `proxy` or `direct`; none for the operator's own commands.
     pub path: Option<String>,
     pub table: String,
-    pub action: String,
+    pub action: Action,
     pub row_count: i64,
     pub sql: String,
     pub reason: Option<String>,
@@ -90,25 +80,26 @@ pub async fn operations(
             ],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Operation {
-            id: r.get(0),
-            at: r.get(1),
-            txid: r.get(2),
-            db_user: r.get(3),
-            application_name: r.get(4),
-            database: r.get(5),
-            client_addr: r.get(6),
-            connection_id: r.get(7),
-            path: r.get(13),
-            table: r.get(8),
-            action: r.get(9),
-            row_count: r.get(10),
-            sql: r.get(11),
-            reason: r.get(12),
+    rows.iter()
+        .map(|r| {
+            Ok(Operation {
+                id: r.get(0),
+                at: r.get(1),
+                txid: r.get(2),
+                db_user: r.get(3),
+                application_name: r.get(4),
+                database: r.get(5),
+                client_addr: r.get(6),
+                connection_id: r.get(7),
+                path: r.get(13),
+                table: r.get(8),
+                action: r.try_get(9)?,
+                row_count: r.get(10),
+                sql: r.get(11),
+                reason: r.get(12),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// One journaled row of an operation.
@@ -125,16 +116,43 @@ pub async fn operation_rows(client: &Client, op: i64) -> Result<Vec<JournalRow>,
     require_current(client).await?;
     let rows = client
         .query(
-            "SELECT id, image::text, restored_by FROM softdel.rows WHERE op_id = $1 ORDER BY id",
+            "SELECT id, image, restored_by FROM softdel.rows WHERE op_id = $1 ORDER BY id",
             &[&op],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| JournalRow {
-            id: r.get(0),
-            image: serde_json::from_str(r.get(1)).unwrap_or(serde_json::Value::Null),
-            restored_by: r.get(2),
+    rows.iter()
+        .map(|r| {
+            let id = r.get(0);
+            Ok(JournalRow {
+                id,
+                image: row_image(id, op, r.try_get(1)?)?,
+                restored_by: r.get(2),
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// A journal row's image, which must be a row (a JSON object): anything
+/// else is a corrupt journal, never read as an empty row.
+pub fn row_image(
+    row: i64,
+    op: i64,
+    image: Option<serde_json::Value>,
+) -> Result<serde_json::Value, JournalError> {
+    match image {
+        Some(image @ serde_json::Value::Object(_)) => Ok(image),
+        other => Err(JournalError::CorruptImage {
+            row,
+            op,
+            found: other.map_or_else(|| "NULL".to_owned(), |v| truncated(&v.to_string())),
+        }),
+    }
+}
+
+/// At most 60 characters of `text`, for a message.
+fn truncated(text: &str) -> String {
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
 }

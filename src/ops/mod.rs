@@ -11,7 +11,7 @@ pub mod undelete;
 
 pub use select::{Selection, check_time};
 
-use crate::journal::JournalError;
+use crate::journal::{Action, JournalError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
@@ -22,9 +22,9 @@ pub enum OpsError {
     #[error("there is no operation {0} in the journal (see `softdel log`)")]
     UnknownOperation(i64),
     #[error(
-        "operation {id} is {action:?}, not a soft or journaled delete: it has no rows to undelete"
+        "operation {id} is \"{action}\", not a soft or journaled delete: it has no rows to undelete"
     )]
-    NotRestorable { id: i64, action: String },
+    NotRestorable { id: i64, action: Action },
     #[error("{0}")]
     NothingSelected(String),
     #[error("{what}: {value:?} is not a time PostgreSQL can read ({reason})")]

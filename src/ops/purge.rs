@@ -8,7 +8,7 @@ use tokio_postgres::{Client, Transaction};
 use super::catalog::{self, Table, quote_ident};
 use super::select::split_table;
 use super::{OpsError, failed};
-use crate::journal::require_current;
+use crate::journal::{Action, require_current};
 use crate::rules::Marker;
 
 #[derive(Clone, Debug)]
@@ -106,10 +106,10 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
         .query(
             "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
              FROM softdel.operations \
-             WHERE at < $1 AND action <> 'purge' \
+             WHERE at < $1 AND action <> $4 \
                AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
              ORDER BY id FOR UPDATE",
-            &[&cutoff, &schema, &name],
+            &[&cutoff, &schema, &name, &Action::Purge],
         )
         .await?;
     let mut reports: Vec<TableReport> = Vec::new();
@@ -125,7 +125,7 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
                 entries_pruned: 1,
             }),
         }
-        let action: String = row.get(3);
+        let action: Action = row.try_get(3)?;
         let marker = match (
             row.get::<_, Option<String>>(4),
             row.get::<_, Option<String>>(5),
@@ -134,7 +134,7 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             (Some(_), Some(column)) => Marker::Timestamp(column),
             _ => continue,
         };
-        if action != "soft_delete" {
+        if action != Action::SoftDelete {
             continue;
         }
         match groups
@@ -182,8 +182,15 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
         let id: i64 = tx
             .query_one(
                 "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
-                 VALUES ($1, $2, 'purge', $3, $4, $5) RETURNING id",
-                &[&schema, &name, &(t.rows_deleted as i64), &options.command, &reason],
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[
+                    &schema,
+                    &name,
+                    &Action::Purge,
+                    &(t.rows_deleted as i64),
+                    &options.command,
+                    &reason,
+                ],
             )
             .await?
             .get(0);
@@ -256,7 +263,7 @@ async fn delete_group(
            WHERE sr.op_id = ANY($1) AND sr.restored_by IS NULL), \
          newer AS (SELECT {key_list} FROM softdel.operations o JOIN softdel.rows sr ON sr.op_id = o.id \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
-           WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = 'soft_delete' \
+           WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = $4 \
              AND o.id <> ALL($1)) \
          DELETE FROM {quoted} AS t USING old \
          WHERE {old_match} AND {deleted} \
@@ -264,12 +271,15 @@ async fn delete_group(
         old_match = matches("old"),
         newer_match = matches("newer"),
     );
-    tx.execute(&sql, &[&group.ops, &table.schema, &table.name])
-        .await
-        .map_err(failed(format!(
-            "deleting the soft-deleted rows of {}",
-            table.display()
-        )))
+    tx.execute(
+        &sql,
+        &[&group.ops, &table.schema, &table.name, &Action::SoftDelete],
+    )
+    .await
+    .map_err(failed(format!(
+        "deleting the soft-deleted rows of {}",
+        table.display()
+    )))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use tokio_postgres::GenericClient;
 
 use super::OpsError;
+use crate::journal::Action;
 use crate::rules::Marker;
 
 /// How the operator chose the operations to undo.
@@ -38,9 +39,6 @@ pub enum RemovalKind {
     /// The rows were really deleted; the journal has their images.
     Hard,
 }
-
-/// The actions whose rows can come back.
-const RESTORABLE: [&str; 3] = ["soft_delete", "journal_delete", "hard_delete"];
 
 /// `name` or `schema.name` split as the journal stores it.
 pub fn split_table(table: &str) -> (Option<&str>, &str) {
@@ -93,8 +91,8 @@ pub async fn removals(
                 let Some(row) = row else {
                     return Err(OpsError::UnknownOperation(*id));
                 };
-                let action: String = row.get(4);
-                if !RESTORABLE.contains(&action.as_str()) {
+                let action: Action = row.try_get(4)?;
+                if !action.restorable() {
                     return Err(OpsError::NotRestorable { id: *id, action });
                 }
             }
@@ -104,7 +102,7 @@ pub async fn removals(
             let rows = client
                 .query(
                     &format!("SELECT {COLUMNS} WHERE txid = $1 AND action = ANY($2) ORDER BY id"),
-                    &[txid, &RESTORABLE.as_slice()],
+                    &[txid, &Action::RESTORABLE.as_slice()],
                 )
                 .await?;
             if rows.is_empty() {
@@ -130,7 +128,14 @@ pub async fn removals(
                            AND ($5::text IS NULL OR at < $5::text::timestamptz) \
                            AND ($6::text IS NULL OR db_user = $6) ORDER BY id"
                     ),
-                    &[&RESTORABLE.as_slice(), &schema, &name, since, until, user],
+                    &[
+                        &Action::RESTORABLE.as_slice(),
+                        &schema,
+                        &name,
+                        since,
+                        until,
+                        user,
+                    ],
                 )
                 .await?;
             if rows.is_empty() {
@@ -150,8 +155,8 @@ pub async fn removals(
             let id: i64 = r.get(0);
             let schema: String = r.get(2);
             let table: String = r.get(3);
-            let action: String = r.get(4);
-            let kind = if action == "journal_delete" || action == "hard_delete" {
+            let action: Action = r.try_get(4)?;
+            let kind = if action != Action::SoftDelete {
                 RemovalKind::Hard
             } else {
                 let marker = match (r.get::<_, Option<String>>(5), r.get(6)) {

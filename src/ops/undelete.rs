@@ -16,7 +16,7 @@ use super::catalog::{self, Table, quote_ident};
 use super::compare::{self, Action, Conflict};
 use super::select::{self, Removal, RemovalKind, Selection};
 use super::{OpsError, failed};
-use crate::journal::require_current;
+use crate::journal::{self, require_current};
 use crate::rules::Marker;
 
 #[derive(Clone, Debug)]
@@ -169,19 +169,18 @@ async fn load_groups(tx: &Transaction<'_>, removals: &[Removal]) -> Result<Vec<G
     let ids: Vec<i64> = removals.iter().map(|r| r.id).collect();
     let rows = tx
         .query(
-            "SELECT id, op_id, image::text, restored_by FROM softdel.rows \
+            "SELECT id, op_id, image, restored_by FROM softdel.rows \
              WHERE op_id = ANY($1) ORDER BY id FOR UPDATE",
             &[&ids],
         )
         .await?;
     let mut by_op: HashMap<i64, Vec<JournalRow>> = HashMap::new();
     for row in &rows {
-        let image: String = row.get(2);
-        let op: i64 = row.get(1);
+        let (id, op): (i64, i64) = (row.get(0), row.get(1));
         by_op.entry(op).or_default().push(JournalRow {
-            id: row.get(0),
+            id,
             op,
-            image: serde_json::from_str(&image).unwrap_or(Value::Null),
+            image: journal::row_image(id, op, row.try_get(2)?)?,
             restored_by: row.get(3),
         });
     }
@@ -362,7 +361,7 @@ async fn current_rows(
     images: &[String],
 ) -> Result<Vec<(Value, Option<Value>)>, OpsError> {
     let sql = format!(
-        "SELECT i.ord, pg_catalog.to_jsonb(r.*)::text, pg_catalog.to_jsonb(t.*)::text \
+        "SELECT i.ord, pg_catalog.to_jsonb(r.*), pg_catalog.to_jsonb(t.*) \
          FROM {} JOIN {} AS t ON {} FOR UPDATE OF t",
         images_as_rows(table),
         table.quoted(),
@@ -375,12 +374,11 @@ async fn current_rows(
     let mut current = vec![(Value::Null, None); images.len()];
     for row in found {
         let ord: i64 = row.get(0);
-        let parse = |s: String| serde_json::from_str(&s).unwrap_or(Value::Null);
         if let Some(slot) = usize::try_from(ord - 1)
             .ok()
             .and_then(|i| current.get_mut(i))
         {
-            *slot = (parse(row.get(1)), Some(parse(row.get(2))));
+            *slot = (row.try_get(1)?, Some(row.try_get(2)?));
         }
     }
     Ok(current)
@@ -533,10 +531,11 @@ async fn journal(
         let id: i64 = tx
             .query_one(
                 "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
-                 VALUES ($1, $2, 'undelete', $3, $4, $5) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 &[
                     &p.table.schema,
                     &p.table.name,
+                    &crate::journal::Action::Undelete,
                     &(p.report.restored as i64),
                     &command,
                     &reason,

@@ -178,3 +178,40 @@ async fn init_upgrades_a_version_1_journal() {
     assert!(run.ok, "{run:?}");
     assert!(run.stdout.contains("1 row:"), "{run:?}");
 }
+
+#[tokio::test]
+async fn a_corrupt_journal_image_is_an_error_never_a_null() {
+    let shop = Shop::open().await;
+    shop.client()
+        .await
+        .batch_execute("DELETE FROM orders WHERE id = 14")
+        .await
+        .unwrap();
+    // Someone with rights on the journal damages the image.
+    shop.direct
+        .batch_execute("UPDATE softdel.rows SET image = '\"x\"'::jsonb WHERE op_id = 1")
+        .await
+        .unwrap();
+    let url = direct_url(&shop);
+    let before = snapshot(&shop).await;
+    let journal = || {
+        shop.strings(
+            "SELECT id || ' ' || image::text || ' ' || coalesce(restored_by::text, '-') \
+             FROM softdel.rows UNION ALL SELECT id || ' ' || action FROM softdel.operations ORDER BY 1",
+        )
+    };
+    let journal_before = journal().await;
+    for args in [vec!["undelete", "1"], vec!["log", "--op", "1"]] {
+        let mut all = args.clone();
+        all.extend(["--database-url", &url]);
+        let run = softdel(&all).await;
+        assert!(!run.ok, "{args:?}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("of operation 1 is corrupt: its image is \"x\", not a row"),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert_eq!(snapshot(&shop).await, before);
+    assert_eq!(journal().await, journal_before);
+}
