@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use clap::Args;
 use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
-use softdel::rules::Rules;
 
 use super::signals::{reload_on_sighup, shutdown_on_signal};
 
@@ -85,13 +84,6 @@ pub struct ProxyArgs {
 
 impl ProxyArgs {
     fn config(self) -> anyhow::Result<ProxyConfig> {
-        match &self.rules {
-            Some(path) => {
-                let rules = Rules::load(path)?;
-                tracing::info!(rules = %path.display(), tables = rules.tables.len(), "rules loaded");
-            }
-            None => tracing::warn!("no --rules file: every statement passes through unchanged"),
-        }
         let mut config = ProxyConfig::new(self.listen, self.upstream);
         config.rules = self.rules;
         config.journal_url = self.journal_url;
@@ -101,7 +93,7 @@ impl ProxyArgs {
         config.max_client_connections = self.max_client_connections.map(|n| n as usize);
         config.client_idle_timeout = self.client_idle_timeout.filter(|d| !d.is_zero());
         config.admin_listen = self.admin_listen;
-        config.rules_poll = self.rules_poll.max(Duration::from_millis(100));
+        config.rules_poll = self.rules_poll;
         config.tls_cert = self.tls_cert;
         config.tls_key = self.tls_key;
         config.tls_required = self.tls_required;

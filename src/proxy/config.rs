@@ -49,8 +49,27 @@ pub struct ProxyConfig {
     pub client_idle_timeout: Option<Duration>,
     /// Where /metrics, /healthz and /readyz are served, if anywhere.
     pub admin_listen: Option<SocketAddr>,
-    /// How often the rules file is checked for changes.
+    /// How often the rules file is checked for changes; at least
+    /// `MIN_RULES_POLL`.
     pub rules_poll: Duration,
+}
+
+/// The rules file is checked at most this often (each check is a stat).
+pub const MIN_RULES_POLL: Duration = Duration::from_millis(100);
+/// Worker threads a proxy may run.
+pub const MAX_WORKERS: usize = 1024;
+
+/// A setting no proxy can run with.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("--rules-poll must be at least {MIN_RULES_POLL:?}, not {0:?}")]
+    RulesPoll(Duration),
+    #[error("--workers must be from 1 to {MAX_WORKERS}, not {0}")]
+    Workers(usize),
+    #[error("--max-client-connections must be at least 1 (leave it unset for no limit)")]
+    NoClientConnections,
+    #[error("--client-idle-timeout must be longer than 0 (leave it unset for none)")]
+    ZeroIdleTimeout,
 }
 
 impl ProxyConfig {
@@ -77,6 +96,24 @@ impl ProxyConfig {
             admin_listen: None,
             rules_poll: Duration::from_secs(2),
         }
+    }
+
+    /// Every setting checked, before anything starts (the TLS files are
+    /// checked as they are loaded).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.rules_poll < MIN_RULES_POLL {
+            return Err(ConfigError::RulesPoll(self.rules_poll));
+        }
+        if !(1..=MAX_WORKERS).contains(&self.workers) {
+            return Err(ConfigError::Workers(self.workers));
+        }
+        if self.max_client_connections == Some(0) {
+            return Err(ConfigError::NoClientConnections);
+        }
+        if self.client_idle_timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::ZeroIdleTimeout);
+        }
+        Ok(())
     }
 }
 
@@ -120,5 +157,26 @@ mod tests {
         for bad in ["", "s", "-1s", "1.5s", "3 weeks", "99999999999999999999h"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn validation() {
+        let good = ProxyConfig::new(([127, 0, 0, 1], 0).into(), "127.0.0.1:5432");
+        assert_eq!(good.validate(), Ok(()));
+        let bad = |change: fn(&mut ProxyConfig)| {
+            let mut config = good.clone();
+            change(&mut config);
+            config.validate().unwrap_err().to_string()
+        };
+        assert_eq!(
+            bad(|c| c.rules_poll = Duration::ZERO),
+            "--rules-poll must be at least 100ms, not 0ns"
+        );
+        assert_eq!(
+            bad(|c| c.workers = 0),
+            "--workers must be from 1 to 1024, not 0"
+        );
+        assert!(bad(|c| c.max_client_connections = Some(0)).contains("at least 1"));
+        assert!(bad(|c| c.client_idle_timeout = Some(Duration::ZERO)).contains("longer than 0"));
     }
 }

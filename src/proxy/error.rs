@@ -11,8 +11,10 @@ use crate::protocol::{ErrorFields, ProtocolError, Severity, error_response};
 /// Why a proxy could not start.
 #[derive(Debug, Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Rules(String),
+    #[error(transparent)]
+    Config(#[from] super::ConfigError),
+    #[error(transparent)]
+    Rules(#[from] crate::rules::RulesError),
     #[error(transparent)]
     Tls(#[from] super::TlsError),
     #[error("cannot listen on {addr}: {source}")]

@@ -46,9 +46,17 @@ impl Proxy {
     /// Loads the rules and binds the listener. A broken rules file is an
     /// `InvalidData` error naming the file, line and key.
     pub async fn bind(config: ProxyConfig) -> Result<Proxy, StartError> {
+        config.validate()?;
         let rules = match &config.rules {
-            Some(path) => Rules::load(path).map_err(|e| StartError::Rules(e.to_string()))?,
-            None => pass_everything(),
+            Some(path) => {
+                let rules = Rules::load(path)?;
+                tracing::info!(rules = %path.display(), tables = rules.tables.len(), "rules loaded");
+                rules
+            }
+            None => {
+                tracing::warn!("no rules file: every statement passes through unchanged");
+                pass_everything()
+            }
         };
         let client_tls = ClientTls::load(
             config.tls_cert.as_deref(),

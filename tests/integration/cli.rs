@@ -75,7 +75,7 @@ async fn proxy_from_environment_stops_on_sigterm() {
 
 #[tokio::test]
 async fn bad_arguments_are_clear_errors() {
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
         (
             &["proxy", "--rules", "/nonexistent/rules.yaml"],
             "/nonexistent/rules.yaml: cannot read the rules file",
@@ -131,6 +131,10 @@ async fn bad_arguments_are_clear_errors() {
         (
             &["proxy", "--max-client-connections", "0"],
             "invalid value '0' for '--max-client-connections",
+        ),
+        (
+            &["proxy", "--rules-poll", "0"],
+            "--rules-poll must be at least 100ms, not 0ns",
         ),
         (
             &["proxy", "--shutdown-grace", "3 weeks"],
