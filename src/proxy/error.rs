@@ -36,11 +36,19 @@ pub enum SessionError {
     #[error("client connection: {0}")]
     ClientIo(#[source] io::Error),
     /// The upstream could not be reached.
-    #[error("could not connect to upstream {addr}: {reason}")]
-    UpstreamConnect { addr: String, reason: String },
+    #[error("could not connect to upstream {addr}: {cause}")]
+    UpstreamConnect {
+        addr: String,
+        #[source]
+        cause: Cause,
+    },
     /// The upstream's socket failed or closed unexpectedly.
-    #[error("lost connection to upstream {addr}: {reason}")]
-    UpstreamLost { addr: String, reason: String },
+    #[error("lost connection to upstream {addr}: {cause}")]
+    UpstreamLost {
+        addr: String,
+        #[source]
+        cause: Cause,
+    },
     /// The upstream sent bytes that are not a valid message.
     #[error("upstream {addr} protocol violation: {source}")]
     UpstreamProtocol {
@@ -66,6 +74,51 @@ pub enum SessionError {
     /// The proxy is shutting down and closed the session.
     #[error("terminating connection because softdel is shutting down")]
     Shutdown,
+}
+
+/// What went wrong: what the proxy was doing, and the IO error behind it
+/// when there is one (kept, not flattened into text).
+#[derive(Debug)]
+pub struct Cause {
+    doing: Option<std::borrow::Cow<'static, str>>,
+    error: Option<io::Error>,
+}
+
+impl Cause {
+    /// A failure the proxy itself noticed (a timeout, an unexpected answer).
+    pub fn new(what: impl Into<std::borrow::Cow<'static, str>>) -> Cause {
+        Cause {
+            doing: Some(what.into()),
+            error: None,
+        }
+    }
+
+    /// `error`, met while `doing` something (`None`: the plain IO error).
+    pub fn io(doing: Option<&'static str>, error: io::Error) -> Cause {
+        Cause {
+            doing: doing.map(Into::into),
+            error: Some(error),
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.doing, &self.error) {
+            (Some(doing), Some(error)) => write!(f, "{doing}: {error}"),
+            (Some(doing), None) => f.write_str(doing),
+            (None, Some(error)) => write!(f, "{error}"),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 const UPSTREAM_HINT: &str = "Check that PostgreSQL is running and reachable from softdel; \

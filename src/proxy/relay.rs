@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 
 use super::conn::{self, Conn};
+use super::error::Cause;
 use super::intercept::Intercept;
 use super::translate::{Event, Refused, Translated, Translator};
 use super::{Phase, SessionError};
@@ -265,7 +266,7 @@ async fn relay_both(
         ServerEnd::Closed { explained } if explained || client_finished => Ok(RelayEnd::Closed),
         _ => Err(SessionError::UpstreamLost {
             addr: addr.to_owned(),
-            reason: "the server closed the connection".to_owned(),
+            cause: Cause::new("the server closed the connection"),
         }),
     }
 }
@@ -641,6 +642,6 @@ fn make_room(buf: &mut BytesMut) {
 fn lost(addr: &str, e: std::io::Error) -> SessionError {
     SessionError::UpstreamLost {
         addr: addr.to_owned(),
-        reason: e.to_string(),
+        cause: Cause::io(None, e),
     }
 }

@@ -7,6 +7,7 @@ use tokio::net::TcpStream;
 
 use super::SessionError;
 use super::conn::Conn;
+use super::error::Cause;
 use super::tls::{UpstreamTls, UpstreamTlsMode};
 use crate::protocol::SSL_REQUEST;
 
@@ -24,19 +25,19 @@ impl Upstream {
     pub async fn connect(&self) -> Result<Conn, SessionError> {
         match tokio::time::timeout(self.timeout, self.open()).await {
             Ok(opened) => opened,
-            Err(_) => Err(self.failed(format!("timed out after {:?}", self.timeout))),
+            Err(_) => Err(self.failed(Cause::new(format!("timed out after {:?}", self.timeout)))),
         }
     }
 
     async fn open(&self) -> Result<Conn, SessionError> {
         let mut stream = TcpStream::connect(&self.addr)
             .await
-            .map_err(|e| self.failed(e.to_string()))?;
+            .map_err(|e| self.failed(Cause::io(None, e)))?;
         // The protocol is request/response: every delayed small write
         // would be added latency.
         stream
             .set_nodelay(true)
-            .map_err(|e| self.failed(e.to_string()))?;
+            .map_err(|e| self.failed(Cause::io(None, e)))?;
         // The server's own keepalives now probe the proxy, not the client:
         // ours notice a vanished peer on either side (with the OS's timings).
         let _ = socket2::SockRef::from(&stream).set_keepalive(true);
@@ -46,16 +47,16 @@ impl Upstream {
         if !self.server_offers_tls(&mut stream).await? {
             return match self.tls.mode {
                 UpstreamTlsMode::Prefer => Ok(Conn::Plain(stream)),
-                mode => Err(self.failed(format!(
+                mode => Err(self.failed(Cause::new(format!(
                     "the server does not support TLS (--upstream-tls {})",
                     mode.as_str()
-                ))),
+                )))),
             };
         }
         let tls = connector
             .connect(self.tls.server_name.clone(), stream)
             .await
-            .map_err(|e| self.failed(format!("TLS handshake failed: {e}")))?;
+            .map_err(|e| self.failed(Cause::io(Some("TLS handshake failed"), e)))?;
         Ok(Conn::ToServer(Box::new(tls)))
     }
 
@@ -66,33 +67,33 @@ impl Upstream {
         stream
             .write_all(&SSL_REQUEST)
             .await
-            .map_err(|e| self.failed(e.to_string()))?;
+            .map_err(|e| self.failed(Cause::io(None, e)))?;
         let mut answer = [0u8; 1];
         stream
             .read_exact(&mut answer)
             .await
-            .map_err(|e| self.failed(format!("no answer to SSLRequest: {e}")))?;
+            .map_err(|e| self.failed(Cause::io(Some("no answer to SSLRequest"), e)))?;
         match answer[0] {
             b'S' => Ok(true),
             b'N' => Ok(false),
-            other => Err(self.failed(format!(
+            other => Err(self.failed(Cause::new(format!(
                 "unexpected answer {:?} to SSLRequest",
                 char::from(other)
-            ))),
+            )))),
         }
     }
 
-    fn failed(&self, reason: String) -> SessionError {
+    fn failed(&self, cause: Cause) -> SessionError {
         SessionError::UpstreamConnect {
             addr: self.addr.clone(),
-            reason,
+            cause,
         }
     }
 
     pub fn lost(&self, e: std::io::Error) -> SessionError {
         SessionError::UpstreamLost {
             addr: self.addr.clone(),
-            reason: e.to_string(),
+            cause: Cause::io(None, e),
         }
     }
 }
