@@ -13,8 +13,12 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// The body of a whole frame.
-    fn body(frame: &'a [u8]) -> Option<Reader<'a>> {
+    /// The body of a whole frame, when its tag is one of `tags`: a
+    /// reader handed a message of another type reads nothing from it.
+    fn body(frame: &'a [u8], tags: &[u8]) -> Option<Reader<'a>> {
+        if !tags.contains(frame.first()?) {
+            return None;
+        }
         Some(Reader {
             buf: frame.get(5..)?,
         })
@@ -63,7 +67,7 @@ pub fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
 
 /// The SQL of a Query message.
 pub fn query_sql(frame: &[u8]) -> Option<&[u8]> {
-    Reader::body(frame)?.cstr()
+    Reader::body(frame, b"Q")?.cstr()
 }
 
 /// A Query message.
@@ -83,7 +87,7 @@ pub struct ParseFields<'a> {
 }
 
 pub fn parse_fields(frame: &[u8]) -> Option<ParseFields<'_>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"P")?;
     Some(ParseFields {
         name: r.cstr()?,
         sql: r.cstr()?,
@@ -104,7 +108,7 @@ pub fn parse_with_sql(fields: &ParseFields<'_>, sql: &str) -> Vec<u8> {
 
 /// A Bind message's portal and statement names.
 pub fn bind_names(frame: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"B")?;
     Some((r.cstr()?, r.cstr()?))
 }
 
@@ -112,7 +116,7 @@ pub fn bind_names(frame: &[u8]) -> Option<(&[u8], &[u8])> {
 /// format per column, text formats are added for the columns the proxy
 /// will drop. `None` when the Bind needs no change (or is malformed).
 pub fn bind_with_extra_columns(frame: &[u8], extra: usize) -> Option<Vec<u8>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"B")?;
     r.cstr()?;
     r.cstr()?;
     let formats = r.count()?;
@@ -149,19 +153,19 @@ pub fn close_statement(name: &[u8]) -> Vec<u8> {
 
 /// An Execute message's portal.
 pub fn execute_portal(frame: &[u8]) -> Option<&[u8]> {
-    Reader::body(frame)?.cstr()
+    Reader::body(frame, b"E")?.cstr()
 }
 
 /// A Close (or Describe) message's kind (`S` or `P`) and name.
 pub fn target(frame: &[u8]) -> Option<(u8, &[u8])> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"CD")?;
     let kind = r.bytes(1)?[0];
     Some((kind, r.cstr()?))
 }
 
 /// The name of a RowDescription's last field.
 pub fn last_field_name(frame: &[u8]) -> Option<&[u8]> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"T")?;
     let mut last = None;
     for _ in 0..r.count()? {
         last = Some(r.cstr()?);
@@ -172,7 +176,7 @@ pub fn last_field_name(frame: &[u8]) -> Option<&[u8]> {
 
 /// A RowDescription without its last `n` fields.
 pub fn without_last_fields(frame: &[u8], n: usize) -> Option<Vec<u8>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"T")?;
     let count = r.count()?;
     let kept = count.checked_sub(n)?;
     let mut end = 0;
@@ -188,7 +192,7 @@ pub fn without_last_fields(frame: &[u8], n: usize) -> Option<Vec<u8>> {
 
 /// The columns of a DataRow (`None` for SQL NULL).
 fn columns(frame: &[u8]) -> Option<Vec<Option<&[u8]>>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"D")?;
     let n = r.count()?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
@@ -230,7 +234,7 @@ pub fn without_last_columns(frame: &[u8], n: usize) -> Option<Vec<u8>> {
 
 /// A CommandComplete's tag (`SELECT 3`).
 pub fn command_tag(frame: &[u8]) -> Option<&str> {
-    std::str::from_utf8(Reader::body(frame)?.cstr()?).ok()
+    std::str::from_utf8(Reader::body(frame, b"C")?.cstr()?).ok()
 }
 
 /// A CommandComplete with `tag`.
@@ -246,7 +250,7 @@ pub const NO_DATA: [u8; 5] = [b'n', 0, 0, 0, 4];
 /// One field of an ErrorResponse or NoticeResponse (`M` message, `C`
 /// SQLSTATE, …).
 pub fn error_field(frame: &[u8], code: u8) -> Option<&[u8]> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"EN")?;
     loop {
         let field = r.bytes(1)?[0];
         if field == 0 {
@@ -261,14 +265,14 @@ pub fn error_field(frame: &[u8], code: u8) -> Option<&[u8]> {
 
 /// A ParameterStatus's name and value.
 pub fn parameter_status(frame: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"S")?;
     Some((r.cstr()?, r.cstr()?))
 }
 
 /// An ErrorResponse or NoticeResponse with its hint (`H`) replaced by
 /// `hint`; `None` when `frame` is malformed.
 pub fn with_hint(frame: &[u8], hint: &str) -> Option<Vec<u8>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"EN")?;
     let mut body = Vec::with_capacity(frame.len() + hint.len());
     loop {
         let field = r.bytes(1)?[0];
@@ -291,7 +295,7 @@ pub fn with_hint(frame: &[u8], hint: &str) -> Option<Vec<u8>> {
 /// An ErrorResponse or NoticeResponse without its `code` field; `None`
 /// when `frame` is malformed or has no such field.
 pub fn without_field(frame: &[u8], code: u8) -> Option<Vec<u8>> {
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"EN")?;
     let mut body = Vec::with_capacity(frame.len());
     let mut found = false;
     loop {
@@ -326,7 +330,7 @@ pub fn without_scram_plus(frame: &[u8]) -> Option<Vec<u8>> {
     if frame.first() != Some(&b'R') {
         return None;
     }
-    let mut r = Reader::body(frame)?;
+    let mut r = Reader::body(frame, b"R")?;
     if r.i32()? != AUTH_SASL {
         return None;
     }
@@ -509,16 +513,41 @@ mod tests {
             b"T\0\0\0\x06\0\x05",
             b"D\0\0\0\x0a\0\x01\0\0\0\x09",
             b"E\0\0\0\x05X",
+            b"B\0\0\0\x06a",
+            b"P\0\0\0\x06s\0",
+            b"C\0\0\0\x05x",
         ] {
-            let _ = last_field_name(bytes);
-            let _ = without_last_fields(bytes, 2);
-            let _ = without_last_columns(bytes, 2);
-            let _ = last_column(bytes);
-            let _ = first_column(bytes);
-            let _ = error_field(bytes, b'M');
-            let _ = bind_with_extra_columns(bytes, 2);
-            let _ = parse_fields(bytes);
-            let _ = command_tag(bytes);
+            assert_eq!(last_field_name(bytes), None, "{bytes:?}");
+            assert_eq!(without_last_fields(bytes, 2), None, "{bytes:?}");
+            assert_eq!(without_last_columns(bytes, 2), None, "{bytes:?}");
+            assert_eq!(last_column(bytes), None, "{bytes:?}");
+            assert_eq!(first_column(bytes), None, "{bytes:?}");
+            assert_eq!(error_field(bytes, b'M'), None, "{bytes:?}");
+            assert_eq!(bind_with_extra_columns(bytes, 2), None, "{bytes:?}");
+            assert_eq!(bind_names(bytes), None, "{bytes:?}");
+            assert!(parse_fields(bytes).is_none(), "{bytes:?}");
+            assert_eq!(command_tag(bytes), None, "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn readers_read_only_their_own_message_type() {
+        let complete = command_complete("DELETE 1");
+        let query = query("SELECT 1");
+        assert_eq!(command_tag(&complete), Some("DELETE 1"));
+        assert_eq!(query_sql(&query), Some(&b"SELECT 1"[..]));
+        // Well-formed messages of another type.
+        assert_eq!(command_tag(&query), None);
+        assert_eq!(query_sql(&complete), None);
+        assert_eq!(execute_portal(&query), None);
+        assert_eq!(bind_names(&query), None);
+        assert!(parse_fields(&query).is_none());
+        assert_eq!(target(&query), None);
+        assert_eq!(last_field_name(&complete), None);
+        assert_eq!(first_column(&complete), None);
+        assert_eq!(parameter_status(&complete), None);
+        assert_eq!(error_field(&query, b'M'), None);
+        assert_eq!(with_hint(&complete, "hint"), None);
+        assert_eq!(without_scram_plus(&complete), None);
     }
 }

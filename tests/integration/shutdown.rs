@@ -32,9 +32,16 @@ async fn idle_sessions_close_and_transactions_finish() {
 
     // The idle session is closed at once, with a reason.
     assert_shutdown_fatal(&idle.until_closed().await);
-    // New connections are refused.
+    // New connections are refused, and told why.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(connect(&url).await.is_err());
+    let err = connect(&url)
+        .await
+        .expect_err("no new sessions while draining");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW),
+        "{err}"
+    );
 
     // The open transaction may finish; then its session closes too.
     busy.send(&raw::query("SELECT 42")).await;
