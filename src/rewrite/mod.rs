@@ -14,6 +14,8 @@ mod analyze;
 mod delete;
 mod engine;
 mod fallback;
+#[doc(hidden)]
+pub mod invariants;
 mod lex;
 mod prepared;
 mod refusal;
