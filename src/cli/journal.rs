@@ -300,11 +300,7 @@ fn table(operations: &[Operation]) -> String {
     ]];
     for op in operations {
         let sql: String = op.sql.split_whitespace().collect::<Vec<_>>().join(" ");
-        let sql = if sql.chars().count() > 60 {
-            format!("{}…", sql.chars().take(59).collect::<String>())
-        } else {
-            sql
-        };
+        let sql = journal::shortened(&sql, 60);
         let action = match &op.reason {
             Some(reason) if op.action == journal::Action::Blocked => {
                 format!("blocked ({})", reason.split(':').next().unwrap_or(reason))

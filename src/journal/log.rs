@@ -144,15 +144,35 @@ pub fn row_image(
         other => Err(JournalError::CorruptImage {
             row,
             op,
-            found: other.map_or_else(|| "NULL".to_owned(), |v| truncated(&v.to_string())),
+            found: other.map_or_else(|| "NULL".to_owned(), |v| shortened(&v.to_string(), 60)),
         }),
     }
 }
 
-/// At most 60 characters of `text`, for a message.
-fn truncated(text: &str) -> String {
-    match text.char_indices().nth(60) {
-        Some((at, _)) => format!("{}…", &text[..at]),
+/// `text` in at most `max` characters, for a message or a column: cut
+/// short, it ends in `…`.
+pub fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some(_) => {
+            let cut = text
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(0, |(at, _)| at);
+            format!("{}…", &text[..cut])
+        }
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortened;
+
+    #[test]
+    fn shortened_keeps_at_most_max_characters() {
+        assert_eq!(shortened("abc", 3), "abc");
+        assert_eq!(shortened("abcd", 3), "ab…");
+        assert_eq!(shortened("ééééé", 4), "ééé…");
+        assert_eq!(shortened("", 0), "");
     }
 }

@@ -16,4 +16,4 @@ pub use install::{
     Installed, JournalError, SCHEMA, VERSION, begin_install, install, install_in,
     installed_version, require_current,
 };
-pub use log::{JournalRow, LogFilter, Operation, operation_rows, operations, row_image};
+pub use log::{JournalRow, LogFilter, Operation, operation_rows, operations, row_image, shortened};

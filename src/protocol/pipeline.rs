@@ -159,7 +159,9 @@ type Sent = Option<Instant>;
 #[derive(Debug, Default)]
 pub struct Pipeline {
     pending: VecDeque<Pending>,
-    /// How many entries at the back of `pending` wait for their send time.
+    /// How many entries at the back of `pending` wait for their send time
+    /// (the relay calls `sent` under the same lock as it adds them, so no
+    /// answer can take one first).
     unsent: usize,
     /// Status from the last ReadyForQuery; `None` until authentication ends.
     status: Option<TransactionStatus>,
@@ -265,17 +267,13 @@ impl Pipeline {
     /// A server message (its tag and whole frame) was forwarded to the
     /// client. For a ReadyForQuery: when the request it answers was sent.
     pub fn server_message(&mut self, tag: u8, frame: &[u8]) -> Option<Instant> {
-        let mut sent = None;
         match tag {
-            b'Z' => sent = self.ready_for_query(frame),
+            b'Z' => return self.ready_for_query(frame),
             b'G' | b'W' => self.copy_in = true,
             b'E' => self.error(),
             _ => self.answer(tag),
         }
-        // The relay gives send times as it forwards, before any answer can
-        // arrive; should an answer come first, its entries wait no more.
-        self.unsent = self.unsent.min(self.pending.len());
-        sent
+        None
     }
 
     /// Nothing owed, no open batch, outside any transaction block.

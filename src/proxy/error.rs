@@ -76,48 +76,37 @@ pub enum SessionError {
     Shutdown,
 }
 
-/// What went wrong: what the proxy was doing, and the IO error behind it
-/// when there is one (kept, not flattened into text).
-#[derive(Debug)]
-pub struct Cause {
-    doing: Option<std::borrow::Cow<'static, str>>,
-    error: Option<io::Error>,
+/// Why an upstream connection failed: something the proxy noticed itself,
+/// or an IO error, kept as the source (not flattened into text).
+#[derive(Debug, Error)]
+pub enum Cause {
+    /// A timeout, an unexpected answer.
+    #[error("{0}")]
+    Noticed(std::borrow::Cow<'static, str>),
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    /// An IO error met while doing something worth naming.
+    #[error("{doing}: {source}")]
+    While {
+        doing: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl Cause {
-    /// A failure the proxy itself noticed (a timeout, an unexpected answer).
     pub fn new(what: impl Into<std::borrow::Cow<'static, str>>) -> Cause {
-        Cause {
-            doing: Some(what.into()),
-            error: None,
-        }
-    }
-
-    /// `error`, met while `doing` something (`None`: the plain IO error).
-    pub fn io(doing: Option<&'static str>, error: io::Error) -> Cause {
-        Cause {
-            doing: doing.map(Into::into),
-            error: Some(error),
-        }
+        Cause::Noticed(what.into())
     }
 }
 
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (&self.doing, &self.error) {
-            (Some(doing), Some(error)) => write!(f, "{doing}: {error}"),
-            (Some(doing), None) => f.write_str(doing),
-            (None, Some(error)) => write!(f, "{error}"),
-            (None, None) => Ok(()),
+impl SessionError {
+    /// The upstream at `addr` failed mid-session.
+    pub fn upstream_lost(addr: &str, error: io::Error) -> SessionError {
+        SessionError::UpstreamLost {
+            addr: addr.to_owned(),
+            cause: Cause::Io(error),
         }
-    }
-}
-
-impl std::error::Error for Cause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.error
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

@@ -285,7 +285,9 @@ async fn client_to_server(
         if scanned.end > 0 {
             shared.upstream_writing.store(true, Relaxed);
             let out = scanned.rewritten.as_deref().unwrap_or(&buf[..scanned.end]);
-            conn::send(upstream, out).await.map_err(|e| lost(addr, e))?;
+            conn::send(upstream, out)
+                .await
+                .map_err(|e| SessionError::upstream_lost(addr, e))?;
             shared.upstream_writing.store(false, Relaxed);
             buf.advance(scanned.end);
         }
@@ -585,7 +587,7 @@ async fn server_to_client(
                 now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
             }
             read = upstream.read_buf(&mut buf) => {
-                if read.map_err(|e| lost(addr, e))? == 0 {
+                if read.map_err(|e| SessionError::upstream_lost(addr, e))? == 0 {
                     return Ok(ServerEnd::Closed { explained: state.last_was_error });
                 }
             }
@@ -637,11 +639,4 @@ fn make_room(buf: &mut BytesMut) {
         _ => 0,
     };
     buf.reserve(missing.clamp(READ_CHUNK, MAX_RESERVE));
-}
-
-fn lost(addr: &str, e: std::io::Error) -> SessionError {
-    SessionError::UpstreamLost {
-        addr: addr.to_owned(),
-        cause: Cause::io(None, e),
-    }
 }

@@ -32,12 +32,12 @@ impl Upstream {
     async fn open(&self) -> Result<Conn, SessionError> {
         let mut stream = TcpStream::connect(&self.addr)
             .await
-            .map_err(|e| self.failed(Cause::io(None, e)))?;
+            .map_err(|e| self.failed(Cause::Io(e)))?;
         // The protocol is request/response: every delayed small write
         // would be added latency.
         stream
             .set_nodelay(true)
-            .map_err(|e| self.failed(Cause::io(None, e)))?;
+            .map_err(|e| self.failed(Cause::Io(e)))?;
         // The server's own keepalives now probe the proxy, not the client:
         // ours notice a vanished peer on either side (with the OS's timings).
         let _ = socket2::SockRef::from(&stream).set_keepalive(true);
@@ -56,7 +56,12 @@ impl Upstream {
         let tls = connector
             .connect(self.tls.server_name.clone(), stream)
             .await
-            .map_err(|e| self.failed(Cause::io(Some("TLS handshake failed"), e)))?;
+            .map_err(|e| {
+                self.failed(Cause::While {
+                    doing: "TLS handshake failed",
+                    source: e,
+                })
+            })?;
         Ok(Conn::ToServer(Box::new(tls)))
     }
 
@@ -67,12 +72,14 @@ impl Upstream {
         stream
             .write_all(&SSL_REQUEST)
             .await
-            .map_err(|e| self.failed(Cause::io(None, e)))?;
+            .map_err(|e| self.failed(Cause::Io(e)))?;
         let mut answer = [0u8; 1];
-        stream
-            .read_exact(&mut answer)
-            .await
-            .map_err(|e| self.failed(Cause::io(Some("no answer to SSLRequest"), e)))?;
+        stream.read_exact(&mut answer).await.map_err(|e| {
+            self.failed(Cause::While {
+                doing: "no answer to SSLRequest",
+                source: e,
+            })
+        })?;
         match answer[0] {
             b'S' => Ok(true),
             b'N' => Ok(false),
@@ -91,9 +98,6 @@ impl Upstream {
     }
 
     pub fn lost(&self, e: std::io::Error) -> SessionError {
-        SessionError::UpstreamLost {
-            addr: self.addr.clone(),
-            cause: Cause::io(None, e),
-        }
+        SessionError::upstream_lost(&self.addr, e)
     }
 }

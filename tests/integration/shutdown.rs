@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::common::raw::{self, RawConn};
-use crate::common::{TestProxy, connect, connect_direct};
+use crate::common::{TestProxy, connect, connect_direct, copy_in_extended};
 
 fn assert_shutdown_fatal(msgs: &[raw::Msg]) {
     let last = msgs.last().expect("a goodbye message");
@@ -16,6 +16,18 @@ fn assert_shutdown_fatal(msgs: &[raw::Msg]) {
     );
     assert_eq!(fields[&b'C'], "57P01");
     assert!(fields[&b'M'].contains("shutting down"));
+}
+
+/// A new session while draining is refused with 57P03.
+async fn assert_cannot_connect_now(url: &str) {
+    let err = connect(url)
+        .await
+        .expect_err("no new sessions while draining");
+    assert_eq!(
+        err.code(),
+        Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -34,14 +46,7 @@ async fn idle_sessions_close_and_transactions_finish() {
     assert_shutdown_fatal(&idle.until_closed().await);
     // New connections are refused, and told why.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let err = connect(&url)
-        .await
-        .expect_err("no new sessions while draining");
-    assert_eq!(
-        err.code(),
-        Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW),
-        "{err}"
-    );
+    assert_cannot_connect_now(&url).await;
 
     // The open transaction may finish; then its session closes too.
     busy.send(&raw::query("SELECT 42")).await;
@@ -126,14 +131,7 @@ async fn while_draining_cancels_get_through_and_new_sessions_are_refused() {
     proxy.shutdown.shutdown();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let err = connect(&url)
-        .await
-        .expect_err("no new sessions while draining");
-    assert_eq!(
-        err.code(),
-        Some(&tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW),
-        "{err}"
-    );
+    assert_cannot_connect_now(&url).await;
 
     token
         .cancel_query(tokio_postgres::NoTls)
@@ -154,20 +152,9 @@ async fn while_draining_cancels_get_through_and_new_sessions_are_refused() {
 
 #[tokio::test]
 async fn sessions_that_used_extended_copy_still_close_promptly() {
-    use bytes::Bytes;
-    use futures_util::SinkExt;
     let proxy = TestProxy::start_with(|c| c.shutdown_grace = Duration::from_secs(30)).await;
     let client = proxy.connect().await;
-    client
-        .batch_execute("CREATE TEMP TABLE n (i int)")
-        .await
-        .unwrap();
-    // tokio-postgres sends COPY with the extended protocol: a Sync the
-    // server ignores while it reads the data.
-    let sink = client.copy_in("COPY n FROM STDIN").await.unwrap();
-    futures_util::pin_mut!(sink);
-    sink.send(Bytes::from_static(b"1\n2\n")).await.unwrap();
-    assert_eq!(sink.finish().await.unwrap(), 2);
+    copy_in_extended(&client).await;
     // So does an error in the middle of a pipelined extended batch.
     let bad = client.prepare("SELECT no_such_column FROM n").await;
     assert!(bad.is_err());

@@ -157,3 +157,20 @@ pub fn fresh_database(prefix: &str) -> String {
         .expect("create database");
     name
 }
+
+/// Copies two rows into a new temporary table `n` (one column `i int`).
+/// tokio-postgres sends COPY with the extended protocol: the Sync sent with
+/// the batch arrives while the server reads the data, which ignores it.
+pub async fn copy_in_extended(client: &Client) {
+    use futures_util::SinkExt;
+    client
+        .batch_execute("CREATE TEMP TABLE n (i int)")
+        .await
+        .unwrap();
+    let sink = client.copy_in("COPY n FROM STDIN").await.unwrap();
+    futures_util::pin_mut!(sink);
+    sink.send(bytes::Bytes::from_static(b"1\n2\n"))
+        .await
+        .unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 2);
+}

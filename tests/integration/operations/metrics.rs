@@ -1,7 +1,7 @@
 //! /metrics, /healthz and /readyz, scraped and parsed.
 
 use super::{http_get, sample, scrape};
-use crate::common::TestProxy;
+use crate::common::{TestProxy, copy_in_extended};
 use crate::softdelete::shop::{Shop, sqlstate};
 
 #[tokio::test]
@@ -130,8 +130,6 @@ async fn readyz_fails_while_the_upstream_is_down() {
 
 #[tokio::test]
 async fn statement_latency_is_timed_from_its_own_request() {
-    use bytes::Bytes;
-    use futures_util::SinkExt;
     use std::time::Duration;
     let proxy = TestProxy::start_with(|config| {
         config.admin_listen = Some(([127, 0, 0, 1], 0).into());
@@ -139,16 +137,8 @@ async fn statement_latency_is_timed_from_its_own_request() {
     .await;
     let admin = proxy.admin.unwrap();
     let client = proxy.connect().await;
-    client
-        .batch_execute("CREATE TEMP TABLE n (i int)")
-        .await
-        .unwrap();
-    // tokio-postgres sends COPY with the extended protocol: two Syncs, one
-    // ReadyForQuery (the server ignores the Sync that arrives during COPY).
-    let sink = client.copy_in("COPY n FROM STDIN").await.unwrap();
-    futures_util::pin_mut!(sink);
-    sink.send(Bytes::from_static(b"1\n2\n")).await.unwrap();
-    assert_eq!(sink.finish().await.unwrap(), 2);
+    // Two Syncs, one ReadyForQuery.
+    copy_in_extended(&client).await;
     // Idle, then quick statements: none of them took a second.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     for _ in 0..3 {

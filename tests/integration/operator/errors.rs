@@ -4,14 +4,20 @@ use super::{direct_url, journal_state, snapshot, softdel};
 use crate::common::{cluster, connect, fresh_database};
 use crate::softdelete::shop::Shop;
 
-#[tokio::test]
-async fn bad_selections_are_clear_errors_that_change_nothing() {
+/// The shop after one soft delete through the proxy: operation 1.
+async fn shop_with_a_soft_delete() -> Shop {
     let shop = Shop::open().await;
     shop.client()
         .await
         .batch_execute("DELETE FROM orders WHERE id = 14")
         .await
         .unwrap();
+    shop
+}
+
+#[tokio::test]
+async fn bad_selections_are_clear_errors_that_change_nothing() {
+    let shop = shop_with_a_soft_delete().await;
     let url = direct_url(&shop);
     let run = softdel(&["undelete", "--database-url", &url, "1"]).await;
     assert!(run.ok, "{run:?}");
@@ -181,12 +187,7 @@ async fn init_upgrades_a_version_1_journal() {
 
 #[tokio::test]
 async fn a_corrupt_journal_image_is_an_error_never_a_null() {
-    let shop = Shop::open().await;
-    shop.client()
-        .await
-        .batch_execute("DELETE FROM orders WHERE id = 14")
-        .await
-        .unwrap();
+    let shop = shop_with_a_soft_delete().await;
     // Someone with rights on the journal damages the image.
     shop.direct
         .batch_execute("UPDATE softdel.rows SET image = '\"x\"'::jsonb WHERE op_id = 1")
