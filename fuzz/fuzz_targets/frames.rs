@@ -8,9 +8,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use softdel::protocol::{
-    BackendTag, ErrorFields, Examined, FrontendTag, Header, MAX_STARTUP_LEN, Pipeline, Severity, Shape,
-    StartupPacket, TransactionStatus, cancel_request, codec, error_response, next_backend_frame,
-    next_frontend_frame, parse_startup,
+    BackendTag, ClientFrame, ClientMessage, ErrorFields, FrontendTag, Header, MAX_STARTUP_LEN,
+    Pipeline, Severity, StartupPacket, Target, TransactionStatus, cancel_request, codec,
+    error_response, next_backend_frame, next_client_frame, next_frontend_frame, parse_startup,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -94,7 +94,7 @@ fn frontend_stream(buf: &[u8], authenticated: bool) {
                     next_frontend_frame(&rest[..len - 1], authenticated),
                     Ok(None)
                 );
-                frontend_codecs(&rest[..len]);
+                frontend_codecs(tag, &rest[..len], authenticated);
                 rest = &rest[len..];
             }
             Ok(None) => {
@@ -144,38 +144,54 @@ fn assert_one_frame(frame: &[u8], tag: u8) {
     );
 }
 
-/// Every reader on every frame, whatever its tag: the proxy picks the
-/// reader by tag, but none may panic on any frame.
-fn frontend_codecs(frame: &[u8]) {
+/// A client frame decoded, and the messages the proxy writes in its place
+/// rebuilt from what was read; every writer on every frame, whatever its
+/// tag, and none may panic.
+fn frontend_codecs(tag: FrontendTag, frame: &[u8], authenticated: bool) {
     assert_eq!(codec::encode(frame[0], &frame[5..]), frame);
-    if let Some(sql) = codec::query_sql(frame) {
-        assert!(!sql.contains(&0));
-        if let Ok(text) = std::str::from_utf8(sql) {
-            let rebuilt = codec::query(text);
-            assert_one_frame(&rebuilt, b'Q');
-            assert_eq!(codec::query_sql(&rebuilt), Some(sql));
+    let decoded = ClientFrame::decode(tag, frame);
+    assert_eq!((decoded.tag, decoded.bytes), (tag, frame));
+    match next_client_frame(frame, authenticated) {
+        Ok(Some(again)) => assert_eq!(again, decoded),
+        Ok(None) => panic!("a whole frame reported incomplete"),
+        Err(_) => assert!(tag == FrontendTag::Password && authenticated),
+    }
+    match &decoded.message {
+        ClientMessage::Query { sql } => {
+            assert_eq!(tag, FrontendTag::Query);
+            assert!(!sql.contains(&0));
+            if let Ok(text) = std::str::from_utf8(sql) {
+                let rebuilt = codec::query(text);
+                assert_one_frame(&rebuilt, b'Q');
+                let again = ClientFrame::decode(FrontendTag::Query, &rebuilt);
+                assert_eq!(again.message, ClientMessage::Query { sql });
+            }
         }
+        ClientMessage::Parse(fields) => {
+            let replaced = codec::parse_with_sql(fields, "SELECT 1");
+            assert_one_frame(&replaced, b'P');
+            let ClientMessage::Parse(again) = ClientFrame::decode(tag, &replaced).message else {
+                panic!("a Parse the codec wrote does not read back");
+            };
+            assert_eq!(
+                (again.name, again.sql, again.rest),
+                (fields.name, &b"SELECT 1"[..], fields.rest)
+            );
+        }
+        ClientMessage::Bind { .. } => {
+            if let Some(extended) = codec::bind_with_extra_columns(frame, 2) {
+                assert_one_frame(&extended, b'B');
+                // Two more result format codes, the names unchanged.
+                assert_eq!(extended.len(), frame.len() + 4);
+                let again = ClientFrame::decode(tag, &extended);
+                assert_eq!(again.message, decoded.message);
+            }
+        }
+        ClientMessage::Close(Target::Statement(name) | Target::Portal(name))
+        | ClientMessage::Execute { portal: name } => assert!(!name.contains(&0)),
+        ClientMessage::Other => {}
     }
-    if let Some(fields) = codec::parse_fields(frame) {
-        let replaced = codec::parse_with_sql(&fields, "SELECT 1");
-        assert_one_frame(&replaced, b'P');
-        let again = codec::parse_fields(&replaced).expect("a Parse the codec wrote");
-        assert_eq!(
-            (again.name, again.sql, again.rest),
-            (fields.name, &b"SELECT 1"[..], fields.rest)
-        );
-    }
-    let names = codec::bind_names(frame);
-    if let Some(extended) = codec::bind_with_extra_columns(frame, 2) {
-        assert_one_frame(&extended, b'B');
-        // Two more result format codes.
-        assert_eq!(extended.len(), frame.len() + 4);
-        assert_eq!(codec::bind_names(&extended), names);
-    }
-    let _ = codec::execute_portal(frame);
-    if let Some((_, name)) = codec::target(frame) {
-        assert!(!name.contains(&0));
-    }
+    let _ = codec::bind_with_extra_columns(frame, 2);
 }
 
 fn backend_codecs(frame: &[u8]) {
@@ -234,26 +250,21 @@ const CLIENT: [FrontendTag; 14] = [
 /// Server message types, the ones the model acts on first.
 const SERVER: &[u8] = b"Z123CEGWHnTstIsDdcAKNRSV";
 
-/// What the proxy knows of a rewritten statement of `shape`.
-fn examined(shape: Shape) -> std::sync::Arc<Examined> {
-    std::sync::Arc::new(Examined {
-        sql: "DELETE FROM t".into(),
-        shapes: vec![Some(shape)],
-    })
-}
 
 /// The bytes as a session: each one is a client message (high bit clear)
 /// or a server message (set). The model must never call a session idle
 /// while it is waiting for an answer.
 fn dialogue(data: &[u8]) {
-    let mut p = Pipeline::default();
+    // What a session attaches to its requests, by kind.
+    let mut p = Pipeline::<u8>::default();
     let mut authenticated = false;
     for &b in data {
         if b & 0x80 == 0 {
             let tag = CLIENT[usize::from(b & 0x0f) % CLIENT.len()];
             match (tag, b & 0x30) {
-                (FrontendTag::Execute, 0x10) => p.client_execute(Some(examined(Shape::Count))),
-                (FrontendTag::Execute, 0x20) => p.client_execute(Some(examined(Shape::Returning))),
+                (FrontendTag::Execute, 0x10 | 0x20) => {
+                    p.client_execute(Some(std::sync::Arc::new(b)))
+                }
                 // A statement prepared again ahead of a Bind.
                 (FrontendTag::Bind, 0x30) => {
                     p.proxy_message(FrontendTag::Close);
@@ -269,7 +280,7 @@ fn dialogue(data: &[u8]) {
                 b'Z' => vec![b'Z', 0, 0, 0, 5, status],
                 other => vec![other, 0, 0, 0, 4],
             };
-            p.server_message(tag, &frame);
+            p.server_message(BackendTag::from_byte(tag), &frame);
             authenticated |= tag == b'Z';
         }
         assert_eq!(p.authenticated(), authenticated, "authentication ends once");

@@ -1,58 +1,16 @@
-//! Reading and writing the fields of the few messages the proxy looks
-//! into: Query, Parse, Bind, Execute and Close from the client;
-//! RowDescription, DataRow, CommandComplete, ErrorResponse and
-//! ParameterStatus from the server.
+//! Reading and writing the fields of the server messages the proxy looks
+//! into (RowDescription, DataRow, CommandComplete, ErrorResponse,
+//! ParameterStatus, AuthenticationSASL), and writing the client messages
+//! it sends instead of the client's (Query, Parse, Bind, Close). Client
+//! messages are read in `frontend`, once.
 //!
 //! Every reader takes a whole frame (tag and length included) and returns
-//! `None` for anything malformed: the proxy then forwards the original
-//! bytes and lets the server judge them. Nothing here can panic on input.
+//! `None` for anything malformed, or for a message of another type: the
+//! proxy then forwards the original bytes and lets the other side judge
+//! them. Nothing here can panic on input.
 
-/// Reads a message body front to back.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    /// The body of a whole frame, when its tag is one of `tags`: a
-    /// reader handed a message of another type reads nothing from it.
-    fn body(frame: &'a [u8], tags: &[u8]) -> Option<Reader<'a>> {
-        if !tags.contains(frame.first()?) {
-            return None;
-        }
-        Some(Reader {
-            buf: frame.get(5..)?,
-        })
-    }
-
-    fn cstr(&mut self) -> Option<&'a [u8]> {
-        let nul = self.buf.iter().position(|&b| b == 0)?;
-        let s = &self.buf[..nul];
-        self.buf = &self.buf[nul + 1..];
-        Some(s)
-    }
-
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let b = self.buf.get(..n)?;
-        self.buf = &self.buf[n..];
-        Some(b)
-    }
-
-    fn i16(&mut self) -> Option<i16> {
-        Some(i16::from_be_bytes(self.bytes(2)?.try_into().ok()?))
-    }
-
-    fn i32(&mut self) -> Option<i32> {
-        Some(i32::from_be_bytes(self.bytes(4)?.try_into().ok()?))
-    }
-
-    fn count(&mut self) -> Option<usize> {
-        usize::try_from(self.i16()?).ok()
-    }
-
-    fn rest(self) -> &'a [u8] {
-        self.buf
-    }
-}
+use super::frontend::ParseFields;
+use super::reader::Reader;
 
 /// A frame with `tag` and `body`.
 pub fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -65,34 +23,12 @@ pub fn encode(tag: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The SQL of a Query message.
-pub fn query_sql(frame: &[u8]) -> Option<&[u8]> {
-    Reader::body(frame, b"Q")?.cstr()
-}
-
 /// A Query message.
 pub fn query(sql: &str) -> Vec<u8> {
     let mut body = Vec::with_capacity(sql.len() + 1);
     body.extend_from_slice(sql.as_bytes());
     body.push(0);
     encode(b'Q', &body)
-}
-
-/// A Parse message's statement name and SQL; the rest (parameter types)
-/// is kept as it came.
-pub struct ParseFields<'a> {
-    pub name: &'a [u8],
-    pub sql: &'a [u8],
-    pub rest: &'a [u8],
-}
-
-pub fn parse_fields(frame: &[u8]) -> Option<ParseFields<'_>> {
-    let mut r = Reader::body(frame, b"P")?;
-    Some(ParseFields {
-        name: r.cstr()?,
-        sql: r.cstr()?,
-        rest: r.rest(),
-    })
 }
 
 /// A Parse message with the SQL replaced.
@@ -104,12 +40,6 @@ pub fn parse_with_sql(fields: &ParseFields<'_>, sql: &str) -> Vec<u8> {
     body.push(0);
     body.extend_from_slice(fields.rest);
     encode(b'P', &body)
-}
-
-/// A Bind message's portal and statement names.
-pub fn bind_names(frame: &[u8]) -> Option<(&[u8], &[u8])> {
-    let mut r = Reader::body(frame, b"B")?;
-    Some((r.cstr()?, r.cstr()?))
 }
 
 /// A Bind that asks for `extra` more result columns: when it lists a
@@ -127,7 +57,7 @@ pub fn bind_with_extra_columns(frame: &[u8], extra: usize) -> Option<Vec<u8>> {
             r.bytes(usize::try_from(len).ok()?)?;
         }
     }
-    let before_results = frame.len() - r.buf.len();
+    let before_results = frame.len() - r.remaining();
     let results = r.count()?;
     let codes = r.bytes(results * 2)?;
     if results < 2 || !r.rest().is_empty() {
@@ -151,18 +81,6 @@ pub fn close_statement(name: &[u8]) -> Vec<u8> {
     encode(b'C', &body)
 }
 
-/// An Execute message's portal.
-pub fn execute_portal(frame: &[u8]) -> Option<&[u8]> {
-    Reader::body(frame, b"E")?.cstr()
-}
-
-/// A Close (or Describe) message's kind (`S` or `P`) and name.
-pub fn target(frame: &[u8]) -> Option<(u8, &[u8])> {
-    let mut r = Reader::body(frame, b"CD")?;
-    let kind = r.bytes(1)?[0];
-    Some((kind, r.cstr()?))
-}
-
 /// The name of a RowDescription's last field.
 pub fn last_field_name(frame: &[u8]) -> Option<&[u8]> {
     let mut r = Reader::body(frame, b"T")?;
@@ -183,7 +101,7 @@ pub fn without_last_fields(frame: &[u8], n: usize) -> Option<Vec<u8>> {
     for _ in 0..kept {
         r.cstr()?;
         r.bytes(18)?;
-        end = frame.len() - r.buf.len();
+        end = frame.len() - r.remaining();
     }
     let mut body = i16::try_from(kept).ok()?.to_be_bytes().to_vec();
     body.extend_from_slice(frame.get(7..end.max(7))?);
@@ -252,7 +170,7 @@ pub const NO_DATA: [u8; 5] = [b'n', 0, 0, 0, 4];
 pub fn error_field(frame: &[u8], code: u8) -> Option<&[u8]> {
     let mut r = Reader::body(frame, b"EN")?;
     loop {
-        let field = r.bytes(1)?[0];
+        let field = r.byte()?;
         if field == 0 {
             return None;
         }
@@ -275,7 +193,7 @@ pub fn with_hint(frame: &[u8], hint: &str) -> Option<Vec<u8>> {
     let mut r = Reader::body(frame, b"EN")?;
     let mut body = Vec::with_capacity(frame.len() + hint.len());
     loop {
-        let field = r.bytes(1)?[0];
+        let field = r.byte()?;
         if field == 0 {
             break;
         }
@@ -299,7 +217,7 @@ pub fn without_field(frame: &[u8], code: u8) -> Option<Vec<u8>> {
     let mut body = Vec::with_capacity(frame.len());
     let mut found = false;
     loop {
-        let field = r.bytes(1)?[0];
+        let field = r.byte()?;
         if field == 0 {
             break;
         }
@@ -461,16 +379,6 @@ mod tests {
     }
 
     #[test]
-    fn parse_keeps_its_parameter_types() {
-        let body = b"s1\0DELETE FROM t WHERE id = $1\0\0\x01\0\0\0\x17";
-        let original = encode(b'P', body);
-        let fields = parse_fields(&original).unwrap();
-        assert_eq!(fields.name, b"s1");
-        let replaced = parse_with_sql(&fields, "SELECT 1");
-        assert_eq!(replaced, encode(b'P', b"s1\0SELECT 1\0\0\x01\0\0\0\x17"));
-    }
-
-    #[test]
     fn bind_gets_formats_for_the_extra_columns() {
         // portal "", statement "s", no parameter formats, one parameter
         // "7", two result formats (binary, binary).
@@ -491,10 +399,8 @@ mod tests {
     }
 
     #[test]
-    fn close_statement_reads_back() {
-        let close = close_statement(b"s1");
-        assert_eq!(close, encode(b'C', b"Ss1\0"));
-        assert_eq!(target(&close), Some((b'S', &b"s1"[..])));
+    fn close_statement_is_written() {
+        assert_eq!(close_statement(b"s1"), encode(b'C', b"Ss1\0"));
     }
 
     #[test]
@@ -524,8 +430,6 @@ mod tests {
             assert_eq!(first_column(bytes), None, "{bytes:?}");
             assert_eq!(error_field(bytes, b'M'), None, "{bytes:?}");
             assert_eq!(bind_with_extra_columns(bytes, 2), None, "{bytes:?}");
-            assert_eq!(bind_names(bytes), None, "{bytes:?}");
-            assert!(parse_fields(bytes).is_none(), "{bytes:?}");
             assert_eq!(command_tag(bytes), None, "{bytes:?}");
         }
     }
@@ -535,14 +439,9 @@ mod tests {
         let complete = command_complete("DELETE 1");
         let query = query("SELECT 1");
         assert_eq!(command_tag(&complete), Some("DELETE 1"));
-        assert_eq!(query_sql(&query), Some(&b"SELECT 1"[..]));
         // Well-formed messages of another type.
         assert_eq!(command_tag(&query), None);
-        assert_eq!(query_sql(&complete), None);
-        assert_eq!(execute_portal(&query), None);
-        assert_eq!(bind_names(&query), None);
-        assert!(parse_fields(&query).is_none());
-        assert_eq!(target(&query), None);
+        assert_eq!(bind_with_extra_columns(&query, 2), None);
         assert_eq!(last_field_name(&complete), None);
         assert_eq!(first_column(&complete), None);
         assert_eq!(parameter_status(&complete), None);

@@ -85,22 +85,68 @@ impl FrontendTag {
     }
 }
 
-/// The server messages the proxy looks at; everything else is `Other`.
+/// The messages a server sends once the startup packet is through, by
+/// their type byte. A byte PostgreSQL does not send is `Other`: the proxy
+/// forwards what it does not know and lets the client judge it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendTag {
+    /// Every AuthenticationXxx request.
+    Authentication,
     BackendKeyData,
+    BindComplete,
+    CloseComplete,
+    CommandComplete,
+    CopyBothResponse,
+    CopyData,
+    CopyDone,
+    CopyInResponse,
+    CopyOutResponse,
+    DataRow,
+    EmptyQueryResponse,
     ErrorResponse,
+    FunctionCallResponse,
+    NegotiateProtocolVersion,
+    NoData,
+    NoticeResponse,
+    NotificationResponse,
+    ParameterDescription,
+    ParameterStatus,
+    ParseComplete,
+    PortalSuspended,
     ReadyForQuery,
+    RowDescription,
     Other(u8),
 }
 
 impl BackendTag {
     pub fn from_byte(tag: u8) -> BackendTag {
+        use BackendTag::*;
         match tag {
-            b'K' => BackendTag::BackendKeyData,
-            b'E' => BackendTag::ErrorResponse,
-            b'Z' => BackendTag::ReadyForQuery,
-            other => BackendTag::Other(other),
+            b'R' => Authentication,
+            b'K' => BackendKeyData,
+            b'2' => BindComplete,
+            b'3' => CloseComplete,
+            b'C' => CommandComplete,
+            b'W' => CopyBothResponse,
+            b'd' => CopyData,
+            b'c' => CopyDone,
+            b'G' => CopyInResponse,
+            b'H' => CopyOutResponse,
+            b'D' => DataRow,
+            b'I' => EmptyQueryResponse,
+            b'E' => ErrorResponse,
+            b'V' => FunctionCallResponse,
+            b'v' => NegotiateProtocolVersion,
+            b'n' => NoData,
+            b'N' => NoticeResponse,
+            b'A' => NotificationResponse,
+            b't' => ParameterDescription,
+            b'S' => ParameterStatus,
+            b'1' => ParseComplete,
+            b's' => PortalSuspended,
+            b'Z' => ReadyForQuery,
+            b'T' => RowDescription,
+            other => Other(other),
         }
     }
 }
@@ -275,7 +321,12 @@ mod tests {
         let bytes = msg(b'D', b"\0\0");
         assert_eq!(
             next_backend_frame(&bytes).unwrap(),
-            Some((BackendTag::Other(b'D'), 7))
+            Some((BackendTag::DataRow, 7))
+        );
+        let bytes = msg(b'!', b"");
+        assert_eq!(
+            next_backend_frame(&bytes).unwrap(),
+            Some((BackendTag::Other(b'!'), 5))
         );
     }
 }

@@ -8,16 +8,19 @@
 pub mod codec;
 mod error;
 mod frame;
+mod frontend;
 mod messages;
 mod pipeline;
+mod reader;
 mod startup;
 
 pub use error::ProtocolError;
 pub use frame::{
     BackendTag, FrontendTag, Header, MAX_MESSAGE_LEN, next_backend_frame, next_frontend_frame,
 };
+pub use frontend::{ClientFrame, ClientMessage, ParseFields, Target, next_client_frame};
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
-pub use pipeline::{Answering, Examined, Pipeline, Shape};
+pub use pipeline::{Answering, Pipeline};
 pub use startup::{
     MAX_STARTUP_LEN, SSL_REQUEST, StartupPacket, StartupParams, cancel_request, parse_startup,
 };

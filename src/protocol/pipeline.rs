@@ -16,74 +16,50 @@
 //!
 //! The requests ReadyForQuery answers (Query, FunctionCall, Sync) carry the
 //! time they were sent, so a statement's latency is measured from its own
-//! request whatever the server skipped or ignored on the way.
+//! request whatever the server skipped or ignored on the way. Queries and
+//! Executes also carry what the session attached to them (`T`: for the
+//! proxy, what it knows of the statement), so that the answers can be
+//! matched to it.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{FrontendTag, TransactionStatus};
-
-/// How the proxy must translate a result back into what the client's
-/// statement returns (the statement was rewritten).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Shape {
-    /// One row, one column: a row count. The client sees no rows and the
-    /// tag `DELETE n`.
-    Count,
-    /// A DELETE ... RETURNING: the client's columns, then two the proxy
-    /// drops (the row's image and the journal entry); the tag becomes
-    /// `DELETE n`.
-    Returning,
-    /// An UPDATE standing for the client's DELETE on a soft table (named
-    /// here, for the log): the same rows and description; the tag
-    /// `UPDATE n` becomes `DELETE n`.
-    Update(Arc<str>),
-    /// A DELETE on a journal table (named here, for the log), sent as it
-    /// is: the guard journals it.
-    Journal(Arc<str>),
-}
-
-/// What the proxy knows of a text it examined (one that may destroy
-/// rows): the text, to record a refusal with, and how the result of each of
-/// its top-level statements is translated (`None`: as it comes).
-#[derive(Debug, PartialEq, Eq)]
-pub struct Examined {
-    pub sql: Box<str>,
-    pub shapes: Vec<Option<Shape>>,
-}
-
-impl Examined {
-    /// The shape of statement `index` of the text.
-    pub fn shape(&self, index: usize) -> Option<&Shape> {
-        self.shapes.get(index).and_then(Option::as_ref)
-    }
-}
+use super::{BackendTag, FrontendTag, TransactionStatus};
 
 /// What the server's next message answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answering<'a> {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Answering<'a, T> {
     Describe,
-    /// An Execute, and what the proxy knows of its portal's statement.
-    Execute(Option<&'a Examined>),
-    /// A simple Query (or FunctionCall), and what the proxy knows of it.
-    Query(Option<&'a Examined>),
+    /// An Execute, and what was attached to it.
+    Execute(Option<&'a T>),
+    /// A simple Query (or FunctionCall), and what was attached to it.
+    Query(Option<&'a T>),
     /// A message the proxy added (see `Pipeline::proxy_message`): its
     /// completion is not for the client.
     Injected,
     Other,
 }
 
+// Not derived: a reference is Copy whatever it points to.
+impl<T> Clone for Answering<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Answering<'_, T> {}
+
 /// A client message the server has not finished with.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Pending {
+#[derive(Debug)]
+enum Pending<T> {
     Parse,
     Bind,
     Describe,
-    Execute(Option<Arc<Examined>>),
+    Execute(Option<Arc<T>>),
     Close,
     /// Query and FunctionCall: answered by ReadyForQuery.
-    Query(Option<Arc<Examined>>, Sent),
+    Query(Option<Arc<T>>, Sent),
     Sync(Sent),
     /// CopyDone or CopyFail: ends COPY FROM STDIN.
     CopyEnd,
@@ -92,8 +68,8 @@ enum Pending {
     InjectedParse,
 }
 
-impl Pending {
-    fn from_tag(tag: FrontendTag) -> Option<Pending> {
+impl<T> Pending<T> {
+    fn from_tag(tag: FrontendTag) -> Option<Pending<T>> {
         Some(match tag {
             FrontendTag::Parse => Pending::Parse,
             FrontendTag::Bind => Pending::Bind,
@@ -141,13 +117,16 @@ impl Pending {
     }
 
     /// Whether server message `tag` is this message's final answer.
-    fn completed_by(&self, tag: u8) -> bool {
+    fn completed_by(&self, tag: BackendTag) -> bool {
+        use BackendTag::*;
         match self {
-            Pending::Parse | Pending::InjectedParse => tag == b'1',
-            Pending::Bind => tag == b'2',
-            Pending::Close | Pending::InjectedClose => tag == b'3',
-            Pending::Describe => matches!(tag, b'T' | b'n'),
-            Pending::Execute(_) => matches!(tag, b'C' | b'I' | b's'),
+            Pending::Parse | Pending::InjectedParse => tag == ParseComplete,
+            Pending::Bind => tag == BindComplete,
+            Pending::Close | Pending::InjectedClose => tag == CloseComplete,
+            Pending::Describe => matches!(tag, RowDescription | NoData),
+            Pending::Execute(_) => {
+                matches!(tag, CommandComplete | EmptyQueryResponse | PortalSuspended)
+            }
             Pending::Query(..) | Pending::Sync(_) | Pending::CopyEnd => false,
         }
     }
@@ -156,9 +135,9 @@ impl Pending {
 /// When a request was sent; `None` until `Pipeline::sent` is called.
 type Sent = Option<Instant>;
 
-#[derive(Debug, Default)]
-pub struct Pipeline {
-    pending: VecDeque<Pending>,
+#[derive(Debug)]
+pub struct Pipeline<T> {
+    pending: VecDeque<Pending<T>>,
     /// How many entries at the back of `pending` wait for their send time
     /// (the relay calls `sent` under the same lock as it adds them, so no
     /// answer can take one first).
@@ -181,7 +160,23 @@ pub struct Pipeline {
     injection_lost: bool,
 }
 
-impl Pipeline {
+// Not derived: the default is empty whatever `T` is.
+impl<T> Default for Pipeline<T> {
+    fn default() -> Self {
+        Pipeline {
+            pending: VecDeque::new(),
+            unsent: 0,
+            status: None,
+            unsynced: false,
+            copy_in: false,
+            skipping: false,
+            orphan_copy_end: false,
+            injection_lost: false,
+        }
+    }
+}
+
+impl<T> Pipeline<T> {
     /// A client message was forwarded to the server.
     pub fn client_message(&mut self, tag: FrontendTag) {
         if let Some(pending) = Pending::from_tag(tag) {
@@ -205,14 +200,14 @@ impl Pipeline {
         std::mem::take(&mut self.injection_lost)
     }
 
-    /// An Execute of a portal, with what the proxy knows of its statement.
-    pub fn client_execute(&mut self, examined: Option<Arc<Examined>>) {
-        self.push(Pending::Execute(examined));
+    /// An Execute of a portal, with what the session attaches to it.
+    pub fn client_execute(&mut self, attached: Option<Arc<T>>) {
+        self.push(Pending::Execute(attached));
     }
 
-    /// A simple Query, with what the proxy knows of its text.
-    pub fn client_query(&mut self, examined: Option<Arc<Examined>>) {
-        self.push(Pending::Query(examined, None));
+    /// A simple Query, with what the session attaches to it.
+    pub fn client_query(&mut self, attached: Option<Arc<T>>) {
+        self.push(Pending::Query(attached, None));
     }
 
     /// The client messages given since the last call were sent now: the
@@ -234,23 +229,23 @@ impl Pipeline {
     }
 
     /// What the server's next message answers.
-    pub fn answering(&self) -> Answering<'_> {
+    pub fn answering(&self) -> Answering<'_, T> {
         match self.pending.front() {
             Some(Pending::Describe) => Answering::Describe,
-            Some(Pending::Execute(examined)) => Answering::Execute(examined.as_deref()),
-            Some(Pending::Query(examined, _)) => Answering::Query(examined.as_deref()),
+            Some(Pending::Execute(attached)) => Answering::Execute(attached.as_deref()),
+            Some(Pending::Query(attached, _)) => Answering::Query(attached.as_deref()),
             Some(p) if p.injected() => Answering::Injected,
             _ => Answering::Other,
         }
     }
 
-    fn push(&mut self, pending: Pending) {
+    fn push(&mut self, pending: Pending<T>) {
         if pending.is_sync() {
             self.unsynced = false;
         } else if pending.is_extended() {
             self.unsynced = true;
         }
-        if pending == Pending::CopyEnd && std::mem::take(&mut self.orphan_copy_end) {
+        if matches!(pending, Pending::CopyEnd) && std::mem::take(&mut self.orphan_copy_end) {
             return;
         }
         if self.skipping {
@@ -266,11 +261,11 @@ impl Pipeline {
 
     /// A server message (its tag and whole frame) was forwarded to the
     /// client. For a ReadyForQuery: when the request it answers was sent.
-    pub fn server_message(&mut self, tag: u8, frame: &[u8]) -> Option<Instant> {
+    pub fn server_message(&mut self, tag: BackendTag, frame: &[u8]) -> Option<Instant> {
         match tag {
-            b'Z' => return self.ready_for_query(frame),
-            b'G' | b'W' => self.copy_in = true,
-            b'E' => self.error(),
+            BackendTag::ReadyForQuery => return self.ready_for_query(frame),
+            BackendTag::CopyInResponse | BackendTag::CopyBothResponse => self.copy_in = true,
+            BackendTag::ErrorResponse => self.error(),
             _ => self.answer(tag),
         }
         None
@@ -319,8 +314,8 @@ impl Pipeline {
         None
     }
 
-    fn answer(&mut self, tag: u8) {
-        if tag == b'C' && self.copy_in {
+    fn answer(&mut self, tag: BackendTag) {
+        if tag == BackendTag::CommandComplete && self.copy_in {
             self.end_copy();
         }
         if self.pending.front().is_some_and(|p| p.completed_by(tag)) {
@@ -372,13 +367,15 @@ mod tests {
     use super::*;
     use FrontendTag::*;
 
+    type Pipeline = super::Pipeline<()>;
+
     const IDLE: &[u8] = b"Z\0\0\0\x05I";
     const IN_TX: &[u8] = b"Z\0\0\0\x05T";
 
     /// A pipeline after authentication.
     fn session() -> Pipeline {
         let mut p = Pipeline::default();
-        p.server_message(b'Z', IDLE);
+        p.server_message(BackendTag::ReadyForQuery, IDLE);
         assert!(p.idle());
         p
     }
@@ -399,9 +396,9 @@ mod tests {
     fn answers(p: &mut Pipeline, tags: &[u8]) -> Vec<Option<Instant>> {
         tags.iter()
             .map(|&tag| match tag {
-                b'Z' => p.server_message(b'Z', IDLE),
-                b'z' => p.server_message(b'Z', IN_TX),
-                other => p.server_message(other, &[other, 0, 0, 0, 4]),
+                b'Z' => p.server_message(BackendTag::ReadyForQuery, IDLE),
+                b'z' => p.server_message(BackendTag::ReadyForQuery, IN_TX),
+                other => p.server_message(BackendTag::from_byte(other), &[other, 0, 0, 0, 4]),
             })
             .collect()
     }
@@ -560,7 +557,7 @@ mod tests {
         for frame in [&b"Z\0\0\0\x05?"[..], b"Z\0\0\0\x04"] {
             let mut p = session();
             client(&mut p, &[Query]);
-            p.server_message(b'Z', frame);
+            p.server_message(BackendTag::ReadyForQuery, frame);
             assert!(p.authenticated());
             assert!(!p.busy() && !p.idle(), "unknown status: not idle");
             client(&mut p, &[Query]);
@@ -568,7 +565,7 @@ mod tests {
             assert!(p.authenticated() && p.idle());
         }
         let mut p = Pipeline::default();
-        p.server_message(b'Z', b"Z\0\0\0\x04");
+        p.server_message(BackendTag::ReadyForQuery, b"Z\0\0\0\x04");
         assert!(p.authenticated());
     }
 

@@ -7,12 +7,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::examined::Examined;
 use super::reload::LiveEngine;
 use super::translate::EXTRA_COLUMNS;
 use crate::metrics::Metrics;
-use crate::protocol::{Examined, FrontendTag, Pipeline, Shape, codec};
+use crate::protocol::{
+    ClientFrame, ClientMessage, FrontendTag, ParseFields, Pipeline, Target, codec,
+};
 use crate::rewrite::{
-    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, may_use_prepared,
+    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, Shape, may_use_prepared,
     prepared_uses,
 };
 
@@ -84,35 +87,41 @@ impl Intercept {
     /// instead of it, if any.
     pub fn client_frame(
         &mut self,
-        tag: FrontendTag,
-        frame: &[u8],
+        frame: &ClientFrame<'_>,
         lexing: Lexing,
-        pipeline: &mut Pipeline,
+        pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
-        match tag {
-            FrontendTag::Query => {
+        match &frame.message {
+            ClientMessage::Query { sql } => {
                 self.metrics.statement();
-                self.query(frame, lexing, pipeline)
+                self.query(sql, lexing, pipeline)
             }
-            FrontendTag::Execute => {
+            ClientMessage::Execute { portal } => {
                 self.metrics.statement();
-                let examined = self.execute_examined(frame);
-                pipeline.client_execute(examined);
+                pipeline.client_execute(self.execute_examined(portal));
                 None
             }
             // It may be prepared again first.
-            FrontendTag::Bind => self.bind(frame, lexing, pipeline),
-            FrontendTag::Parse => {
-                pipeline.client_message(tag);
-                self.parse(frame, lexing)
+            ClientMessage::Bind { portal, statement } => {
+                self.bind(frame.bytes, (portal, statement), lexing, pipeline)
             }
-            FrontendTag::Close => {
-                pipeline.client_message(tag);
-                self.close(frame);
+            ClientMessage::Parse(fields) => {
+                pipeline.client_message(frame.tag);
+                self.parse(frame.bytes, fields, lexing)
+            }
+            ClientMessage::Close(target) => {
+                pipeline.client_message(frame.tag);
+                self.close(target);
                 None
             }
-            _ => {
-                pipeline.client_message(tag);
+            ClientMessage::Other => {
+                if frame.tag == FrontendTag::Query {
+                    // Unreadable: the server answers it, with an error.
+                    self.metrics.statement();
+                    pipeline.client_query(None);
+                } else {
+                    pipeline.client_message(frame.tag);
+                }
                 None
             }
         }
@@ -195,22 +204,22 @@ impl Intercept {
         executes
     }
 
-    fn query(&mut self, frame: &[u8], lexing: Lexing, pipeline: &mut Pipeline) -> Option<Vec<u8>> {
+    fn query(
+        &mut self,
+        sql: &[u8],
+        lexing: Lexing,
+        pipeline: &mut Pipeline<Examined>,
+    ) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
             self.statements.remove(&b""[..]);
         }
-        let Some(sql) = codec::query_sql(frame) else {
-            pipeline.client_query(None);
-            return None;
-        };
         let decided = self.decide(sql, lexing);
         pipeline.client_query(decided.examined);
         Some(codec::query(&decided.rewritten?))
     }
 
-    fn parse(&mut self, frame: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
-        let fields = codec::parse_fields(frame)?;
+    fn parse(&mut self, frame: &[u8], fields: &ParseFields<'_>, lexing: Lexing) -> Option<Vec<u8>> {
         let decided = self.decide(fields.sql, lexing);
         let Some(examined) = decided.examined else {
             if !self.statements.is_empty() {
@@ -221,7 +230,7 @@ impl Intercept {
         let replacement = decided
             .rewritten
             .as_deref()
-            .map(|sql| codec::parse_with_sql(&fields, sql));
+            .map(|sql| codec::parse_with_sql(fields, sql));
         let prepared = Prepared {
             parse: frame.to_vec(),
             generation: self.generation,
@@ -232,7 +241,13 @@ impl Intercept {
         replacement
     }
 
-    fn bind(&mut self, frame: &[u8], lexing: Lexing, pipeline: &mut Pipeline) -> Option<Vec<u8>> {
+    fn bind(
+        &mut self,
+        frame: &[u8],
+        (portal, statement): (&[u8], &[u8]),
+        lexing: Lexing,
+        pipeline: &mut Pipeline<Examined>,
+    ) -> Option<Vec<u8>> {
         if self.statements.is_empty() && self.portals.is_empty() {
             pipeline.client_message(FrontendTag::Bind);
             return None;
@@ -242,10 +257,6 @@ impl Intercept {
                 prepared.generation = STALE;
             }
         }
-        let Some((portal, statement)) = codec::bind_names(frame) else {
-            pipeline.client_message(FrontendTag::Bind);
-            return None;
-        };
         let again = self.refresh(statement, lexing);
         if again.is_some() {
             pipeline.proxy_message(FrontendTag::Close);
@@ -291,7 +302,10 @@ impl Intercept {
             return None;
         }
         let parse = prepared.parse.clone();
-        let fields = codec::parse_fields(&parse)?;
+        let ClientMessage::Parse(fields) = ClientFrame::decode(FrontendTag::Parse, &parse).message
+        else {
+            return None;
+        };
         let decided = self.decide(fields.sql, lexing);
         let sent = decided.rewritten;
         let examined = decided.examined?;
@@ -320,21 +334,14 @@ impl Intercept {
         again
     }
 
-    fn execute_examined(&self, frame: &[u8]) -> Option<Arc<Examined>> {
-        if self.portals.is_empty() {
-            return None;
-        }
-        self.portals.get(codec::execute_portal(frame)?).cloned()
+    fn execute_examined(&self, portal: &[u8]) -> Option<Arc<Examined>> {
+        self.portals.get(portal).cloned()
     }
 
-    fn close(&mut self, frame: &[u8]) {
-        if self.statements.is_empty() && self.portals.is_empty() {
-            return;
-        }
-        match codec::target(frame) {
-            Some((b'S', name)) => self.statements.remove(name).map(drop),
-            Some((b'P', name)) => self.portals.remove(name).map(drop),
-            _ => None,
+    fn close(&mut self, target: &Target<'_>) {
+        match target {
+            Target::Statement(name) => self.statements.remove(*name).map(drop),
+            Target::Portal(name) => self.portals.remove(*name).map(drop),
         };
     }
 }

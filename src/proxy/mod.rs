@@ -5,17 +5,23 @@
 //! forwarded as the original bytes.
 
 mod admin;
+mod between;
 mod config;
 mod conn;
 mod error;
+mod examined;
+mod from_client;
+mod from_server;
 mod handshake;
 mod intercept;
 mod limits;
 mod listener;
+mod refusals;
 mod relay;
 mod reload;
 mod session;
 mod shutdown;
+mod spliced;
 mod tls;
 mod translate;
 mod upstream;

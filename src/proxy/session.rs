@@ -10,10 +10,13 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::conn::{self, Conn};
+use super::from_client::FromClient;
+use super::from_server::{Auth, FromServer};
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
 use super::limits::{REFUSAL_TIMEOUT, Seat};
-use super::relay::{self, Auth, RelayEnd, Rewriting};
+use super::refusals::Refusals;
+use super::relay::{self, RelayEnd};
 use super::reload::LiveEngine;
 use super::tls::{self, ClientTls};
 use super::translate::Translator;
@@ -132,17 +135,14 @@ async fn serve(
     let auth = Auth {
         strip_scram_plus: !tls::binding_survives(client, &upstream, ours.as_ref()),
     };
-    let rewriting = who.rewriting(&params);
+    let (from_client, from_server) = who.steps(&params, auth);
     let start = relay::Start {
         pending,
-        auth,
-        limits: relay::Limits {
-            idle_timeout: config.client_idle_timeout,
-        },
+        idle_timeout: config.client_idle_timeout,
         phase,
         addr: &config.upstream,
     };
-    let relayed = relay::run(client, &mut upstream, start, rewriting).await;
+    let relayed = relay::run(client, &mut upstream, start, from_client, from_server).await;
     let ended = match relayed.end {
         Ok(RelayEnd::Closed) => return (Ok(()), relayed.client_at_boundary),
         Ok(RelayEnd::Shutdown { cancel }) => {
@@ -168,7 +168,8 @@ struct Who {
 }
 
 impl Who {
-    fn rewriting(self, params: &StartupParams) -> Rewriting {
+    /// What each direction of the session does to its messages.
+    fn steps(self, params: &StartupParams, auth: Auth) -> (FromClient, FromServer) {
         let live = self.services.engine;
         let info = SessionInfo {
             connection_id: self.id,
@@ -176,10 +177,10 @@ impl Who {
         };
         let user = params.user.clone().unwrap_or_default();
         let metrics = self.services.metrics;
-        Rewriting {
-            // Reloads keep the nonce, so one translator serves throughout.
-            translator: Translator::new(live.current().nonce()),
-            intercept: Intercept::new(live, Arc::clone(&metrics), info.clone()),
+        // Reloads keep the nonce, so one translator serves throughout.
+        let translator = Translator::new(live.current().nonce());
+        let intercept = Intercept::new(live, Arc::clone(&metrics), info.clone());
+        let refusals = Refusals {
             metrics,
             recorder: self.services.recorder,
             who: BlockedAttempt {
@@ -195,7 +196,11 @@ impl Who {
                 message: String::new(),
                 sql: String::new(),
             },
-        }
+        };
+        (
+            FromClient::new(intercept),
+            FromServer::new(auth, translator, refusals),
+        )
     }
 }
 

@@ -14,8 +14,9 @@
 
 use std::sync::Arc;
 
-use crate::protocol::{Answering, ErrorFields, Examined, Severity, Shape, codec, error_response};
-use crate::rewrite::{Refusal, count_column, op_column, sqlstate};
+use super::examined::Examined;
+use crate::protocol::{Answering, BackendTag, ErrorFields, Severity, codec, error_response};
+use crate::rewrite::{Refusal, Shape, count_column, op_column, sqlstate};
 
 pub struct Translator {
     nonce: String,
@@ -93,8 +94,9 @@ impl Translator {
     /// returned too, to be recorded.
     pub fn server_frame(
         &mut self,
+        tag: BackendTag,
         frame: &[u8],
-        answering: Answering<'_>,
+        answering: Answering<'_, Examined>,
     ) -> (Translated, Option<Event>) {
         let (examined, shape) = match answering {
             Answering::Execute(examined) => (examined, examined.and_then(|e| e.shape(0)).cloned()),
@@ -107,9 +109,11 @@ impl Translator {
             ),
             _ => (None, self.current.clone()),
         };
-        let translated = match frame[0] {
-            b'T' => self.row_description(frame, answering == Answering::Describe),
-            b'D' => match shape {
+        let translated = match tag {
+            BackendTag::RowDescription => {
+                self.row_description(frame, answering == Answering::Describe)
+            }
+            BackendTag::DataRow => match shape {
                 Some(Shape::Count) => {
                     self.count = parse_count(codec::first_column(frame));
                     Translated::Dropped
@@ -119,23 +123,23 @@ impl Translator {
                 }
                 _ => Translated::Original,
             },
-            b'C' => {
+            BackendTag::CommandComplete => {
                 self.current = None;
                 if matches!(answering, Answering::Query(_)) {
                     self.index += 1;
                 }
                 return self.command_complete(frame, shape);
             }
-            b'E' => {
+            BackendTag::ErrorResponse => {
                 self.current = None;
                 return self.error(frame, examined);
             }
-            b'Z' => {
+            BackendTag::ReadyForQuery => {
                 self.current = None;
                 self.index = 0;
                 Translated::Original
             }
-            b'I' => {
+            BackendTag::EmptyQueryResponse => {
                 self.current = None;
                 Translated::Original
             }

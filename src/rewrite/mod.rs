@@ -20,6 +20,7 @@ mod lex;
 mod prepared;
 mod refusal;
 mod scan;
+mod shape;
 mod site;
 mod sql;
 mod template;
@@ -33,6 +34,7 @@ pub use engine::{Engine, Lookup};
 pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan};
+pub use shape::Shape;
 pub use sql::literal;
 pub use template::{Hole, SessionInfo, Template};
 
@@ -68,9 +70,6 @@ impl Rewrite {
         }
     }
 }
-
-/// How the result of a rewritten DELETE differs from the DELETE's.
-pub use crate::protocol::Shape;
 
 /// What the engine did to one DELETE or statement.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,30 @@
+//! What the two directions of a session know of each other: each one's
+//! step reads and updates it, under one lock (see `relay`).
+
+use super::examined::Examined;
+use crate::protocol::Pipeline;
+use crate::rewrite::Lexing;
+
+#[derive(Debug)]
+pub struct Between {
+    /// What the server still owes the client, and for which statements.
+    pub pipeline: Pipeline<Examined>,
+    /// How the client's SQL is read: the server's
+    /// `standard_conforming_strings`, as it last reported it.
+    pub lexing: Lexing,
+    /// A statement was rewritten: from then on, the server's answers are
+    /// translated.
+    pub rewritten: bool,
+}
+
+impl Default for Between {
+    fn default() -> Between {
+        Between {
+            pipeline: Pipeline::default(),
+            lexing: Lexing {
+                standard_conforming_strings: true,
+            },
+            rewritten: false,
+        }
+    }
+}

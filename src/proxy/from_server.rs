@@ -1,0 +1,187 @@
+//! The server-to-client direction, without IO: given the bytes received
+//! so far, which complete messages go on, what the client sees instead of
+//! the answers to rewritten statements, and what the session learns on
+//! the way (the cancel key, settings, refusals).
+
+use std::sync::Arc;
+
+use super::Phase;
+use super::between::Between;
+use super::refusals::Refusals;
+use super::spliced::Spliced;
+use super::translate::{Event, Translated, Translator};
+use crate::metrics::Metrics;
+use crate::protocol::{
+    Answering, BackendTag, Header, ProtocolError, cancel_request, codec, next_backend_frame,
+};
+use crate::rewrite::Lexing;
+
+/// How the authentication exchange is relayed.
+#[derive(Clone, Copy, Debug)]
+pub struct Auth {
+    /// Take SCRAM-SHA-256-PLUS off the server's offer: channel binding
+    /// cannot work through the proxy (see `tls::binding_survives`).
+    pub strip_scram_plus: bool,
+}
+
+/// Added to the server's refusal when a client insists on channel binding.
+const CHANNEL_BINDING_HINT: &str = "softdel terminates TLS, so SCRAM channel binding cannot \
+     reach the server: connect with channel_binding=disable, or give softdel the server's own \
+     certificate and key (--tls-cert/--tls-key), which lets channel binding through.";
+
+pub struct FromServer {
+    auth: Auth,
+    translator: Translator,
+    refusals: Refusals,
+    metrics: Arc<Metrics>,
+    /// The server's BackendKeyData body: what a CancelRequest must carry.
+    cancel_key: Option<Vec<u8>>,
+    last_was_error: bool,
+}
+
+/// The complete server messages at the front of a buffer.
+#[derive(Debug, Default)]
+pub struct ServerStep {
+    pub end: usize,
+    pub out: Spliced,
+}
+
+impl FromServer {
+    pub fn new(auth: Auth, translator: Translator, refusals: Refusals) -> FromServer {
+        FromServer {
+            auth,
+            translator,
+            metrics: Arc::clone(&refusals.metrics),
+            refusals,
+            cancel_key: None,
+            last_was_error: false,
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The last message was an ErrorResponse: a close after it was
+    /// explained to the client.
+    pub fn last_was_error(&self) -> bool {
+        self.last_was_error
+    }
+
+    /// Takes the complete messages at the front of `buf`.
+    pub fn step(&mut self, buf: &[u8], between: &mut Between) -> Result<ServerStep, ProtocolError> {
+        let mut step = ServerStep::default();
+        while let Some((tag, len)) = next_backend_frame(&buf[step.end..])? {
+            let frame = &buf[step.end..step.end + len];
+            match self.message(tag, frame, between) {
+                Translated::Original => step.out.keep(frame),
+                Translated::Replaced(bytes) => step.out.replace(&buf[..step.end], &bytes),
+                Translated::Dropped => step.out.replace(&buf[..step.end], &[]),
+            }
+            step.end += len;
+        }
+        Ok(step)
+    }
+
+    /// One server message: what the session learns from it, and what the
+    /// client is to see instead.
+    fn message(&mut self, tag: BackendTag, frame: &[u8], between: &mut Between) -> Translated {
+        match tag {
+            BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
+            BackendTag::ParameterStatus => self.parameter_status(frame, between),
+            _ => {}
+        }
+        self.last_was_error = tag == BackendTag::ErrorResponse;
+        let translated = if !between.pipeline.authenticated() {
+            self.authentication(tag, frame)
+        } else if between.rewritten {
+            self.translate(tag, frame, between.pipeline.answering())
+        } else {
+            Translated::Original
+        };
+        if let Some(sent) = between.pipeline.server_message(tag, frame) {
+            self.metrics.observe_statement(sent.elapsed());
+        }
+        translated
+    }
+
+    /// An answer, once the session has rewritten a statement.
+    fn translate(
+        &mut self,
+        tag: BackendTag,
+        frame: &[u8],
+        answering: Answering<'_, super::examined::Examined>,
+    ) -> Translated {
+        let completes = matches!(tag, BackendTag::ParseComplete | BackendTag::CloseComplete);
+        if answering == Answering::Injected && completes {
+            // The completion of a Close or Parse the proxy added.
+            return Translated::Dropped;
+        }
+        let (translated, event) = self.translator.server_frame(tag, frame, answering);
+        match event {
+            Some(Event::Refused(refused)) => self.refusals.record(refused),
+            Some(Event::Deleted { table, rows, soft }) => log_deleted(&table, rows, soft),
+            None => {}
+        }
+        translated
+    }
+
+    /// A message of the authentication exchange, as the client is to see it.
+    fn authentication(&self, tag: BackendTag, frame: &[u8]) -> Translated {
+        let changed = match tag {
+            BackendTag::Authentication if self.auth.strip_scram_plus => {
+                codec::without_scram_plus(frame)
+            }
+            BackendTag::ErrorResponse
+                if codec::error_field(frame, b'M')
+                    .is_some_and(|m| m.windows(15).any(|w| w == b"channel binding")) =>
+            {
+                codec::with_hint(frame, CHANNEL_BINDING_HINT)
+            }
+            _ => None,
+        };
+        changed.map_or(Translated::Original, Translated::Replaced)
+    }
+
+    /// Settings the proxy follows: how strings are read, and the
+    /// application's name for the record.
+    fn parameter_status(&mut self, frame: &[u8], between: &mut Between) {
+        match codec::parameter_status(frame) {
+            Some((b"standard_conforming_strings", value)) => {
+                between.lexing = Lexing {
+                    standard_conforming_strings: value == b"on",
+                };
+            }
+            Some((b"application_name", value)) => self.refusals.application_name(value),
+            _ => {}
+        }
+    }
+
+    /// Whether a draining session may close now, and if so the
+    /// CancelRequest for the query it leaves running, if any.
+    pub fn may_close(&self, phase: Phase, between: &Between) -> Option<Option<Vec<u8>>> {
+        let pipeline = &between.pipeline;
+        let close = phase == Phase::Closing || (phase == Phase::Draining && pipeline.idle());
+        close.then(|| {
+            self.cancel_key
+                .as_deref()
+                .filter(|_| pipeline.busy())
+                .map(cancel_request)
+        })
+    }
+}
+
+/// The log line of a DELETE the guard journaled (inside the session's
+/// span: id, peer, user, database). The journal entry commits with the
+/// client's transaction, or not at all: `softdel log --table T` shows it.
+fn log_deleted(table: &str, rows: u64, soft: bool) {
+    if rows == 0 {
+        return;
+    }
+    let message = if soft {
+        "soft delete"
+    } else {
+        "journaled delete"
+    };
+    tracing::info!(table, rows, "{message}");
+}
