@@ -181,6 +181,17 @@ pub fn error_field(frame: &[u8], code: u8) -> Option<&[u8]> {
     }
 }
 
+/// Whether an ErrorResponse ends the session: severity FATAL or PANIC,
+/// after which PostgreSQL sends nothing more. The non-localized severity
+/// (`V`, PostgreSQL 9.6 and later) is read when it is there.
+pub fn ends_session(frame: &[u8]) -> bool {
+    if frame.first() != Some(&b'E') {
+        return false;
+    }
+    let severity = error_field(frame, b'V').or_else(|| error_field(frame, b'S'));
+    matches!(severity, Some(b"FATAL" | b"PANIC"))
+}
+
 /// A ParameterStatus's name and value.
 pub fn parameter_status(frame: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut r = Reader::body(frame, b"S")?;
@@ -401,6 +412,19 @@ mod tests {
     #[test]
     fn close_statement_is_written() {
         assert_eq!(close_statement(b"s1"), encode(b'C', b"Ss1\0"));
+    }
+
+    #[test]
+    fn fatal_and_panic_end_the_session() {
+        let error = |body: &[u8]| encode(b'E', body);
+        assert!(ends_session(&error(b"SFATAL\0VFATAL\0C57P01\0Mbye\0\0")));
+        assert!(ends_session(&error(b"SPANIC\0VPANIC\0C XX000\0\0")));
+        // The localized severity is read only without the other.
+        assert!(ends_session(&error(b"SFATAL\0C57P01\0\0")));
+        assert!(ends_session(&error(b"SSCHWER\0VFATAL\0\0")));
+        assert!(!ends_session(&error(b"SERROR\0VERROR\0C42P01\0\0")));
+        assert!(!ends_session(&encode(b'N', b"SFATAL\0VFATAL\0\0")));
+        assert!(!ends_session(&error(b"SFATAL")));
     }
 
     #[test]

@@ -108,6 +108,11 @@ impl SessionError {
             cause: Cause::Io(error),
         }
     }
+
+    /// The upstream failed (not the client, not the proxy).
+    pub fn is_upstream_lost(&self) -> bool {
+        matches!(self, SessionError::UpstreamLost { .. })
+    }
 }
 
 const UPSTREAM_HINT: &str = "Check that PostgreSQL is running and reachable from softdel; \

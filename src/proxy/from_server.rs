@@ -1,7 +1,7 @@
 //! The server-to-client direction, without IO: given the bytes received
 //! so far, which complete messages go on, what the client sees instead of
 //! the answers to rewritten statements, and what the session learns on
-//! the way (the cancel key, settings, refusals).
+//! the way (the cancel key, settings, refusals, the end of the session).
 
 use std::sync::Arc;
 
@@ -37,6 +37,9 @@ pub struct FromServer {
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
     last_was_error: bool,
+    /// The server ended the session with a FATAL (or PANIC): it sends
+    /// nothing after it, and neither may the proxy.
+    ended: bool,
 }
 
 /// The complete server messages at the front of a buffer.
@@ -55,6 +58,7 @@ impl FromServer {
             refusals,
             cancel_key: None,
             last_was_error: false,
+            ended: false,
         }
     }
 
@@ -68,10 +72,19 @@ impl FromServer {
         self.last_was_error
     }
 
-    /// Takes the complete messages at the front of `buf`.
+    /// The server ended the session, and said so in a message that has
+    /// been taken: once it is written, the client is to be closed.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Takes the complete messages at the front of `buf`; none after one
+    /// that ends the session.
     pub fn step(&mut self, buf: &[u8], between: &mut Between) -> Result<ServerStep, ProtocolError> {
         let mut step = ServerStep::default();
-        while let Some((tag, len)) = next_backend_frame(&buf[step.end..])? {
+        while !self.ended
+            && let Some((tag, len)) = next_backend_frame(&buf[step.end..])?
+        {
             let frame = &buf[step.end..step.end + len];
             match self.message(tag, frame, between) {
                 Translated::Original => step.out.keep(frame),
@@ -89,6 +102,7 @@ impl FromServer {
         match tag {
             BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
             BackendTag::ParameterStatus => self.parameter_status(frame, between),
+            BackendTag::ErrorResponse => self.ended = codec::ends_session(frame),
             _ => {}
         }
         self.last_was_error = tag == BackendTag::ErrorResponse;

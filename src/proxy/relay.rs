@@ -30,7 +30,8 @@ const READ_CHUNK: usize = 8 * 1024;
 /// time: a length claimed in a header is never allocated up front.
 const MAX_RESERVE: usize = 1024 * 1024;
 /// How long the server-to-client direction may take to reach a message
-/// boundary once the client side has failed.
+/// boundary once the client side has failed, or to say why the server
+/// went away once writing to it has failed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How a relay starts, past the two connections and the two steps.
@@ -46,7 +47,8 @@ pub struct Start<'a> {
 
 /// How a relay ended without error.
 pub enum RelayEnd {
-    /// Either side closed the session normally.
+    /// Either side closed the session normally, or the server ended it
+    /// and told the client why.
     Closed,
     /// Closed by shutdown; `cancel` stops the query still running upstream.
     Shutdown { cancel: Option<Vec<u8>> },
@@ -64,6 +66,9 @@ enum ServerEnd {
     /// The server closed the connection; `explained` when its last message
     /// was an ErrorResponse (it told the client why).
     Closed { explained: bool },
+    /// The server ended the session with a FATAL, now with the client:
+    /// nothing may follow it.
+    Ended,
     /// Asked to stop because the client side failed.
     Stopped,
     /// The proxy is shutting down and this session may close now; with the
@@ -145,7 +150,9 @@ async fn relay_both(
         let end = to_server
             .run(&mut client_rx, &mut upstream_tx, pending, from_client)
             .await;
-        if end.is_err() {
+        // A failed write to the server leaves the server side to read why
+        // (a FATAL it sent before going); any other failure stops it.
+        if end.as_ref().is_err_and(|e| !e.is_upstream_lost()) {
             shared.stop.notify_one();
         }
         end
@@ -175,6 +182,12 @@ async fn relay_both(
             end = &mut s2c => break end,
         }
     };
+    // The server's FATAL is the last word: whatever failed after it (a
+    // write of the client's next message to the closed socket, say) is
+    // its consequence, and the client must see nothing more.
+    if matches!(server_end, Ok(ServerEnd::Ended)) {
+        return Ok(RelayEnd::Closed);
+    }
     // The client's failure is the cause of whatever the server side saw
     // afterwards, so it is the one reported.
     let client_finished = match client_end {
@@ -285,6 +298,9 @@ async fn server_to_client(
             shared.client_writing.store(false, Relaxed);
             from_server.metrics().bytes_to_client(out.len());
             buf.advance(step.end);
+        }
+        if from_server.ended() {
+            return Ok(ServerEnd::Ended);
         }
         if now != Phase::Running
             && let Some(cancel) = from_server.may_close(now, &shared.between())

@@ -18,5 +18,6 @@ mod operator;
 mod queries;
 mod shutdown;
 mod softdelete;
+mod terminated;
 mod tls;
 mod upstream;
