@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [node]   (default: all)
+# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [peer] [node]   (default: all)
 #
 # Installs what the softdel test suite needs, when it is missing:
 #   - PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) and psql
 #   - PgBouncer (the tests run their own; the Debian service is kept stopped)
 #   - a Python venv at <repo>/.venv with tests/clients/requirements.txt
+#   - psycopg2's own test suite at <repo>/.peer/psycopg2/tests, from the
+#     source distribution of the psycopg2-binary version in requirements.txt
 #   - node + npm and tests/clients/node/node_modules (npm ci)
 #
 # Meant for a fresh Debian 12 machine in CI (run as root, no stdin), and
@@ -268,6 +270,33 @@ psycopg_version() {
         || echo "psycopg ?"
 }
 
+# --- psycopg2's own test suite ---------------------------------------------------
+
+# The suite ships only in the sdist; the wheel installed in the venv is
+# what it tests. Both at the version requirements.txt pins.
+ensure_peer() {
+    local version dir="$REPO_ROOT/.peer/psycopg2" tmp
+    version="$(sed -n 's/^psycopg2-binary==\([0-9.]*\)$/\1/p' "$REQUIREMENTS")"
+    [ -n "$version" ] || die "no psycopg2-binary==VERSION line in $REQUIREMENTS"
+    if [ "$(cat "$dir/.version" 2>/dev/null)" = "$version" ] \
+        && [ -f "$dir/tests/__init__.py" ]; then
+        log "psycopg2 test suite: already present ($dir, $version)"
+        return
+    fi
+    tmp="$(mktemp -d)"
+    "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-input \
+        --no-deps --no-binary :all: --dest "$tmp" "psycopg2==$version" </dev/null >/dev/null \
+        || { rm -rf "$tmp"; die "pip download psycopg2==$version (its sdist) failed"; }
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    tar -xzf "$tmp/psycopg2-$version.tar.gz" -C "$dir" --strip-components=1 \
+        "psycopg2-$version/tests" \
+        || { rm -rf "$tmp"; die "psycopg2-$version.tar.gz has no tests/"; }
+    rm -rf "$tmp"
+    printf '%s\n' "$version" >"$dir/.version"
+    log "psycopg2 test suite: installed ($dir, $version)"
+}
+
 # --- Node -----------------------------------------------------------------------
 
 ensure_node() {
@@ -309,13 +338,14 @@ pg_version() {
 
 # With no arguments, everything; otherwise only the parts named.
 parts=("$@")
-[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python node)
+[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python peer node)
 for part in "${parts[@]}"; do
     case "$part" in
         postgres) ensure_postgres ;;
         pgbouncer) ensure_pgbouncer ;;
         python) ensure_python ;;
+        peer) ensure_peer ;;
         node) ensure_node ;;
-        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, node)" ;;
+        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, peer, node)" ;;
     esac
 done

@@ -15,6 +15,7 @@ mod malformed;
 mod notify;
 mod operations;
 mod operator;
+mod peer_suite;
 mod queries;
 mod shutdown;
 mod softdelete;
