@@ -250,7 +250,6 @@ const CLIENT: [FrontendTag; 14] = [
 /// Server message types, the ones the model acts on first.
 const SERVER: &[u8] = b"Z123CEGWHnTstIsDdcAKNRSV";
 
-
 /// The bytes as a session: each one is a client message (high bit clear)
 /// or a server message (set). The model must never call a session idle
 /// while it is waiting for an answer.

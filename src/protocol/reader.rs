@@ -7,15 +7,18 @@ pub(super) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// Reads `buf` from its first byte (a startup packet's parameters).
+    pub(super) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf }
+    }
+
     /// The body of a whole frame, when its tag is one of `tags`: a
     /// reader handed a message of another type reads nothing from it.
     pub(super) fn body(frame: &'a [u8], tags: &[u8]) -> Option<Reader<'a>> {
         if !tags.contains(frame.first()?) {
             return None;
         }
-        Some(Reader {
-            buf: frame.get(5..)?,
-        })
+        Some(Reader::new(frame.get(5..)?))
     }
 
     /// A NUL-terminated string, without its NUL.

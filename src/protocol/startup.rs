@@ -4,6 +4,7 @@
 //! a protocol version (StartupMessage) or one of the special request codes.
 
 use super::ProtocolError;
+use super::reader::Reader;
 
 /// Largest startup-phase packet accepted, as in PostgreSQL.
 pub const MAX_STARTUP_LEN: usize = 10_000;
@@ -110,40 +111,27 @@ fn parse_params(code: i32, body: &[u8]) -> Result<StartupParams, ProtocolError> 
         minor,
         ..StartupParams::default()
     };
-    let mut rest = body;
+    const LAYOUT: ProtocolError =
+        ProtocolError::InvalidStartupPacket("expected terminator as last byte");
+    let mut r = Reader::new(body);
     loop {
-        let (name, after) = take_cstring(rest)?;
+        let name = r.cstr().ok_or(LAYOUT)?;
         if name.is_empty() {
             // The terminator: it must be the packet's last byte.
-            if !after.is_empty() {
-                return Err(ProtocolError::InvalidStartupPacket(
-                    "expected terminator as last byte",
-                ));
+            if r.remaining() > 0 {
+                return Err(LAYOUT);
             }
             break;
         }
-        let (value, after) = take_cstring(after)?;
-        let value = String::from_utf8_lossy(value).into_owned();
+        let value = String::from_utf8_lossy(r.cstr().ok_or(LAYOUT)?).into_owned();
         match name {
             b"user" => params.user = Some(value),
             b"database" => params.database = Some(value),
             b"application_name" => params.application_name = Some(value),
             _ => {}
         }
-        rest = after;
     }
     Ok(params)
-}
-
-/// Splits a NUL-terminated string off the front of `bytes`.
-fn take_cstring(bytes: &[u8]) -> Result<(&[u8], &[u8]), ProtocolError> {
-    let nul = bytes
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(ProtocolError::InvalidStartupPacket(
-            "expected terminator as last byte",
-        ))?;
-    Ok((&bytes[..nul], &bytes[nul + 1..]))
 }
 
 #[cfg(test)]
