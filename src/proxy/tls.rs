@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::{ClientConfig, WebPkiServerVerifier};
+use rustls::client::{ClientConfig, VerifierBuilderError, WebPkiServerVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{
     CertificateError, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme,
@@ -26,12 +26,27 @@ const ALPN: &[u8] = b"postgresql";
 
 #[derive(Debug, Error)]
 pub enum TlsError {
-    #[error("cannot read {what} {path}: {reason}")]
+    /// A PEM file that cannot be read, or is not PEM.
+    #[error("cannot read {what} {path}: {source}")]
     Read {
         what: &'static str,
         path: PathBuf,
-        reason: String,
+        #[source]
+        source: pem::Error,
     },
+    #[error("cannot read {what} {path}: no PEM certificate in the file")]
+    NoCertificate { what: &'static str, path: PathBuf },
+    /// rustls refused what it was given (`what`: the flags behind it).
+    #[error("{what}: {source}")]
+    Rejected {
+        what: &'static str,
+        #[source]
+        source: rustls::Error,
+    },
+    /// The certificates of `--upstream-ca` make no verifier.
+    #[error("--upstream-ca: {0}")]
+    Verifier(#[source] VerifierBuilderError),
+    /// Settings that do not go together.
     #[error("{0}")]
     Invalid(String),
 }
@@ -122,10 +137,10 @@ impl ClientTls {
         let key = private_key(key, "--tls-key")?;
         let mut config = ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .map_err(invalid)?
+            .map_err(rejected("protocol versions"))?
             .with_no_client_auth()
             .with_single_cert(chain, key)
-            .map_err(|e| TlsError::Invalid(format!("--tls-cert and --tls-key: {e}")))?;
+            .map_err(rejected("--tls-cert and --tls-key"))?;
         config.alpn_protocols = vec![ALPN.to_vec()];
         Ok(ClientTls {
             acceptor: Some(TlsAcceptor::from(Arc::new(config))),
@@ -187,18 +202,14 @@ impl UpstreamTls {
             (true, Some(ca)) => {
                 let mut roots = RootCertStore::empty();
                 for cert in certificates(ca, "--upstream-ca")? {
-                    roots.add(cert).map_err(|e| TlsError::Read {
-                        what: "--upstream-ca",
-                        path: ca.to_owned(),
-                        reason: e.to_string(),
-                    })?;
+                    roots.add(cert).map_err(rejected("--upstream-ca"))?;
                 }
                 let webpki = WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
                     Arc::clone(&provider),
                 )
                 .build()
-                .map_err(|e| TlsError::Invalid(format!("--upstream-ca: {e}")))?;
+                .map_err(TlsError::Verifier)?;
                 match mode {
                     UpstreamTlsMode::VerifyCa => Arc::new(AnyName(webpki)),
                     _ => webpki,
@@ -207,13 +218,13 @@ impl UpstreamTls {
         };
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(invalid)?
+            .map_err(rejected("protocol versions"))?
             .dangerous()
             .with_custom_certificate_verifier(verifier);
         let mut config = match client_identity(mode, files)? {
-            Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
-                TlsError::Invalid(format!("--upstream-cert and --upstream-key: {e}"))
-            })?,
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(rejected("--upstream-cert and --upstream-key"))?,
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = vec![ALPN.to_vec()];
@@ -274,32 +285,36 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn invalid(e: rustls::Error) -> TlsError {
-    TlsError::Invalid(e.to_string())
+/// rustls's refusal of what `what` gave it.
+fn rejected(what: &'static str) -> impl FnOnce(rustls::Error) -> TlsError {
+    move |source| TlsError::Rejected { what, source }
 }
 
 /// The certificates in a PEM file; at least one.
 fn certificates(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read = |reason: String| TlsError::Read {
+    let read = |source| TlsError::Read {
         what,
         path: path.to_owned(),
-        reason,
+        source,
     };
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| read(e.to_string()))?
+        .map_err(read)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read(e.to_string()))?;
+        .map_err(read)?;
     if certs.is_empty() {
-        return Err(read("no PEM certificate in the file".to_owned()));
+        return Err(TlsError::NoCertificate {
+            what,
+            path: path.to_owned(),
+        });
     }
     Ok(certs)
 }
 
 fn private_key(path: &Path, what: &'static str) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Read {
+    PrivateKeyDer::from_pem_file(path).map_err(|source| TlsError::Read {
         what,
         path: path.to_owned(),
-        reason: e.to_string(),
+        source,
     })
 }
 
@@ -459,5 +474,35 @@ mod tests {
         };
         assert!(up(UpstreamTlsMode::VerifyFull, None).contains("needs --upstream-ca"));
         assert!(up(UpstreamTlsMode::Require, Some(Path::new("/ca"))).contains("only with"));
+    }
+
+    #[test]
+    fn file_errors_keep_their_cause() {
+        use std::error::Error as _;
+        let dir = std::env::temp_dir().join(format!("softdel-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let load = |cert: &Path| {
+            ClientTls::load(Some(cert), Some(cert), false)
+                .err()
+                .unwrap()
+        };
+
+        let missing = load(Path::new("/nonexistent/cert.pem"));
+        let cause = missing.source().expect("the IO error behind it");
+        assert!(cause.to_string().contains("No such file"), "{cause}");
+        assert!(matches!(
+            missing,
+            TlsError::Read {
+                what: "--tls-cert",
+                ..
+            }
+        ));
+
+        let none = load(&empty);
+        assert!(matches!(none, TlsError::NoCertificate { .. }), "{none}");
+        assert!(none.to_string().contains("no PEM certificate"), "{none}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
