@@ -21,12 +21,10 @@ use super::lex::{self, Tok, next_significant};
 use super::refusal::{Reason, Refusal};
 use super::site::{self, fold_ident};
 use super::template::Template;
+use super::words::{ends_in_word, starts_with_word};
 use super::{Action, Decision, Lexing, Rewrite, Shape, fallback};
+use crate::journal::SCHEMA as JOURNAL_SCHEMA;
 use crate::rules::{Applies, Mode, OnParseError, Rules};
-
-/// The schema softdel's journal lives in: never deleted from through the
-/// proxy.
-pub const JOURNAL_SCHEMA: &str = "softdel";
 
 /// Analyses a text that the fast path found suspect.
 pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decision {
@@ -459,18 +457,4 @@ fn apply(sql: &str, mut edits: Vec<Edit>) -> Option<Template> {
     }
     out.push(&sql[at..]);
     Some(out)
-}
-
-/// Characters that continue an identifier or keyword (PostgreSQL's
-/// `ident_cont`, with any non-ASCII character).
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '$'
-}
-
-fn ends_in_word(text: &str) -> bool {
-    text.chars().next_back().is_some_and(is_word_char)
-}
-
-fn starts_with_word(text: &str) -> bool {
-    text.chars().next().is_some_and(is_word_char)
 }

@@ -7,7 +7,8 @@
 //!   they stand; `site` and `delete` turn a DELETE into the statement that
 //!   soft-deletes or journals it; `refusal` turns what is refused into a
 //!   statement that fails inside PostgreSQL; `fallback` decides for what
-//!   the parser cannot read.
+//!   the parser cannot read; `words` finds where words begin and end
+//!   for both.
 //! - `engine`: the per-proxy cache of decisions.
 
 mod analyze;
@@ -23,6 +24,7 @@ mod scan;
 mod site;
 mod sql;
 mod template;
+mod words;
 
 #[cfg(test)]
 mod tests;
