@@ -77,16 +77,16 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
 
 /// What `softdel init` did, for people.
 fn init_text(report: &InstallReport, with_rules: bool) -> String {
-    let version = journal::VERSION;
+    let (version, schema) = (journal::VERSION, journal::SCHEMA);
     let mut text = match report.journal {
         JournalState::Created => {
-            format!("softdel journal installed (schema softdel, version {version})\n")
+            format!("softdel journal installed (schema {schema}, version {version})\n")
         }
         JournalState::AlreadyCurrent => {
-            format!("softdel journal already installed (schema softdel, version {version})\n")
+            format!("softdel journal already installed (schema {schema}, version {version})\n")
         }
         JournalState::Upgraded { from } => {
-            format!("softdel journal upgraded from version {from} to {version} (schema softdel)\n")
+            format!("softdel journal upgraded from version {from} to {version} (schema {schema})\n")
         }
     };
     if with_rules {

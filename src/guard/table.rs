@@ -20,7 +20,7 @@
 //! role that installed them, with a fixed search_path.
 
 use super::resolve::{Cascade, GuardSpec};
-use crate::journal::Action;
+use crate::journal::{Action, SCHEMA};
 use crate::ops::catalog::quote_ident;
 use crate::rules::{Marker, Mode, OutsideProxy};
 
@@ -47,9 +47,9 @@ pub fn proxy_trigger(mode: Mode) -> &'static str {
 
 /// The functions a guard installs, by name (`softdel.guard_<oid>_...`).
 pub fn function_names(relid: u32, mode: Mode) -> Vec<String> {
-    let mut names = vec![format!("softdel.guard_{relid}_delete")];
+    let mut names = vec![format!("{SCHEMA}.guard_{relid}_delete")];
     if mode == Mode::Soft {
-        names.push(format!("softdel.guard_{relid}_update"));
+        names.push(format!("{SCHEMA}.guard_{relid}_update"));
     }
     names
 }
@@ -66,18 +66,18 @@ pub fn create_sql(spec: &GuardSpec) -> String {
     sql.push_str(&format!(
         "CREATE TRIGGER softdel_guard_delete AFTER DELETE ON {table}\n    \
          REFERENCING OLD TABLE AS softdel_old FOR EACH STATEMENT\n    \
-         EXECUTE FUNCTION softdel.guard_{relid}_delete();\n"
+         EXECUTE FUNCTION {SCHEMA}.guard_{relid}_delete();\n"
     ));
     if spec.mode == Mode::Soft {
         sql.push_str(&format!(
             "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON {table}\n    \
              REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    \
-             EXECUTE FUNCTION softdel.guard_{relid}_update();\n"
+             EXECUTE FUNCTION {SCHEMA}.guard_{relid}_update();\n"
         ));
     }
     sql.push_str(&format!(
         "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
-         FOR EACH STATEMENT EXECUTE FUNCTION softdel.refuse_truncate();\n"
+         FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.refuse_truncate();\n"
     ));
     for trigger in trigger_names(spec.mode) {
         sql.push_str(&format!(
@@ -180,7 +180,7 @@ fn journal(
     let limit = limit.map_or(String::new(), |limit| {
         format!(
             "    IF n > {limit} THEN
-        PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
+        PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
     END IF;
 "
         )
@@ -190,18 +190,18 @@ fn journal(
     IF n = 0 THEN
         RETURN NULL;
     END IF;
-{limit}    c := softdel.context();
+{limit}    c := {SCHEMA}.context();
     via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
     connection := nullif(c[2], '')::bigint;
     client := coalesce(c[3], host(inet_client_addr()), 'local');
-    statement := softdel.statement(c);
+    statement := {SCHEMA}.statement(c);
     WITH softdel_op AS (
-        INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
+        INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
                                         action, row_count, sql, marker_kind, marker_column)
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
                 {action}, n, statement, {kind}, {column})
         RETURNING id)
-    INSERT INTO softdel.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
+    INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
     RETURN NULL;
 END
 ",
@@ -214,7 +214,7 @@ fn delete_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
     let refuse = |kind: &str, detail: &str| {
         format!(
-            "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
+            "PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
         )
     };
     // Purge really deletes rows soft-deleted long ago (journaled when they
@@ -226,10 +226,10 @@ fn delete_function(spec: &GuardSpec) -> String {
     };
     let mut sql = String::from(DECLARE);
     if soft.is_some() {
-        sql.push_str(
+        sql.push_str(&format!(
             "    purging boolean := current_setting('softdel.allow_purge', true) IS NOT NULL\n                       \
-             AND softdel.allowed('purge');\n",
-        );
+             AND {SCHEMA}.allowed('purge');\n",
+        ));
     }
     sql.push_str("BEGIN\n");
     let refused = match spec.mode {
@@ -264,7 +264,7 @@ fn delete_function(spec: &GuardSpec) -> String {
         ));
     }
     function(
-        &format!("softdel.guard_{relid}_delete"),
+        &format!("{SCHEMA}.guard_{relid}_delete"),
         &describe(spec),
         &sql,
     )
@@ -291,7 +291,7 @@ fn cascade_check(cascade: &Cascade) -> String {
         "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
          (SELECT FROM {} p WHERE {})) THEN\n        \
          SELECT count(*) INTO n FROM softdel_old;\n        \
-         PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
+         PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
         present.join(" AND "),
         cascade.parent_quoted,
         matches.join(" AND "),
@@ -323,10 +323,10 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
         Action::SoftDelete,
         Some(marker),
         spec.max_rows,
-        "CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END",
+        &format!("CASE WHEN {SCHEMA}.proxied_statement() THEN 'limit' ELSE 'mark_limit' END"),
     ));
     function(
-        &format!("softdel.guard_{relid}_update"),
+        &format!("{SCHEMA}.guard_{relid}_update"),
         &describe(spec),
         &sql,
     )

@@ -8,7 +8,7 @@ use tokio_postgres::{Client, Transaction};
 use super::catalog::{self, Table, quote_ident};
 use super::select::split_table;
 use super::{OpsError, failed};
-use crate::journal::{Action, require_current};
+use crate::journal::{self, Action, SCHEMA, require_current};
 use crate::rules::Marker;
 
 #[derive(Clone, Debug)]
@@ -81,11 +81,9 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     let tx = client.transaction().await?;
     // The guard journals rows a DELETE takes; purge takes rows soft-deleted
     // (and journaled) long ago, which it must not journal again.
-    tx.batch_execute("SELECT softdel.allow('purge')")
-        .await
-        .map_err(failed(
-            "telling the guard this is a purge (run purge as the role that ran softdel init)",
-        ))?;
+    journal::allow(&tx, "purge").await.map_err(failed(
+        "telling the guard this is a purge (run purge as the role that ran softdel init)",
+    ))?;
     let secs = i64::try_from(options.older_than_secs).unwrap_or(i64::MAX);
     let (schema, name) = match options.table.as_deref().map(split_table) {
         Some((schema, name)) => (schema, Some(name)),
@@ -104,11 +102,13 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     // Purges stay: they are the record of what retention removed.
     let old = tx
         .query(
-            "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
-             FROM softdel.operations \
+            &format!(
+                "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
+             FROM {SCHEMA}.operations \
              WHERE at < $1 AND action <> $4 \
                AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
-             ORDER BY id FOR UPDATE",
+             ORDER BY id FOR UPDATE"
+            ),
             &[&cutoff, &schema, &name, &Action::Purge],
         )
         .await?;
@@ -154,15 +154,21 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     let ids: Vec<i64> = old.iter().map(|r| r.get(0)).collect();
     // The images go with their operations; rows an undelete being pruned
     // restored are simply restored (by nothing the journal still holds).
-    tx.execute("DELETE FROM softdel.rows WHERE op_id = ANY($1)", &[&ids])
-        .await?;
     tx.execute(
-        "UPDATE softdel.rows SET restored_by = NULL WHERE restored_by = ANY($1)",
+        &format!("DELETE FROM {SCHEMA}.rows WHERE op_id = ANY($1)"),
         &[&ids],
     )
     .await?;
-    tx.execute("DELETE FROM softdel.operations WHERE id = ANY($1)", &[&ids])
-        .await?;
+    tx.execute(
+        &format!("UPDATE {SCHEMA}.rows SET restored_by = NULL WHERE restored_by = ANY($1)"),
+        &[&ids],
+    )
+    .await?;
+    tx.execute(
+        &format!("DELETE FROM {SCHEMA}.operations WHERE id = ANY($1)"),
+        &[&ids],
+    )
+    .await?;
     let mut report = Report {
         cutoff: cutoff_text,
         tables: reports,
@@ -179,22 +185,15 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             "deleted {} rows soft-deleted before {} UTC; pruned {} journal entries",
             t.rows_deleted, report.cutoff, t.entries_pruned
         );
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &schema,
-                    &name,
-                    &Action::Purge,
-                    &(t.rows_deleted as i64),
-                    &options.command,
-                    &reason,
-                ],
-            )
-            .await?
-            .get(0);
-        report.journal_ids.push(id);
+        let op = journal::OwnOperation {
+            schema,
+            table: name,
+            action: Action::Purge,
+            row_count: t.rows_deleted,
+            command: &options.command,
+            reason,
+        };
+        report.journal_ids.push(journal::record(&tx, &op).await?);
     }
     tx.commit().await?;
     Ok(report)
@@ -258,10 +257,10 @@ async fn delete_group(
         Marker::Timestamp(c) => format!("t.{} IS NOT NULL", quote_ident(c)),
     };
     let sql = format!(
-        "WITH old AS (SELECT {key_list} FROM softdel.rows sr \
+        "WITH old AS (SELECT {key_list} FROM {SCHEMA}.rows sr \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
            WHERE sr.op_id = ANY($1) AND sr.restored_by IS NULL), \
-         newer AS (SELECT {key_list} FROM softdel.operations o JOIN softdel.rows sr ON sr.op_id = o.id \
+         newer AS (SELECT {key_list} FROM {SCHEMA}.operations o JOIN {SCHEMA}.rows sr ON sr.op_id = o.id \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
            WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = $4 \
              AND o.id <> ALL($1)) \

@@ -3,7 +3,7 @@
 use tokio_postgres::GenericClient;
 
 use super::OpsError;
-use crate::journal::Action;
+use crate::journal::{Action, SCHEMA};
 use crate::rules::Marker;
 
 /// How the operator chose the operations to undo.
@@ -77,12 +77,14 @@ pub async fn removals(
     client: &impl GenericClient,
     selection: &Selection,
 ) -> Result<Vec<Removal>, OpsError> {
-    const COLUMNS: &str = "id, txid, table_schema, table_name, action, marker_kind, marker_column FROM softdel.operations";
+    let columns = format!(
+        "id, txid, table_schema, table_name, action, marker_kind, marker_column FROM {SCHEMA}.operations"
+    );
     let rows = match selection {
         Selection::Operations(ids) => {
             let rows = client
                 .query(
-                    &format!("SELECT {COLUMNS} WHERE id = ANY($1) ORDER BY id"),
+                    &format!("SELECT {columns} WHERE id = ANY($1) ORDER BY id"),
                     &[ids],
                 )
                 .await?;
@@ -101,7 +103,7 @@ pub async fn removals(
         Selection::Transaction(txid) => {
             let rows = client
                 .query(
-                    &format!("SELECT {COLUMNS} WHERE txid = $1 AND action = ANY($2) ORDER BY id"),
+                    &format!("SELECT {columns} WHERE txid = $1 AND action = ANY($2) ORDER BY id"),
                     &[txid, &Action::RESTORABLE.as_slice()],
                 )
                 .await?;
@@ -122,7 +124,7 @@ pub async fn removals(
             let rows = client
                 .query(
                     &format!(
-                        "SELECT {COLUMNS} WHERE action = ANY($1) \
+                        "SELECT {columns} WHERE action = ANY($1) \
                            AND ($2::text IS NULL OR table_schema = $2) AND table_name = $3 \
                            AND at >= $4::text::timestamptz \
                            AND ($5::text IS NULL OR at < $5::text::timestamptz) \

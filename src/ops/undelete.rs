@@ -16,7 +16,7 @@ use super::catalog::{self, Table, quote_ident};
 use super::compare::{self, Action, Conflict};
 use super::select::{self, Removal, RemovalKind, Selection};
 use super::{OpsError, failed};
-use crate::journal::{self, require_current};
+use crate::journal::{self, SCHEMA, require_current};
 use crate::rules::Marker;
 
 #[derive(Clone, Debug)]
@@ -169,8 +169,10 @@ async fn load_groups(tx: &Transaction<'_>, removals: &[Removal]) -> Result<Vec<G
     let ids: Vec<i64> = removals.iter().map(|r| r.id).collect();
     let rows = tx
         .query(
-            "SELECT id, op_id, image, restored_by FROM softdel.rows \
-             WHERE op_id = ANY($1) ORDER BY id FOR UPDATE",
+            &format!(
+                "SELECT id, op_id, image, restored_by FROM {SCHEMA}.rows \
+                 WHERE op_id = ANY($1) ORDER BY id FOR UPDATE"
+            ),
             &[&ids],
         )
         .await?;
@@ -528,21 +530,15 @@ async fn journal(
     for p in planned.iter().filter(|p| p.report.restored > 0) {
         let ops: Vec<String> = p.ops.iter().map(i64::to_string).collect();
         let reason = format!("restored rows of operation {}", ops.join(", "));
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &p.table.schema,
-                    &p.table.name,
-                    &crate::journal::Action::Undelete,
-                    &(p.report.restored as i64),
-                    &command,
-                    &reason,
-                ],
-            )
-            .await?
-            .get(0);
+        let op = journal::OwnOperation {
+            schema: &p.table.schema,
+            table: &p.table.name,
+            action: journal::Action::Undelete,
+            row_count: p.report.restored as u64,
+            command,
+            reason,
+        };
+        let id = journal::record(tx, &op).await?;
         let settled: Vec<i64> = p
             .rows
             .iter()
@@ -550,7 +546,7 @@ async fn journal(
             .flat_map(|(settles, _, _)| settles.iter().copied())
             .collect();
         tx.execute(
-            "UPDATE softdel.rows SET restored_by = $1 WHERE id = ANY($2)",
+            &format!("UPDATE {SCHEMA}.rows SET restored_by = $1 WHERE id = ANY($2)"),
             &[&id, &settled],
         )
         .await?;

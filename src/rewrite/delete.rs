@@ -31,6 +31,7 @@ use super::sql::{dollar_literal, literal};
 use super::template::{Hole, Template};
 use super::{Shape, count_column, image_column, op_column};
 use crate::guard::table::proxy_trigger;
+use crate::journal::SCHEMA;
 use crate::rules::{Marker, Mode, quote_if_needed};
 
 /// Replace bytes `start..end` of the client's text (`start == end`
@@ -88,10 +89,7 @@ pub fn rewrite(
             top.then(|| Shape::Update(plan.table.into()))
         }
         (Mode::Journal | Mode::Block, _) => {
-            let check = format!(
-                "softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
-                proxy_trigger(plan.mode)
-            );
+            let check = format!("{} AND ", proxy_check(&table_literal, plan.mode));
             let mut condition = Template::from("(SELECT ");
             condition.push(&check).append(&context(plan.statement));
             condition.push(" IS NOT NULL)");
@@ -101,6 +99,15 @@ pub fn rewrite(
         }
         _ => limited(site, plan, position, &mut edit),
     }
+}
+
+/// The guard's check that it is installed on the table (it fails with
+/// SD005 where it is not), for a statement on a table of `mode`.
+fn proxy_check(table_literal: &str, mode: Mode) -> String {
+    format!(
+        "{SCHEMA}.proxy_check({table_literal}::pg_catalog.regclass, '{}')",
+        proxy_trigger(mode)
+    )
 }
 
 /// `pg_catalog.set_config('softdel.context', ..., true)` for the guard (see
@@ -162,8 +169,8 @@ fn soft(
     // marked (and not at all when none is).
     let mut set = Template::from(
         format!(
-            " SET {column} = (SELECT {value} WHERE softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
-            proxy_trigger(Mode::Soft)
+            " SET {column} = (SELECT {value} WHERE {} AND ",
+            proxy_check(table_literal, Mode::Soft)
         )
         .as_str(),
     );
@@ -239,7 +246,7 @@ fn limited(
                 edit(site.end, site.end, " RETURNING 1".into());
             }
             let probe = format!(
-                ", softdel_limit_{index} AS (INSERT INTO softdel.row_limit (n) \
+                ", softdel_limit_{index} AS (INSERT INTO {SCHEMA}.row_limit (n) \
                  SELECT softdel_n.n FROM (SELECT pg_catalog.count(*) AS n FROM {name}) softdel_n \
                  WHERE {} IS NOT NULL)",
                 check("softdel_n.n")
