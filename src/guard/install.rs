@@ -194,14 +194,13 @@ async fn apply(client: &Client, specs: &[GuardSpec]) -> Result<Vec<TableChange>,
 }
 
 async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(), GuardError> {
-    let (kind, column) = match &spec.marker {
+    let (kind, column) = match spec.mode.marker() {
         Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
         Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
         None => (None, None),
     };
     let max_rows = spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let outside_proxy =
-        (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str());
+    let outside_proxy = spec.mode.is_soft().then(|| spec.outside_proxy.as_str());
     client
         .execute(
             &format!(
@@ -280,11 +279,7 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
 
 /// Every trigger of a `mode` guard on `relid` is there, enabled ALWAYS.
 async fn triggers_in_place(client: &Client, relid: Oid, mode: &str) -> Result<bool, GuardError> {
-    let mode = match mode {
-        "soft" => crate::rules::Mode::Soft,
-        _ => crate::rules::Mode::Journal,
-    };
-    let names: Vec<&str> = trigger_names(mode).to_vec();
+    let names: Vec<&str> = trigger_names(mode == "soft").to_vec();
     let n: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_catalog.pg_trigger \
@@ -320,7 +315,7 @@ pub(crate) async fn event_triggers_installed(client: &Client) -> Result<bool, Gu
 
 /// A guard as people read it: `soft, flag is_active, at most 100 rows`.
 pub fn describe(spec: &GuardSpec) -> String {
-    let (kind, column) = match &spec.marker {
+    let (kind, column) = match spec.mode.marker() {
         Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
         Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
         None => (None, None),
@@ -330,7 +325,7 @@ pub fn describe(spec: &GuardSpec) -> String {
         kind,
         column,
         spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
-        (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str()),
+        spec.mode.is_soft().then(|| spec.outside_proxy.as_str()),
     )
 }
 

@@ -163,7 +163,7 @@ async fn guard_findings(
 }
 
 fn describe(rule: &TableRule) -> String {
-    match &rule.marker {
+    match rule.mode.marker() {
         Some(Marker::Flag(c)) => format!("{}, flag {c}", rule.mode.as_str()),
         Some(Marker::Timestamp(c)) => format!("{}, timestamp {c}", rule.mode.as_str()),
         None => rule.mode.as_str().to_owned(),
@@ -177,17 +177,17 @@ async fn check_table(
     table: &Table,
 ) -> Result<Vec<Finding>, OpsError> {
     let mut findings = vec![ok(format!("table {} exists", table.display()))];
-    if let Some(marker) = &rule.marker {
+    if let Some(marker) = rule.mode.marker() {
         findings.push(marker_finding(table, marker));
     }
-    if matches!(rule.mode, Mode::Soft | Mode::Journal) {
+    if matches!(rule.mode, Mode::Soft(_) | Mode::Journal) {
         findings.push(if table.primary_key.is_empty() {
             problem("no primary key: `softdel undelete` cannot match its rows".to_owned())
         } else {
             ok(format!("primary key ({})", table.primary_key.join(", ")))
         });
     }
-    if let Some(marker) = rule.marker.as_ref().filter(|_| rule.mode == Mode::Soft) {
+    if let Some(marker) = rule.mode.marker() {
         findings.extend(unique_indexes(client, table, marker).await?);
     }
     let keys = catalog::foreign_keys(client, &[table.oid]).await?;
@@ -316,9 +316,9 @@ fn cascade_finding(
     };
     if key.parent == table.oid && key.child != table.oid {
         // This table is the parent: its deletes reach the child.
-        let child_protected = mode_of(&key.child_name) != Mode::Allow;
+        let child_protected = *mode_of(&key.child_name) != Mode::Allow;
         let consequence = match rule.mode {
-            Mode::Soft => format!(
+            Mode::Soft(_) => format!(
                 "a soft delete does not {action}: rows of {} stay live, referring to soft-deleted rows",
                 key.child_name
             ),
@@ -338,7 +338,7 @@ fn cascade_finding(
     }
     if key.child == table.oid && key.parent != table.oid && rule.mode != Mode::Allow {
         // This table is the child: a delete on the parent reaches it.
-        if mode_of(&key.parent_name) != Mode::Allow {
+        if *mode_of(&key.parent_name) != Mode::Allow {
             // The parent's rows are journaled (or refused) too.
             return None;
         }

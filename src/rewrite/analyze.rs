@@ -24,7 +24,7 @@ use super::template::Template;
 use super::words::{ends_in_word, starts_with_word};
 use super::{Action, Decision, Lexing, Rewrite, Shape, fallback};
 use crate::journal::SCHEMA as JOURNAL_SCHEMA;
-use crate::rules::{Applies, Mode, OnParseError, Rules};
+use crate::rules::{Mode, OnParseError, Rules};
 
 /// Analyses a text that the fast path found suspect.
 pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decision {
@@ -279,7 +279,7 @@ impl<'a> Statement1<'a> {
     fn protect(&self, name: &ObjectName, reason: Reason) -> Result<(), Refusal> {
         let (schema, table) = split_name(name);
         let protected = schema.as_deref() == Some(JOURNAL_SCHEMA)
-            || self.rules.lookup(schema.as_deref(), &table).mode() != Mode::Allow;
+            || *self.rules.lookup(schema.as_deref(), &table).mode() != Mode::Allow;
         if protected {
             return Err(self.refuse(reason, &name.to_string()));
         }
@@ -326,19 +326,14 @@ impl<'a> Statement1<'a> {
         if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
             return Err(blocked());
         }
-        if mode == Mode::Allow && limit.is_none() {
+        if *mode == Mode::Allow && limit.is_none() {
             return Ok(());
         }
         let Some(position) = self.position(i, found, index) else {
             return unanalysable(self, written);
         };
-        let marker = match &applies {
-            Applies::Listed(rule) => rule.marker.as_ref(),
-            Applies::Unlisted(_) => None,
-        };
         let plan = Plan {
             mode,
-            marker,
             limit,
             table: written,
             statement: self.statement_sql(),
@@ -348,7 +343,7 @@ impl<'a> Statement1<'a> {
             self.shape = Some(shape);
         }
         self.actions.push(match mode {
-            Mode::Soft => Action::SoftDelete {
+            Mode::Soft(_) => Action::SoftDelete {
                 table: written.to_owned(),
                 limit,
             },
@@ -359,7 +354,7 @@ impl<'a> Statement1<'a> {
             Mode::Block => Action::BlockUnlessEmpty {
                 table: written.to_owned(),
             },
-            _ => Action::LimitOnly {
+            Mode::Allow => Action::LimitOnly {
                 table: written.to_owned(),
                 limit: limit.unwrap_or(0),
             },

@@ -61,8 +61,7 @@ pub enum Position {
 /// What to do to the DELETE.
 pub struct Plan<'a> {
     /// Soft, Journal, Block, or Allow (with a limit).
-    pub mode: Mode,
-    pub marker: Option<&'a Marker>,
+    pub mode: &'a Mode,
     pub limit: Option<u64>,
     /// The table as messages name it.
     pub table: &'a str,
@@ -82,31 +81,31 @@ pub fn rewrite(
 ) -> Option<Shape> {
     let mut edit = |start: usize, end: usize, text: Template| edits.push(Edit { start, end, text });
     let table_literal = literal(&sql[site.name.0..site.name.1]);
-    match (plan.mode, plan.marker) {
-        (Mode::Soft, Some(marker)) => {
+    match plan.mode {
+        Mode::Soft(marker) => {
             soft(sql, site, plan, marker, &table_literal, &mut edit);
             let top = matches!(position, Position::Top { .. });
             top.then(|| Shape::Update(plan.table.into()))
         }
-        (Mode::Journal | Mode::Block, _) => {
-            let check = format!("{} AND ", proxy_check(&table_literal, plan.mode));
+        Mode::Journal | Mode::Block => {
+            let check = format!("{} AND ", proxy_check(&table_literal, false));
             let mut condition = Template::from("(SELECT ");
             condition.push(&check).append(&context(plan.statement));
             condition.push(" IS NOT NULL)");
             and_where(site, condition, &mut edit);
             let top = matches!(position, Position::Top { .. });
-            (top && plan.mode == Mode::Journal).then(|| Shape::Journal(plan.table.into()))
+            (top && *plan.mode == Mode::Journal).then(|| Shape::Journal(plan.table.into()))
         }
-        _ => limited(site, plan, position, &mut edit),
+        Mode::Allow => limited(site, plan, position, &mut edit),
     }
 }
 
 /// The guard's check that it is installed on the table (it fails with
-/// SD005 where it is not), for a statement on a table of `mode`.
-fn proxy_check(table_literal: &str, mode: Mode) -> String {
+/// SD005 where it is not), for a statement on a table, soft or not.
+fn proxy_check(table_literal: &str, soft: bool) -> String {
     format!(
         "{SCHEMA}.proxy_check({table_literal}::pg_catalog.regclass, '{}')",
-        proxy_trigger(mode)
+        proxy_trigger(soft)
     )
 }
 
@@ -170,7 +169,7 @@ fn soft(
     let mut set = Template::from(
         format!(
             " SET {column} = (SELECT {value} WHERE {} AND ",
-            proxy_check(table_literal, Mode::Soft)
+            proxy_check(table_literal, true)
         )
         .as_str(),
     );
