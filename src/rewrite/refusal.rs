@@ -11,6 +11,7 @@
 //! the client cannot know) and replaces the error with the one below.
 
 use super::sql::{hex, literal, unhex};
+use crate::text::plural;
 
 /// Why a statement was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,11 +93,11 @@ impl Refusal {
             ),
             Reason::Blocked { rows: Some(rows) } => format!(
                 "DELETE on table {t} refused: the table is protected (on_delete: block) and the statement would remove {}; nothing was deleted",
-                plural(rows)
+                plural(rows, "row")
             ),
             Reason::RowLimit { rows, limit } => format!(
                 "DELETE on table {t} refused: it would remove {}, over the limit of {limit}; nothing was deleted",
-                plural(rows)
+                plural(rows, "row")
             ),
             Reason::Truncate => format!(
                 "TRUNCATE of table {t} refused: the table is protected; nothing was deleted"
@@ -177,13 +178,6 @@ impl Refusal {
             _ => return None,
         };
         Some(Refusal { reason, table, sql })
-    }
-}
-
-fn plural(rows: u64) -> String {
-    match rows {
-        1 => "1 row".to_owned(),
-        n => format!("{n} rows"),
     }
 }
 
