@@ -169,7 +169,7 @@ mod tests {
             connection_id: n,
             table: "orders".into(),
             reason: "blocked table".into(),
-            sqlstate: "SD001".into(),
+            sqlstate: crate::rewrite::sqlstate::BLOCKED.into(),
             message: "refused".into(),
             sql: format!("DELETE FROM orders WHERE id = {n}"),
         }

@@ -119,7 +119,8 @@ impl std::fmt::Display for Action {
             }
             Action::BlockUnlessEmpty { table } => write!(
                 f,
-                "delete on block table {table}: refused by the guard (SD001) if it would remove any row"
+                "delete on block table {table}: refused by the guard ({}) if it would remove any row",
+                sqlstate::BLOCKED
             ),
             Action::Refuse(r) => write!(
                 f,

@@ -135,10 +135,10 @@ impl Refusal {
             _ => (String::new(), String::new()),
         };
         format!(
-            "softdel:{nonce}:{}:{rows}:{limit}:{}:{}",
+            "{}{}:{rows}{}",
+            marker_start(nonce),
             self.reason.kind(),
-            hex(&self.table),
-            hex(&self.sql)
+            marker_tail(&limit, &self.table, &self.sql)
         )
     }
 
@@ -151,7 +151,7 @@ impl Refusal {
 
     /// Reads a refusal back from the text of a server error.
     pub fn from_error(message: &str, nonce: &str) -> Option<Refusal> {
-        let prefix = format!("softdel:{nonce}:");
+        let prefix = marker_start(nonce);
         let start = message.find(&prefix)? + prefix.len();
         let rest = &message[start..];
         let rest = &rest[..rest.find('"').unwrap_or(rest.len())];
@@ -181,13 +181,24 @@ impl Refusal {
     }
 }
 
+/// Where a marker starts. The whole is `softdel:NONCE:KIND:ROWS:LIMIT:TABLE:SQL`,
+/// the table and the statement in hex.
+fn marker_start(nonce: &str) -> String {
+    format!("softdel:{nonce}:")
+}
+
+/// What follows a marker's row count.
+fn marker_tail(limit: &str, table: &str, sql: &str) -> String {
+    format!(":{limit}:{}:{}", hex(table), hex(sql))
+}
+
 /// The row-limit check inside a rewritten statement: NULL when `count` (an
 /// SQL expression) is within `limit`, an error carrying the refusal's
 /// marker when it is over. (`count` is cast to text: `text || bigint` is a
 /// SQL function the planner would inline, parsing it, at every planning.)
 pub fn limit_check(count: &str, limit: u64, table: &str, sql: &str, nonce: &str) -> String {
-    let prefix = format!("softdel:{nonce}:limit:");
-    let suffix = format!(":{limit}:{}:{}", hex(table), hex(sql));
+    let prefix = format!("{}limit:", marker_start(nonce));
+    let suffix = marker_tail(&limit.to_string(), table, sql);
     format!(
         "(CASE WHEN {count} > {limit} THEN ({} || ({count})::pg_catalog.text || {})::pg_catalog.int4 END)",
         literal(&prefix),
