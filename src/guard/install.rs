@@ -194,11 +194,8 @@ async fn apply(client: &Client, specs: &[GuardSpec]) -> Result<Vec<TableChange>,
 }
 
 async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(), GuardError> {
-    let (kind, column) = match spec.mode.marker() {
-        Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
-        Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
-        None => (None, None),
-    };
+    let marker = spec.mode.marker();
+    let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     let max_rows = spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
     let outside_proxy = spec.mode.is_soft().then(|| spec.outside_proxy.as_str());
     client
@@ -315,11 +312,8 @@ pub(crate) async fn event_triggers_installed(client: &Client) -> Result<bool, Gu
 
 /// A guard as people read it: `soft, flag is_active, at most 100 rows`.
 pub fn describe(spec: &GuardSpec) -> String {
-    let (kind, column) = match spec.mode.marker() {
-        Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
-        Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
-        None => (None, None),
-    };
+    let marker = spec.mode.marker();
+    let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     describe_parts(
         spec.mode.as_str(),
         kind,

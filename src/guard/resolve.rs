@@ -11,7 +11,7 @@ use tokio_postgres::types::Oid;
 
 use super::GuardError;
 use crate::ops::catalog::{self, Table};
-use crate::rules::{Marker, Mode, OutsideProxy, Rules, TableRule};
+use crate::rules::{Mode, OutsideProxy, Rules, TableRule};
 
 /// The guard one table gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,10 +153,7 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         message: format!("tables.{}: {message}", rule.table),
     };
     if let Mode::Soft(marker) = &rule.mode {
-        let (column, wanted, kind): (&str, &[&str], &str) = match marker {
-            Marker::Flag(c) => (c, &["bool"], "boolean"),
-            Marker::Timestamp(c) => (c, &["timestamptz", "timestamp"], "timestamp"),
-        };
+        let (column, (wanted, kind)) = (marker.column(), marker.column_types());
         match table.column(column) {
             None => {
                 return Err(unusable(format!(

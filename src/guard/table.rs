@@ -127,10 +127,8 @@ fn describe(spec: &GuardSpec) -> String {
         spec.display(),
         spec.mode.as_str()
     );
-    match spec.mode.marker() {
-        Some(Marker::Flag(c)) => text.push_str(&format!(", flag {c}")),
-        Some(Marker::Timestamp(c)) => text.push_str(&format!(", timestamp {c}")),
-        None => {}
+    if let Some(marker) = spec.mode.marker() {
+        text.push_str(&format!(", {} {}", marker.kind(), marker.column()));
     }
     if let Some(limit) = spec.max_rows {
         text.push_str(&format!(", at most {limit} rows"));
@@ -175,8 +173,10 @@ fn journal(
     limit_kind: &str,
 ) -> String {
     let (kind, column) = match marker {
-        Some(Marker::Flag(c)) => ("'flag'".to_owned(), crate::rewrite::literal(c)),
-        Some(Marker::Timestamp(c)) => ("'timestamp'".to_owned(), crate::rewrite::literal(c)),
+        Some(m) => (
+            format!("'{}'", m.kind()),
+            crate::rewrite::literal(m.column()),
+        ),
         None => ("NULL".to_owned(), "NULL".to_owned()),
     };
     let limit = limit.map_or(String::new(), |limit| {

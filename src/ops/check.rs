@@ -164,8 +164,7 @@ async fn guard_findings(
 
 fn describe(rule: &TableRule) -> String {
     match rule.mode.marker() {
-        Some(Marker::Flag(c)) => format!("{}, flag {c}", rule.mode.as_str()),
-        Some(Marker::Timestamp(c)) => format!("{}, timestamp {c}", rule.mode.as_str()),
+        Some(m) => format!("{}, {} {}", rule.mode.as_str(), m.kind(), m.column()),
         None => rule.mode.as_str().to_owned(),
     }
 }
@@ -200,10 +199,7 @@ async fn check_table(
 }
 
 fn marker_finding(table: &Table, marker: &Marker) -> Finding {
-    let (column, wanted, kind): (&str, &[&str], &str) = match marker {
-        Marker::Flag(c) => (c, &["bool"], "boolean"),
-        Marker::Timestamp(c) => (c, &["timestamptz", "timestamp"], "timestamp"),
-    };
+    let (column, (wanted, kind)) = (marker.column(), marker.column_types());
     match table.column(column) {
         None => problem(format!(
             "no column {column}: every DELETE on this table will fail (add it as {kind})"

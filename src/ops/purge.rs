@@ -126,13 +126,8 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             }),
         }
         let action: Action = row.try_get(3)?;
-        let marker = match (
-            row.get::<_, Option<String>>(4),
-            row.get::<_, Option<String>>(5),
-        ) {
-            (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
-            (Some(_), Some(column)) => Marker::Timestamp(column),
-            _ => continue,
+        let Some(marker) = Marker::from_journal(row.get(4), row.get(5)) else {
+            continue;
         };
         if action != Action::SoftDelete {
             continue;

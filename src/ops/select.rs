@@ -161,15 +161,11 @@ pub async fn removals(
             let kind = if action != Action::SoftDelete {
                 RemovalKind::Hard
             } else {
-                let marker = match (r.get::<_, Option<String>>(5), r.get(6)) {
-                    (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
-                    (Some(_), Some(column)) => Marker::Timestamp(column),
-                    _ => {
-                        return Err(OpsError::NoMarker {
-                            op: id,
-                            table: format!("{schema}.{table}"),
-                        });
-                    }
+                let Some(marker) = Marker::from_journal(r.get(5), r.get(6)) else {
+                    return Err(OpsError::NoMarker {
+                        op: id,
+                        table: format!("{schema}.{table}"),
+                    });
                 };
                 RemovalKind::Soft(marker)
             };

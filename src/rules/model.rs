@@ -89,6 +89,41 @@ pub enum Marker {
     Timestamp(String),
 }
 
+impl Marker {
+    /// `flag` or `timestamp`: its key in a rules file, and its name in the
+    /// journal and the guard's records (`marker_kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Marker::Flag(_) => "flag",
+            Marker::Timestamp(_) => "timestamp",
+        }
+    }
+
+    pub fn column(&self) -> &str {
+        match self {
+            Marker::Flag(c) | Marker::Timestamp(c) => c,
+        }
+    }
+
+    /// The marker the journal recorded (`marker_kind`, `marker_column`),
+    /// if it recorded one.
+    pub fn from_journal(kind: Option<String>, column: Option<String>) -> Option<Marker> {
+        match (kind?.as_str(), column?) {
+            ("flag", column) => Some(Marker::Flag(column)),
+            (_, column) => Some(Marker::Timestamp(column)),
+        }
+    }
+
+    /// The PostgreSQL types its column may have (`pg_type.typname`), and
+    /// what people call them.
+    pub fn column_types(&self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Marker::Flag(_) => (&["bool"], "boolean"),
+            Marker::Timestamp(_) => (&["timestamptz", "timestamp"], "timestamp"),
+        }
+    }
+}
+
 /// The rule for one table, with the defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableRule {
