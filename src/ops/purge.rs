@@ -99,23 +99,75 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
         .await?;
     let cutoff: std::time::SystemTime = cutoff_row.get(0);
     let cutoff_text: String = cutoff_row.get(1);
-    // Purges stay: they are the record of what retention removed.
-    let old = tx
+    let old = old_operations(&tx, cutoff, schema, name).await?;
+    let (tables, groups) = tally(&old);
+    let mut report = Report {
+        cutoff: cutoff_text,
+        tables,
+        dry_run: options.dry_run,
+        journal_ids: Vec::new(),
+    };
+    delete_rows(&tx, &groups, &mut report.tables).await?;
+    let ids: Vec<i64> = old.iter().map(|o| o.id).collect();
+    prune(&tx, &ids).await?;
+    if options.dry_run {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    report.journal_ids = record(&tx, &report, &options.command).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// One journal operation old enough to be pruned.
+struct OldOperation {
+    id: i64,
+    schema: String,
+    name: String,
+    action: Action,
+    marker: Option<Marker>,
+}
+
+/// The operations from before `cutoff` (of one table, if named), locked.
+/// Purges stay: they are the record of what retention removed.
+async fn old_operations(
+    tx: &Transaction<'_>,
+    cutoff: std::time::SystemTime,
+    schema: Option<&str>,
+    name: Option<&str>,
+) -> Result<Vec<OldOperation>, OpsError> {
+    let rows = tx
         .query(
             &format!(
                 "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
-             FROM {SCHEMA}.operations \
-             WHERE at < $1 AND action <> $4 \
-               AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
-             ORDER BY id FOR UPDATE"
+                 FROM {SCHEMA}.operations \
+                 WHERE at < $1 AND action <> $4 \
+                   AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
+                 ORDER BY id FOR UPDATE"
             ),
             &[&cutoff, &schema, &name, &Action::Purge],
         )
         .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(OldOperation {
+                id: row.get(0),
+                schema: row.get(1),
+                name: row.get(2),
+                action: row.try_get(3)?,
+                marker: Marker::from_journal(row.get(4), row.get(5)),
+            })
+        })
+        .collect()
+}
+
+/// Per table, the entries to prune; and the soft deletes whose rows are
+/// to be deleted for good.
+fn tally(old: &[OldOperation]) -> (Vec<TableReport>, Vec<SoftGroup>) {
     let mut reports: Vec<TableReport> = Vec::new();
     let mut groups: Vec<SoftGroup> = Vec::new();
-    for row in &old {
-        let (id, schema, name): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+    for o in old {
+        let (id, schema, name) = (o.id, o.schema.clone(), o.name.clone());
         let display = format!("{schema}.{name}");
         match reports.iter_mut().find(|r| r.table == display) {
             Some(r) => r.entries_pruned += 1,
@@ -125,11 +177,10 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
                 entries_pruned: 1,
             }),
         }
-        let action: Action = row.try_get(3)?;
-        let Some(marker) = Marker::from_journal(row.get(4), row.get(5)) else {
+        let Some(marker) = o.marker.clone() else {
             continue;
         };
-        if action != Action::SoftDelete {
+        if o.action != Action::SoftDelete {
             continue;
         }
         match groups
@@ -145,10 +196,13 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             }),
         }
     }
-    delete_rows(&tx, &groups, &mut reports).await?;
-    let ids: Vec<i64> = old.iter().map(|r| r.get(0)).collect();
-    // The images go with their operations; rows an undelete being pruned
-    // restored are simply restored (by nothing the journal still holds).
+    (reports, groups)
+}
+
+/// Removes the operations `ids` from the journal. The images go with their
+/// operations; rows an undelete being pruned restored are simply restored
+/// (by nothing the journal still holds).
+async fn prune(tx: &Transaction<'_>, ids: &[i64]) -> Result<(), OpsError> {
     tx.execute(
         &format!("DELETE FROM {SCHEMA}.rows WHERE op_id = ANY($1)"),
         &[&ids],
@@ -164,16 +218,16 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
         &[&ids],
     )
     .await?;
-    let mut report = Report {
-        cutoff: cutoff_text,
-        tables: reports,
-        dry_run: options.dry_run,
-        journal_ids: Vec::new(),
-    };
-    if options.dry_run {
-        tx.rollback().await?;
-        return Ok(report);
-    }
+    Ok(())
+}
+
+/// Journals the purge, one operation per table; their ids.
+async fn record(
+    tx: &Transaction<'_>,
+    report: &Report,
+    command: &str,
+) -> Result<Vec<i64>, OpsError> {
+    let mut ids = Vec::with_capacity(report.tables.len());
     for t in &report.tables {
         let (schema, name) = t.table.split_once('.').unwrap_or(("", &t.table));
         let reason = format!(
@@ -185,13 +239,12 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             table: name,
             action: Action::Purge,
             row_count: t.rows_deleted,
-            command: &options.command,
+            command,
             reason,
         };
-        report.journal_ids.push(journal::record(&tx, &op).await?);
+        ids.push(journal::record(tx, &op).await?);
     }
-    tx.commit().await?;
-    Ok(report)
+    Ok(ids)
 }
 
 /// Deletes the rows still soft-deleted by the old operations, children
