@@ -4,11 +4,11 @@
 //! - `scan`: the fast path; most statements cannot destroy rows and go
 //!   through after one cheap pass over their text.
 //! - `analyze`: sqlparser finds DELETE, TRUNCATE, DROP and MERGE wherever
-//!   they stand; `site` and `delete` turn a DELETE into the statement that
-//!   soft-deletes or journals it; `refusal` turns what is refused into a
-//!   statement that fails inside PostgreSQL; `fallback` decides for what
-//!   the parser cannot read; `words` finds where words begin and end
-//!   for both.
+//!   they stand, `statement` by statement; `site` and `delete` turn a
+//!   DELETE into the statement that soft-deletes or journals it; `refusal`
+//!   turns what is refused into a statement that fails inside PostgreSQL;
+//!   `fallback` decides for what the parser cannot read; `words` finds
+//!   where words begin and end for both.
 //! - `engine`: the per-proxy cache of decisions.
 
 mod analyze;
@@ -23,6 +23,7 @@ mod refusal;
 mod scan;
 mod site;
 mod sql;
+mod statement;
 mod template;
 mod words;
 
