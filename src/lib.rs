@@ -8,7 +8,8 @@
 //!   or refuse every delete inside PostgreSQL; [`ops`]: undelete, purge, check;
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
 //! - [`metrics`]: the proxy's counters in Prometheus text format;
-//!   [`admin`]: the HTTP listener serving them, with health and readiness.
+//!   [`admin`]: the HTTP listener serving them, with health and readiness;
+//! - [`text`]: wording shared by messages for people.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -21,3 +22,4 @@ pub mod protocol;
 pub mod proxy;
 pub mod rewrite;
 pub mod rules;
+pub mod text;

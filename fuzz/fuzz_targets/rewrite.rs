@@ -60,7 +60,11 @@ const COLUMNS: &[&str] = &[
 fn rules(header: &[u8; HEADER]) -> Rules {
     let d = header[0];
     let defaults = Defaults {
-        on_delete: [Mode::Allow, Mode::Allow, Mode::Journal, Mode::Block][usize::from(d & 3)],
+        on_delete: match d & 3 {
+            0 | 1 => Mode::Allow,
+            2 => Mode::Journal,
+            _ => Mode::Block,
+        },
         on_parse_error: if d & 4 != 0 {
             OnParseError::Pass
         } else {
@@ -80,14 +84,18 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             continue;
         }
         let b = pair[1];
-        let mode = [Mode::Soft, Mode::Journal, Mode::Block, Mode::Allow][usize::from(b & 3)];
         let column =
             softdel::rules::parse_identifier(COLUMNS[usize::from(b >> 3 & 7) % COLUMNS.len()])
                 .expect("a valid column");
-        let marker = match (mode, b & 4) {
-            (Mode::Soft, 0) => Some(Marker::Flag(column)),
-            (Mode::Soft, _) => Some(Marker::Timestamp(column)),
-            _ => None,
+        let marker = match b & 4 {
+            0 => Marker::Flag(column),
+            _ => Marker::Timestamp(column),
+        };
+        let mode = match b & 3 {
+            0 => Mode::Soft(marker),
+            1 => Mode::Journal,
+            2 => Mode::Block,
+            _ => Mode::Allow,
         };
         let max_rows = match b >> 6 {
             0 => defaults.max_rows,
@@ -98,7 +106,6 @@ fn rules(header: &[u8; HEADER]) -> Rules {
         tables.push(TableRule {
             table,
             mode,
-            marker,
             max_rows,
             outside_proxy: softdel::rules::OutsideProxy::Journal,
             position: None,

@@ -47,7 +47,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let runtime = super::runtime()?;
     let example = config.rules.as_deref() == Some(dir.join("rules.yaml").as_path());
     runtime.block_on(async {
-        let client = super::journal::connect(&cluster.url("postgres")).await?;
+        let client = super::db::connect(&cluster.url("postgres")).await?;
         if !example {
             softdel::journal::install(&client).await?;
             return anyhow::Ok(());

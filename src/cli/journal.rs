@@ -1,11 +1,11 @@
 //! `softdel init` and `softdel log`: the journal in one database.
 
-use anyhow::Context;
 use clap::Args;
 use softdel::guard::{self, Change, InstallReport, JournalState};
 use softdel::journal::{self, JournalRow, LogFilter, Operation};
 use softdel::rules::Rules;
-use tokio_postgres::{Client, NoTls};
+
+use super::db::with_client;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -62,10 +62,9 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         Some(path) => Some((Rules::load(path)?, path.clone())),
         None => None,
     };
-    super::runtime()?.block_on(async {
-        let client = connect(&args.database_url).await?;
+    with_client(&args.database_url, "softdel", async |client| {
         let rules = rules.as_ref().map(|(rules, path)| (rules, path.as_path()));
-        let report = guard::install(&client, rules, &args.recorder).await?;
+        let report = guard::install(client, rules, &args.recorder).await?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         } else {
@@ -77,16 +76,16 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
 
 /// What `softdel init` did, for people.
 fn init_text(report: &InstallReport, with_rules: bool) -> String {
-    let version = journal::VERSION;
+    let (version, schema) = (journal::VERSION, journal::SCHEMA);
     let mut text = match report.journal {
         JournalState::Created => {
-            format!("softdel journal installed (schema softdel, version {version})\n")
+            format!("softdel journal installed (schema {schema}, version {version})\n")
         }
         JournalState::AlreadyCurrent => {
-            format!("softdel journal already installed (schema softdel, version {version})\n")
+            format!("softdel journal already installed (schema {schema}, version {version})\n")
         }
         JournalState::Upgraded { from } => {
-            format!("softdel journal upgraded from version {from} to {version} (schema softdel)\n")
+            format!("softdel journal upgraded from version {from} to {version} (schema {schema})\n")
         }
     };
     if with_rules {
@@ -131,11 +130,10 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
         .map(str::parse::<journal::Action>)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--action {e}"))?;
-    super::runtime()?.block_on(async {
-        let client = connect(&args.database_url).await?;
+    with_client(&args.database_url, "softdel", async |client| {
         for (what, value) in [("--since", &args.since), ("--until", &args.until)] {
             if let Some(value) = value {
-                softdel::ops::check_time(&client, what, value).await?;
+                softdel::ops::check_time(&*client, what, value).await?;
             }
         }
         let filter = LogFilter {
@@ -147,12 +145,12 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
             id: args.op,
             limit: args.limit,
         };
-        let operations = journal::operations(&client, &filter).await?;
+        let operations = journal::operations(client, &filter).await?;
         if let Some(id) = args.op {
             let Some(op) = operations.first() else {
                 anyhow::bail!("there is no operation {id} in the journal (see `softdel log`)");
             };
-            let rows = journal::operation_rows(&client, id).await?;
+            let rows = journal::operation_rows(client, id).await?;
             return show_operation(op, &rows, args.json);
         }
         if args.json {
@@ -164,41 +162,6 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
         }
         Ok(())
     })
-}
-
-/// Connects without TLS (the database is usually reached on a private
-/// network or a socket; TLS comes with the proxy's TLS support).
-pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    connect_as(url, "softdel").await
-}
-
-/// Connects, naming the command in application_name (which the journal
-/// records) unless the URL sets one.
-pub async fn connect_as(url: &str, application: &str) -> anyhow::Result<Client> {
-    let mut config: tokio_postgres::Config = url
-        .parse()
-        .with_context(|| format!("{} is not a PostgreSQL URL", redact(url)))?;
-    if config.get_application_name().is_none() {
-        config.application_name(application);
-    }
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact(url)))?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 /// One operation in full, then its rows.
@@ -322,18 +285,4 @@ fn table(operations: &[Operation]) -> String {
     }
     let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
     super::text::columns(&rows)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/db"),
-            "postgres://u@h:5432/db"
-        );
-        assert_eq!(redact("postgres://h/db"), "postgres://h/db");
-    }
 }

@@ -1,6 +1,7 @@
 //! Command-line parsing and the commands themselves (anyhow lives here, at
 //! the edge, and nowhere in the library).
 
+mod db;
 mod demo;
 mod journal;
 mod ops;

@@ -7,9 +7,10 @@ use clap::Args;
 use softdel::ops::check::{self, Level};
 use softdel::ops::{Selection, purge, undelete};
 use softdel::rules::Rules;
+use softdel::text::plural;
 
-use super::journal::connect_as;
-use super::text::{columns, plural};
+use super::db::with_client;
+use super::text::columns;
 
 #[derive(Args)]
 pub struct UndeleteArgs {
@@ -88,9 +89,8 @@ pub fn undelete(args: UndeleteArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = super::runtime()?.block_on(async {
-        let mut client = connect_as(&args.database_url, "softdel undelete").await?;
-        anyhow::Ok(undelete::undelete(&mut client, &options).await?)
+    let report = with_client(&args.database_url, "softdel undelete", async |client| {
+        Ok(undelete::undelete(client, &options).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -250,9 +250,8 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = super::runtime()?.block_on(async {
-        let mut client = connect_as(&args.database_url, "softdel purge").await?;
-        anyhow::Ok(purge::purge(&mut client, &options).await?)
+    let report = with_client(&args.database_url, "softdel purge", async |client| {
+        Ok(purge::purge(client, &options).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -293,9 +292,8 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
 
 pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     let rules = Rules::load(&args.rules)?;
-    let report = super::runtime()?.block_on(async {
-        let client = connect_as(&args.database_url, "softdel check").await?;
-        anyhow::Ok(check::check(&client, &rules, &args.rules).await?)
+    let report = with_client(&args.database_url, "softdel check", async |client| {
+        Ok(check::check(client, &rules, &args.rules).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

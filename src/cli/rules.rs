@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use softdel::rules::{Marker, Mode, OutsideProxy, Rules, quote_if_needed};
+use softdel::rules::{OutsideProxy, Rules, quote_if_needed};
 
 #[derive(Args)]
 pub struct RulesArgs {
@@ -35,14 +35,10 @@ fn describe(rules: &Rules) -> String {
         |n: Option<u64>| n.map_or("no row limit".to_owned(), |n| format!("at most {n} rows"));
     let mut out = String::new();
     for rule in &rules.tables {
-        let marker = match &rule.marker {
-            Some(Marker::Flag(column)) => format!(", flag {}", quote_if_needed(column)),
-            Some(Marker::Timestamp(column)) => {
-                format!(", timestamp {}", quote_if_needed(column))
-            }
-            None => String::new(),
-        };
-        let outside = if rule.mode == Mode::Soft && rule.outside_proxy == OutsideProxy::Refuse {
+        let marker = rule.mode.marker().map_or(String::new(), |m| {
+            format!(", {} {}", m.kind(), quote_if_needed(m.column()))
+        });
+        let outside = if rule.mode.is_soft() && rule.outside_proxy == OutsideProxy::Refuse {
             ", deletes outside the proxy refused"
         } else {
             ""

@@ -25,15 +25,6 @@ pub fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `1 row`, `2 rows`.
-pub fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,7 +36,5 @@ mod tests {
             vec!["12".to_owned(), "orders".to_owned()],
         ];
         assert_eq!(columns(&rows), "ID  TABLE\n12  orders\n");
-        assert_eq!(plural(1, "row"), "1 row");
-        assert_eq!(plural(3, "row"), "3 rows");
     }
 }

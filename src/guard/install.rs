@@ -14,7 +14,7 @@ use tokio_postgres::types::Oid;
 use super::resolve::{GuardSpec, resolve};
 use super::table::{create_sql, drop_sql, trigger_names};
 use super::{EVENT_TRIGGERS, GuardError};
-use crate::journal::{self, Installed};
+use crate::journal::{self, Installed, SCHEMA};
 use crate::rules::{Marker, Rules};
 
 /// What `install` did.
@@ -106,9 +106,7 @@ async fn install_in(
     let mut tables = Vec::new();
     if let Some((rules, file)) = rules {
         // The event triggers would refuse what follows.
-        client
-            .batch_execute("SELECT softdel.allow('install')")
-            .await?;
+        journal::allow(client, "install").await?;
         let specs = resolve(client, rules, file).await?;
         tables = apply(client, &specs).await?;
         if superuser {
@@ -118,8 +116,8 @@ async fn install_in(
     for role in recorders {
         client
             .batch_execute(&format!(
-                "GRANT USAGE ON SCHEMA softdel TO {role}; \
-                 GRANT EXECUTE ON FUNCTION softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) TO {role}",
+                "GRANT USAGE ON SCHEMA {SCHEMA} TO {role}; \
+                 GRANT EXECUTE ON FUNCTION {SCHEMA}.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) TO {role}",
                 role = crate::ops::catalog::quote_ident(role)
             ))
             .await
@@ -182,7 +180,7 @@ async fn apply(client: &Client, specs: &[GuardSpec]) -> Result<Vec<TableChange>,
             )))?;
         client
             .execute(
-                "DELETE FROM softdel.guarded WHERE relid = $1",
+                &format!("DELETE FROM {SCHEMA}.guarded WHERE relid = $1"),
                 &[&gone.relid],
             )
             .await?;
@@ -196,24 +194,22 @@ async fn apply(client: &Client, specs: &[GuardSpec]) -> Result<Vec<TableChange>,
 }
 
 async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(), GuardError> {
-    let (kind, column) = match &spec.marker {
-        Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
-        Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
-        None => (None, None),
-    };
+    let marker = spec.mode.marker();
+    let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     let max_rows = spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    let outside_proxy =
-        (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str());
+    let outside_proxy = spec.mode.is_soft().then(|| spec.outside_proxy.as_str());
     client
         .execute(
-            "INSERT INTO softdel.guarded (relid, table_schema, table_name, mode, marker_kind, \
+            &format!(
+                "INSERT INTO {SCHEMA}.guarded (relid, table_schema, table_name, mode, marker_kind, \
                marker_column, max_rows, outside_proxy, rule, definition) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, \
                table_name = EXCLUDED.table_name, mode = EXCLUDED.mode, \
                marker_kind = EXCLUDED.marker_kind, marker_column = EXCLUDED.marker_column, \
                max_rows = EXCLUDED.max_rows, outside_proxy = EXCLUDED.outside_proxy, \
-               rule = EXCLUDED.rule, definition = EXCLUDED.definition, installed_at = now()",
+               rule = EXCLUDED.rule, definition = EXCLUDED.definition, installed_at = now()"
+            ),
             &[
                 &spec.relid,
                 &spec.schema,
@@ -235,14 +231,16 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
 pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardError> {
     let rows = client
         .query(
-            "SELECT g.relid, g.table_schema || '.' || g.table_name, \
+            &format!(
+                "SELECT g.relid, g.table_schema || '.' || g.table_name, \
                     pg_catalog.format('%I.%I', n.nspname, c.relname), g.definition, g.mode, \
                     g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy, \
                     g.table_schema, g.table_name \
-             FROM softdel.guarded g \
+             FROM {SCHEMA}.guarded g \
              LEFT JOIN pg_catalog.pg_class c ON c.oid = g.relid \
              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             ORDER BY 2",
+             ORDER BY 2"
+            ),
             &[],
         )
         .await?;
@@ -278,11 +276,7 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
 
 /// Every trigger of a `mode` guard on `relid` is there, enabled ALWAYS.
 async fn triggers_in_place(client: &Client, relid: Oid, mode: &str) -> Result<bool, GuardError> {
-    let mode = match mode {
-        "soft" => crate::rules::Mode::Soft,
-        _ => crate::rules::Mode::Journal,
-    };
-    let names: Vec<&str> = trigger_names(mode).to_vec();
+    let names: Vec<&str> = trigger_names(mode == "soft").to_vec();
     let n: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_catalog.pg_trigger \
@@ -318,17 +312,14 @@ pub(crate) async fn event_triggers_installed(client: &Client) -> Result<bool, Gu
 
 /// A guard as people read it: `soft, flag is_active, at most 100 rows`.
 pub fn describe(spec: &GuardSpec) -> String {
-    let (kind, column) = match &spec.marker {
-        Some(Marker::Flag(c)) => (Some("flag"), Some(c.as_str())),
-        Some(Marker::Timestamp(c)) => (Some("timestamp"), Some(c.as_str())),
-        None => (None, None),
-    };
+    let marker = spec.mode.marker();
+    let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     describe_parts(
         spec.mode.as_str(),
         kind,
         column,
         spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
-        (spec.mode == crate::rules::Mode::Soft).then(|| spec.outside_proxy.as_str()),
+        spec.mode.is_soft().then(|| spec.outside_proxy.as_str()),
     )
 }
 

@@ -11,7 +11,7 @@ use tokio_postgres::types::Oid;
 
 use super::GuardError;
 use crate::ops::catalog::{self, Table};
-use crate::rules::{Marker, Mode, OutsideProxy, Rules, TableRule};
+use crate::rules::{Mode, OutsideProxy, Rules, TableRule};
 
 /// The guard one table gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,7 +21,6 @@ pub struct GuardSpec {
     pub name: String,
     /// Soft, Journal or Block.
     pub mode: Mode,
-    pub marker: Option<Marker>,
     pub max_rows: Option<u64>,
     pub outside_proxy: OutsideProxy,
     pub primary_key: Vec<String>,
@@ -153,11 +152,8 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         position: rule.position,
         message: format!("tables.{}: {message}", rule.table),
     };
-    if let Some(marker) = rule.marker.as_ref().filter(|_| rule.mode == Mode::Soft) {
-        let (column, wanted, kind): (&str, &[&str], &str) = match marker {
-            Marker::Flag(c) => (c, &["bool"], "boolean"),
-            Marker::Timestamp(c) => (c, &["timestamptz", "timestamp"], "timestamp"),
-        };
+    if let Mode::Soft(marker) = &rule.mode {
+        let (column, (wanted, kind)) = (marker.column(), marker.column_types());
         match table.column(column) {
             None => {
                 return Err(unusable(format!(
@@ -189,8 +185,7 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         relid: table.oid,
         schema: table.schema.clone(),
         name: table.name.clone(),
-        mode: rule.mode,
-        marker: rule.marker.clone().filter(|_| rule.mode == Mode::Soft),
+        mode: rule.mode.clone(),
         max_rows: rule.max_rows,
         outside_proxy: rule.outside_proxy,
         primary_key: table.primary_key.clone(),

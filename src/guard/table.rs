@@ -20,36 +20,38 @@
 //! role that installed them, with a fixed search_path.
 
 use super::resolve::{Cascade, GuardSpec};
-use crate::journal::Action;
+use crate::journal::{Action, SCHEMA};
 use crate::ops::catalog::quote_ident;
 use crate::rules::{Marker, Mode, OutsideProxy};
 
-/// The triggers a guard of `mode` has, by name.
-pub fn trigger_names(mode: Mode) -> &'static [&'static str] {
-    match mode {
-        Mode::Soft => &[
+/// The triggers a guard has, by name (a soft table's has one more).
+pub fn trigger_names(soft: bool) -> &'static [&'static str] {
+    if soft {
+        &[
             "softdel_guard_delete",
             "softdel_guard_update",
             "softdel_guard_truncate",
-        ],
-        _ => &["softdel_guard_delete", "softdel_guard_truncate"],
+        ]
+    } else {
+        &["softdel_guard_delete", "softdel_guard_truncate"]
     }
 }
 
-/// The trigger the proxy checks for before it sends a statement on a table
-/// of `mode` (see `softdel.proxy_check`).
-pub fn proxy_trigger(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Soft => "softdel_guard_update",
-        _ => "softdel_guard_delete",
+/// The trigger the proxy checks for before it sends a statement on a
+/// table, soft or not (see `softdel.proxy_check`).
+pub fn proxy_trigger(soft: bool) -> &'static str {
+    if soft {
+        "softdel_guard_update"
+    } else {
+        "softdel_guard_delete"
     }
 }
 
 /// The functions a guard installs, by name (`softdel.guard_<oid>_...`).
-pub fn function_names(relid: u32, mode: Mode) -> Vec<String> {
-    let mut names = vec![format!("softdel.guard_{relid}_delete")];
-    if mode == Mode::Soft {
-        names.push(format!("softdel.guard_{relid}_update"));
+pub fn function_names(relid: u32, soft: bool) -> Vec<String> {
+    let mut names = vec![format!("{SCHEMA}.guard_{relid}_delete")];
+    if soft {
+        names.push(format!("{SCHEMA}.guard_{relid}_update"));
     }
     names
 }
@@ -59,27 +61,27 @@ pub fn function_names(relid: u32, mode: Mode) -> Vec<String> {
 pub fn create_sql(spec: &GuardSpec) -> String {
     let table = spec.quoted();
     let mut sql = delete_function(spec);
-    if let Some(marker) = spec.marker.as_ref().filter(|_| spec.mode == Mode::Soft) {
+    if let Mode::Soft(marker) = &spec.mode {
         sql.push_str(&update_function(spec, marker));
     }
     let relid = spec.relid;
     sql.push_str(&format!(
         "CREATE TRIGGER softdel_guard_delete AFTER DELETE ON {table}\n    \
          REFERENCING OLD TABLE AS softdel_old FOR EACH STATEMENT\n    \
-         EXECUTE FUNCTION softdel.guard_{relid}_delete();\n"
+         EXECUTE FUNCTION {SCHEMA}.guard_{relid}_delete();\n"
     ));
-    if spec.mode == Mode::Soft {
+    if spec.mode.is_soft() {
         sql.push_str(&format!(
             "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON {table}\n    \
              REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    \
-             EXECUTE FUNCTION softdel.guard_{relid}_update();\n"
+             EXECUTE FUNCTION {SCHEMA}.guard_{relid}_update();\n"
         ));
     }
     sql.push_str(&format!(
         "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
-         FOR EACH STATEMENT EXECUTE FUNCTION softdel.refuse_truncate();\n"
+         FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.refuse_truncate();\n"
     ));
-    for trigger in trigger_names(spec.mode) {
+    for trigger in trigger_names(spec.mode.is_soft()) {
         sql.push_str(&format!(
             "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger};\n"
         ));
@@ -92,11 +94,11 @@ pub fn create_sql(spec: &GuardSpec) -> String {
 pub fn drop_sql(relid: u32, table: Option<&str>) -> String {
     let mut sql = String::new();
     if let Some(table) = table {
-        for trigger in trigger_names(Mode::Soft) {
+        for trigger in trigger_names(true) {
             sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table};\n"));
         }
     }
-    for function in function_names(relid, Mode::Soft) {
+    for function in function_names(relid, true) {
         sql.push_str(&format!("DROP FUNCTION IF EXISTS {function}();\n"));
     }
     sql
@@ -125,15 +127,13 @@ fn describe(spec: &GuardSpec) -> String {
         spec.display(),
         spec.mode.as_str()
     );
-    match &spec.marker {
-        Some(Marker::Flag(c)) => text.push_str(&format!(", flag {c}")),
-        Some(Marker::Timestamp(c)) => text.push_str(&format!(", timestamp {c}")),
-        None => {}
+    if let Some(marker) = spec.mode.marker() {
+        text.push_str(&format!(", {} {}", marker.kind(), marker.column()));
     }
     if let Some(limit) = spec.max_rows {
         text.push_str(&format!(", at most {limit} rows"));
     }
-    if spec.mode == Mode::Soft && spec.outside_proxy == OutsideProxy::Refuse {
+    if spec.mode.is_soft() && spec.outside_proxy == OutsideProxy::Refuse {
         text.push_str(", outside_proxy refuse");
     }
     text.replace(['\n', '\r'], " ")
@@ -173,14 +173,16 @@ fn journal(
     limit_kind: &str,
 ) -> String {
     let (kind, column) = match marker {
-        Some(Marker::Flag(c)) => ("'flag'".to_owned(), crate::rewrite::literal(c)),
-        Some(Marker::Timestamp(c)) => ("'timestamp'".to_owned(), crate::rewrite::literal(c)),
+        Some(m) => (
+            format!("'{}'", m.kind()),
+            crate::rewrite::literal(m.column()),
+        ),
         None => ("NULL".to_owned(), "NULL".to_owned()),
     };
     let limit = limit.map_or(String::new(), |limit| {
         format!(
             "    IF n > {limit} THEN
-        PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
+        PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
     END IF;
 "
         )
@@ -190,18 +192,18 @@ fn journal(
     IF n = 0 THEN
         RETURN NULL;
     END IF;
-{limit}    c := softdel.context();
+{limit}    c := {SCHEMA}.context();
     via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
     connection := nullif(c[2], '')::bigint;
     client := coalesce(c[3], host(inet_client_addr()), 'local');
-    statement := softdel.statement(c);
+    statement := {SCHEMA}.statement(c);
     WITH softdel_op AS (
-        INSERT INTO softdel.operations (path, connection_id, client_addr, table_schema, table_name,
+        INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
                                         action, row_count, sql, marker_kind, marker_column)
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
                 {action}, n, statement, {kind}, {column})
         RETURNING id)
-    INSERT INTO softdel.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
+    INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
     RETURN NULL;
 END
 ",
@@ -214,27 +216,27 @@ fn delete_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
     let refuse = |kind: &str, detail: &str| {
         format!(
-            "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
+            "PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, '{kind}', n, NULL, {detail});"
         )
     };
     // Purge really deletes rows soft-deleted long ago (journaled when they
     // were): only what else the statement takes (live rows) counts.
-    let soft = spec.marker.as_ref().filter(|_| spec.mode == Mode::Soft);
+    let soft = spec.mode.marker();
     let taken = match soft {
         Some(marker) => format!("softdel_old o WHERE NOT purging OR {}", live(marker, "o")),
         None => "softdel_old o".to_owned(),
     };
     let mut sql = String::from(DECLARE);
     if soft.is_some() {
-        sql.push_str(
+        sql.push_str(&format!(
             "    purging boolean := current_setting('softdel.allow_purge', true) IS NOT NULL\n                       \
-             AND softdel.allowed('purge');\n",
-        );
+             AND {SCHEMA}.allowed('purge');\n",
+        ));
     }
     sql.push_str("BEGIN\n");
     let refused = match spec.mode {
         Mode::Block => Some(refuse("block", "NULL")),
-        Mode::Soft if spec.outside_proxy == OutsideProxy::Refuse => {
+        Mode::Soft(_) if spec.outside_proxy == OutsideProxy::Refuse => {
             Some(refuse("outside_proxy", "NULL"))
         }
         _ => None,
@@ -249,7 +251,7 @@ fn delete_function(spec: &GuardSpec) -> String {
         for cascade in &spec.cascades {
             sql.push_str(&cascade_check(cascade));
         }
-        let action = if spec.mode == Mode::Soft {
+        let action = if spec.mode.is_soft() {
             Action::HardDelete
         } else {
             Action::JournalDelete
@@ -264,7 +266,7 @@ fn delete_function(spec: &GuardSpec) -> String {
         ));
     }
     function(
-        &format!("softdel.guard_{relid}_delete"),
+        &format!("{SCHEMA}.guard_{relid}_delete"),
         &describe(spec),
         &sql,
     )
@@ -291,7 +293,7 @@ fn cascade_check(cascade: &Cascade) -> String {
         "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
          (SELECT FROM {} p WHERE {})) THEN\n        \
          SELECT count(*) INTO n FROM softdel_old;\n        \
-         PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
+         PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
         present.join(" AND "),
         cascade.parent_quoted,
         matches.join(" AND "),
@@ -323,10 +325,10 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
         Action::SoftDelete,
         Some(marker),
         spec.max_rows,
-        "CASE WHEN softdel.proxied_statement() THEN 'limit' ELSE 'mark_limit' END",
+        &format!("CASE WHEN {SCHEMA}.proxied_statement() THEN 'limit' ELSE 'mark_limit' END"),
     ));
     function(
-        &format!("softdel.guard_{relid}_update"),
+        &format!("{SCHEMA}.guard_{relid}_update"),
         &describe(spec),
         &sql,
     )
@@ -337,13 +339,12 @@ mod tests {
     use super::*;
     use crate::guard::resolve::Cascade;
 
-    fn spec(mode: Mode, marker: Option<Marker>) -> GuardSpec {
+    fn spec(mode: Mode) -> GuardSpec {
         GuardSpec {
             relid: 16384,
             schema: "public".into(),
             name: "orders".into(),
             mode,
-            marker,
             max_rows: Some(10),
             outside_proxy: OutsideProxy::Journal,
             primary_key: vec!["id".into()],
@@ -354,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_soft_tables_guard_journals_marked_rows_and_physical_deletes() {
-        let sql = create_sql(&spec(Mode::Soft, Some(Marker::Flag("is_active".into()))));
+        let sql = create_sql(&spec(Mode::Soft(Marker::Flag("is_active".into()))));
         for part in [
             "CREATE OR REPLACE FUNCTION softdel.guard_16384_delete() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $guard$",
             "-- softdel guard of public.orders: soft, flag is_active, at most 10 rows\n",
@@ -376,9 +377,9 @@ mod tests {
 
     #[test]
     fn journal_and_block_guards_have_no_update_trigger() {
-        let journal = create_sql(&spec(Mode::Journal, None));
+        let journal = create_sql(&spec(Mode::Journal));
         assert!(journal.contains("'journal_delete'") && !journal.contains("_update"));
-        let block = create_sql(&spec(Mode::Block, None));
+        let block = create_sql(&spec(Mode::Block));
         assert!(block.contains(
             "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'block', n, NULL, NULL);"
         ));
@@ -387,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_cascade_from_an_unjournaled_parent_is_checked_by_key() {
-        let mut s = spec(Mode::Journal, None);
+        let mut s = spec(Mode::Journal);
         s.cascades.push(Cascade {
             constraint: "orders_customer_fk".into(),
             parent_display: "shop.customers".into(),
@@ -412,7 +413,7 @@ mod tests {
 
     #[test]
     fn any_table_name_stays_inside_the_function_body() {
-        let mut s = spec(Mode::Journal, None);
+        let mut s = spec(Mode::Journal);
         s.name = "a$guard$b".into();
         let sql = create_sql(&s);
         assert!(sql.contains("AS $guard1$"), "{sql}");

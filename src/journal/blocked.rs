@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_postgres::{Client, NoTls};
 
+use super::SCHEMA;
+
 /// One refused statement.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BlockedAttempt {
@@ -123,7 +125,9 @@ async fn write_to_database(
     // The journal's own function: the only thing the proxy's role may
     // write (`softdel init --recorder ROLE` allows it).
     c.execute(
-        "SELECT softdel.record_refusal(to_timestamp($1), $2, $3, $4, $5, $6, $7, $8, $9)",
+        &format!(
+            "SELECT {SCHEMA}.record_refusal(to_timestamp($1), $2, $3, $4, $5, $6, $7, $8, $9)"
+        ),
         &[
             &at,
             &attempt.db_user,
@@ -165,7 +169,7 @@ mod tests {
             connection_id: n,
             table: "orders".into(),
             reason: "blocked table".into(),
-            sqlstate: "SD001".into(),
+            sqlstate: crate::rewrite::sqlstate::BLOCKED.into(),
             message: "refused".into(),
             sql: format!("DELETE FROM orders WHERE id = {n}"),
         }

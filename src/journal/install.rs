@@ -76,15 +76,13 @@ pub async fn install_in(client: &impl GenericClient) -> Result<Installed, Journa
     // The DDL guard lets softdel's own install through.
     let guarded: bool = client
         .query_one(
-            "SELECT to_regprocedure('softdel.allow(text)') IS NOT NULL",
+            &format!("SELECT to_regprocedure('{SCHEMA}.allow(text)') IS NOT NULL"),
             &[],
         )
         .await?
         .get(0);
     if guarded {
-        client
-            .batch_execute("SELECT softdel.allow('install')")
-            .await?;
+        allow(client, "install").await?;
     }
     // Every statement is idempotent: running them again brings the
     // functions up to this build even at the current version.
@@ -95,7 +93,7 @@ pub async fn install_in(client: &impl GenericClient) -> Result<Installed, Journa
     }
     client
         .execute(
-            "INSERT INTO softdel.version (version) VALUES ($1)",
+            &format!("INSERT INTO {SCHEMA}.version (version) VALUES ($1)"),
             &[&VERSION],
         )
         .await?;
@@ -105,16 +103,30 @@ pub async fn install_in(client: &impl GenericClient) -> Result<Installed, Journa
     })
 }
 
+/// Tells the guard that what this transaction does next is softdel's own
+/// `what` (`install`, `purge`), which its triggers then let through.
+pub async fn allow(
+    client: &impl GenericClient,
+    what: &'static str,
+) -> Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!("SELECT {SCHEMA}.allow('{what}')"))
+        .await
+}
+
 /// The installed schema version, `None` when there is none.
 pub async fn installed_version(client: &impl GenericClient) -> Result<Option<i32>, JournalError> {
     let row = client
-        .query_one("SELECT to_regclass('softdel.version') IS NOT NULL", &[])
+        .query_one(
+            &format!("SELECT to_regclass('{SCHEMA}.version') IS NOT NULL"),
+            &[],
+        )
         .await?;
     if !row.get::<_, bool>(0) {
         return Ok(None);
     }
     let row = client
-        .query_one("SELECT max(version) FROM softdel.version", &[])
+        .query_one(&format!("SELECT max(version) FROM {SCHEMA}.version"), &[])
         .await?;
     Ok(row.get(0))
 }

@@ -3,7 +3,7 @@
 use tokio_postgres::Client;
 
 use super::Action;
-use super::install::{JournalError, require_current};
+use super::install::{JournalError, SCHEMA, require_current};
 
 /// Which operations to list.
 #[derive(Clone, Debug, Default)]
@@ -56,10 +56,11 @@ pub async fn operations(
     };
     let rows = client
         .query(
-            "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), txid, \
+            &format!(
+                "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), txid, \
                     db_user, application_name, database, client_addr, connection_id, \
                     table_schema || '.' || table_name, action, row_count, sql, reason, path \
-             FROM softdel.operations \
+             FROM {SCHEMA}.operations \
              WHERE ($1::text IS NULL OR table_schema = $1) \
                AND ($2::text IS NULL OR table_name = $2) \
                AND ($3::text IS NULL OR at >= $3::timestamptz) \
@@ -67,7 +68,8 @@ pub async fn operations(
                AND ($6::text IS NULL OR db_user = $6) \
                AND ($7::text IS NULL OR action = $7) \
                AND ($8::bigint IS NULL OR id = $8) \
-             ORDER BY at DESC, id DESC LIMIT $4",
+             ORDER BY at DESC, id DESC LIMIT $4"
+            ),
             &[
                 &schema,
                 &table,
@@ -116,7 +118,9 @@ pub async fn operation_rows(client: &Client, op: i64) -> Result<Vec<JournalRow>,
     require_current(client).await?;
     let rows = client
         .query(
-            "SELECT id, image, restored_by FROM softdel.rows WHERE op_id = $1 ORDER BY id",
+            &format!(
+                "SELECT id, image, restored_by FROM {SCHEMA}.rows WHERE op_id = $1 ORDER BY id"
+            ),
             &[&op],
         )
         .await?;

@@ -9,11 +9,13 @@ mod action;
 mod blocked;
 mod install;
 mod log;
+mod record;
 
 pub use action::{Action, UnknownAction};
 pub use blocked::{BlockedAttempt, Recorder};
 pub use install::{
-    Installed, JournalError, SCHEMA, VERSION, begin_install, install, install_in,
+    Installed, JournalError, SCHEMA, VERSION, allow, begin_install, install, install_in,
     installed_version, require_current,
 };
 pub use log::{JournalRow, LogFilter, Operation, operation_rows, operations, row_image, shortened};
+pub use record::{OwnOperation, record};

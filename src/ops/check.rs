@@ -163,9 +163,8 @@ async fn guard_findings(
 }
 
 fn describe(rule: &TableRule) -> String {
-    match &rule.marker {
-        Some(Marker::Flag(c)) => format!("{}, flag {c}", rule.mode.as_str()),
-        Some(Marker::Timestamp(c)) => format!("{}, timestamp {c}", rule.mode.as_str()),
+    match rule.mode.marker() {
+        Some(m) => format!("{}, {} {}", rule.mode.as_str(), m.kind(), m.column()),
         None => rule.mode.as_str().to_owned(),
     }
 }
@@ -177,17 +176,17 @@ async fn check_table(
     table: &Table,
 ) -> Result<Vec<Finding>, OpsError> {
     let mut findings = vec![ok(format!("table {} exists", table.display()))];
-    if let Some(marker) = &rule.marker {
+    if let Some(marker) = rule.mode.marker() {
         findings.push(marker_finding(table, marker));
     }
-    if matches!(rule.mode, Mode::Soft | Mode::Journal) {
+    if matches!(rule.mode, Mode::Soft(_) | Mode::Journal) {
         findings.push(if table.primary_key.is_empty() {
             problem("no primary key: `softdel undelete` cannot match its rows".to_owned())
         } else {
             ok(format!("primary key ({})", table.primary_key.join(", ")))
         });
     }
-    if let Some(marker) = rule.marker.as_ref().filter(|_| rule.mode == Mode::Soft) {
+    if let Some(marker) = rule.mode.marker() {
         findings.extend(unique_indexes(client, table, marker).await?);
     }
     let keys = catalog::foreign_keys(client, &[table.oid]).await?;
@@ -200,10 +199,7 @@ async fn check_table(
 }
 
 fn marker_finding(table: &Table, marker: &Marker) -> Finding {
-    let (column, wanted, kind): (&str, &[&str], &str) = match marker {
-        Marker::Flag(c) => (c, &["bool"], "boolean"),
-        Marker::Timestamp(c) => (c, &["timestamptz", "timestamp"], "timestamp"),
-    };
+    let (column, (wanted, kind)) = (marker.column(), marker.column_types());
     match table.column(column) {
         None => problem(format!(
             "no column {column}: every DELETE on this table will fail (add it as {kind})"
@@ -316,9 +312,9 @@ fn cascade_finding(
     };
     if key.parent == table.oid && key.child != table.oid {
         // This table is the parent: its deletes reach the child.
-        let child_protected = mode_of(&key.child_name) != Mode::Allow;
+        let child_protected = *mode_of(&key.child_name) != Mode::Allow;
         let consequence = match rule.mode {
-            Mode::Soft => format!(
+            Mode::Soft(_) => format!(
                 "a soft delete does not {action}: rows of {} stay live, referring to soft-deleted rows",
                 key.child_name
             ),
@@ -338,7 +334,7 @@ fn cascade_finding(
     }
     if key.child == table.oid && key.parent != table.oid && rule.mode != Mode::Allow {
         // This table is the child: a delete on the parent reaches it.
-        if mode_of(&key.parent_name) != Mode::Allow {
+        if *mode_of(&key.parent_name) != Mode::Allow {
             // The parent's rows are journaled (or refused) too.
             return None;
         }

@@ -8,7 +8,7 @@ use tokio_postgres::{Client, Transaction};
 use super::catalog::{self, Table, quote_ident};
 use super::select::split_table;
 use super::{OpsError, failed};
-use crate::journal::{Action, require_current};
+use crate::journal::{self, Action, SCHEMA, require_current};
 use crate::rules::Marker;
 
 #[derive(Clone, Debug)]
@@ -81,11 +81,9 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
     let tx = client.transaction().await?;
     // The guard journals rows a DELETE takes; purge takes rows soft-deleted
     // (and journaled) long ago, which it must not journal again.
-    tx.batch_execute("SELECT softdel.allow('purge')")
-        .await
-        .map_err(failed(
-            "telling the guard this is a purge (run purge as the role that ran softdel init)",
-        ))?;
+    journal::allow(&tx, "purge").await.map_err(failed(
+        "telling the guard this is a purge (run purge as the role that ran softdel init)",
+    ))?;
     let secs = i64::try_from(options.older_than_secs).unwrap_or(i64::MAX);
     let (schema, name) = match options.table.as_deref().map(split_table) {
         Some((schema, name)) => (schema, Some(name)),
@@ -101,21 +99,75 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
         .await?;
     let cutoff: std::time::SystemTime = cutoff_row.get(0);
     let cutoff_text: String = cutoff_row.get(1);
-    // Purges stay: they are the record of what retention removed.
-    let old = tx
+    let old = old_operations(&tx, cutoff, schema, name).await?;
+    let (tables, groups) = tally(&old);
+    let mut report = Report {
+        cutoff: cutoff_text,
+        tables,
+        dry_run: options.dry_run,
+        journal_ids: Vec::new(),
+    };
+    delete_rows(&tx, &groups, &mut report.tables).await?;
+    let ids: Vec<i64> = old.iter().map(|o| o.id).collect();
+    prune(&tx, &ids).await?;
+    if options.dry_run {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+    report.journal_ids = record(&tx, &report, &options.command).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// One journal operation old enough to be pruned.
+struct OldOperation {
+    id: i64,
+    schema: String,
+    name: String,
+    action: Action,
+    marker: Option<Marker>,
+}
+
+/// The operations from before `cutoff` (of one table, if named), locked.
+/// Purges stay: they are the record of what retention removed.
+async fn old_operations(
+    tx: &Transaction<'_>,
+    cutoff: std::time::SystemTime,
+    schema: Option<&str>,
+    name: Option<&str>,
+) -> Result<Vec<OldOperation>, OpsError> {
+    let rows = tx
         .query(
-            "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
-             FROM softdel.operations \
-             WHERE at < $1 AND action <> $4 \
-               AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
-             ORDER BY id FOR UPDATE",
+            &format!(
+                "SELECT id, table_schema, table_name, action, marker_kind, marker_column \
+                 FROM {SCHEMA}.operations \
+                 WHERE at < $1 AND action <> $4 \
+                   AND ($2::text IS NULL OR table_schema = $2) AND ($3::text IS NULL OR table_name = $3) \
+                 ORDER BY id FOR UPDATE"
+            ),
             &[&cutoff, &schema, &name, &Action::Purge],
         )
         .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(OldOperation {
+                id: row.get(0),
+                schema: row.get(1),
+                name: row.get(2),
+                action: row.try_get(3)?,
+                marker: Marker::from_journal(row.get(4), row.get(5)),
+            })
+        })
+        .collect()
+}
+
+/// Per table, the entries to prune; and the soft deletes whose rows are
+/// to be deleted for good.
+fn tally(old: &[OldOperation]) -> (Vec<TableReport>, Vec<SoftGroup>) {
     let mut reports: Vec<TableReport> = Vec::new();
     let mut groups: Vec<SoftGroup> = Vec::new();
-    for row in &old {
-        let (id, schema, name): (i64, String, String) = (row.get(0), row.get(1), row.get(2));
+    for o in old {
+        let (id, schema, name) = (o.id, o.schema.clone(), o.name.clone());
         let display = format!("{schema}.{name}");
         match reports.iter_mut().find(|r| r.table == display) {
             Some(r) => r.entries_pruned += 1,
@@ -125,16 +177,10 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
                 entries_pruned: 1,
             }),
         }
-        let action: Action = row.try_get(3)?;
-        let marker = match (
-            row.get::<_, Option<String>>(4),
-            row.get::<_, Option<String>>(5),
-        ) {
-            (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
-            (Some(_), Some(column)) => Marker::Timestamp(column),
-            _ => continue,
+        let Some(marker) = o.marker.clone() else {
+            continue;
         };
-        if action != Action::SoftDelete {
+        if o.action != Action::SoftDelete {
             continue;
         }
         match groups
@@ -150,54 +196,55 @@ pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, Ops
             }),
         }
     }
-    delete_rows(&tx, &groups, &mut reports).await?;
-    let ids: Vec<i64> = old.iter().map(|r| r.get(0)).collect();
-    // The images go with their operations; rows an undelete being pruned
-    // restored are simply restored (by nothing the journal still holds).
-    tx.execute("DELETE FROM softdel.rows WHERE op_id = ANY($1)", &[&ids])
-        .await?;
+    (reports, groups)
+}
+
+/// Removes the operations `ids` from the journal. The images go with their
+/// operations; rows an undelete being pruned restored are simply restored
+/// (by nothing the journal still holds).
+async fn prune(tx: &Transaction<'_>, ids: &[i64]) -> Result<(), OpsError> {
     tx.execute(
-        "UPDATE softdel.rows SET restored_by = NULL WHERE restored_by = ANY($1)",
+        &format!("DELETE FROM {SCHEMA}.rows WHERE op_id = ANY($1)"),
         &[&ids],
     )
     .await?;
-    tx.execute("DELETE FROM softdel.operations WHERE id = ANY($1)", &[&ids])
-        .await?;
-    let mut report = Report {
-        cutoff: cutoff_text,
-        tables: reports,
-        dry_run: options.dry_run,
-        journal_ids: Vec::new(),
-    };
-    if options.dry_run {
-        tx.rollback().await?;
-        return Ok(report);
-    }
+    tx.execute(
+        &format!("UPDATE {SCHEMA}.rows SET restored_by = NULL WHERE restored_by = ANY($1)"),
+        &[&ids],
+    )
+    .await?;
+    tx.execute(
+        &format!("DELETE FROM {SCHEMA}.operations WHERE id = ANY($1)"),
+        &[&ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Journals the purge, one operation per table; their ids.
+async fn record(
+    tx: &Transaction<'_>,
+    report: &Report,
+    command: &str,
+) -> Result<Vec<i64>, OpsError> {
+    let mut ids = Vec::with_capacity(report.tables.len());
     for t in &report.tables {
         let (schema, name) = t.table.split_once('.').unwrap_or(("", &t.table));
         let reason = format!(
             "deleted {} rows soft-deleted before {} UTC; pruned {} journal entries",
             t.rows_deleted, report.cutoff, t.entries_pruned
         );
-        let id: i64 = tx
-            .query_one(
-                "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql, reason) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[
-                    &schema,
-                    &name,
-                    &Action::Purge,
-                    &(t.rows_deleted as i64),
-                    &options.command,
-                    &reason,
-                ],
-            )
-            .await?
-            .get(0);
-        report.journal_ids.push(id);
+        let op = journal::OwnOperation {
+            schema,
+            table: name,
+            action: Action::Purge,
+            row_count: t.rows_deleted,
+            command,
+            reason,
+        };
+        ids.push(journal::record(tx, &op).await?);
     }
-    tx.commit().await?;
-    Ok(report)
+    Ok(ids)
 }
 
 /// Deletes the rows still soft-deleted by the old operations, children
@@ -258,10 +305,10 @@ async fn delete_group(
         Marker::Timestamp(c) => format!("t.{} IS NOT NULL", quote_ident(c)),
     };
     let sql = format!(
-        "WITH old AS (SELECT {key_list} FROM softdel.rows sr \
+        "WITH old AS (SELECT {key_list} FROM {SCHEMA}.rows sr \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
            WHERE sr.op_id = ANY($1) AND sr.restored_by IS NULL), \
-         newer AS (SELECT {key_list} FROM softdel.operations o JOIN softdel.rows sr ON sr.op_id = o.id \
+         newer AS (SELECT {key_list} FROM {SCHEMA}.operations o JOIN {SCHEMA}.rows sr ON sr.op_id = o.id \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
            WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = $4 \
              AND o.id <> ALL($1)) \

@@ -1,9 +1,9 @@
 //! Which journaled operations an operator command works on.
 
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, Row};
 
 use super::OpsError;
-use crate::journal::Action;
+use crate::journal::{Action, SCHEMA};
 use crate::rules::Marker;
 
 /// How the operator chose the operations to undo.
@@ -77,107 +77,117 @@ pub async fn removals(
     client: &impl GenericClient,
     selection: &Selection,
 ) -> Result<Vec<Removal>, OpsError> {
-    const COLUMNS: &str = "id, txid, table_schema, table_name, action, marker_kind, marker_column FROM softdel.operations";
     let rows = match selection {
-        Selection::Operations(ids) => {
-            let rows = client
-                .query(
-                    &format!("SELECT {COLUMNS} WHERE id = ANY($1) ORDER BY id"),
-                    &[ids],
-                )
-                .await?;
-            for id in ids {
-                let row = rows.iter().find(|r| r.get::<_, i64>(0) == *id);
-                let Some(row) = row else {
-                    return Err(OpsError::UnknownOperation(*id));
-                };
-                let action: Action = row.try_get(4)?;
-                if !action.restorable() {
-                    return Err(OpsError::NotRestorable { id: *id, action });
-                }
-            }
-            rows
-        }
-        Selection::Transaction(txid) => {
-            let rows = client
-                .query(
-                    &format!("SELECT {COLUMNS} WHERE txid = $1 AND action = ANY($2) ORDER BY id"),
-                    &[txid, &Action::RESTORABLE.as_slice()],
-                )
-                .await?;
-            if rows.is_empty() {
-                return Err(OpsError::NothingSelected(format!(
-                    "the journal has no soft or journaled delete in transaction {txid} (see `softdel log`)"
-                )));
-            }
-            rows
-        }
+        Selection::Operations(ids) => by_id(client, ids).await?,
+        Selection::Transaction(txid) => in_transaction(client, *txid).await?,
         Selection::Table {
             table,
             since,
             until,
             user,
-        } => {
-            let (schema, name) = split_table(table);
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {COLUMNS} WHERE action = ANY($1) \
-                           AND ($2::text IS NULL OR table_schema = $2) AND table_name = $3 \
-                           AND at >= $4::text::timestamptz \
-                           AND ($5::text IS NULL OR at < $5::text::timestamptz) \
-                           AND ($6::text IS NULL OR db_user = $6) ORDER BY id"
-                    ),
-                    &[
-                        &Action::RESTORABLE.as_slice(),
-                        &schema,
-                        &name,
-                        since,
-                        until,
-                        user,
-                    ],
-                )
-                .await?;
-            if rows.is_empty() {
-                let by = user.as_ref().map_or(String::new(), |u| format!(" by {u}"));
-                let to = until
-                    .as_ref()
-                    .map_or(String::new(), |u| format!(" and before {u}"));
-                return Err(OpsError::NothingSelected(format!(
-                    "the journal has no soft or journaled delete on {table}{by} since {since}{to}"
-                )));
-            }
-            rows
-        }
+        } => on_table(client, table, since, until.as_deref(), user.as_deref()).await?,
     };
-    rows.iter()
-        .map(|r| {
-            let id: i64 = r.get(0);
-            let schema: String = r.get(2);
-            let table: String = r.get(3);
-            let action: Action = r.try_get(4)?;
-            let kind = if action != Action::SoftDelete {
-                RemovalKind::Hard
-            } else {
-                let marker = match (r.get::<_, Option<String>>(5), r.get(6)) {
-                    (Some(kind), Some(column)) if kind == "flag" => Marker::Flag(column),
-                    (Some(_), Some(column)) => Marker::Timestamp(column),
-                    _ => {
-                        return Err(OpsError::NoMarker {
-                            op: id,
-                            table: format!("{schema}.{table}"),
-                        });
-                    }
-                };
-                RemovalKind::Soft(marker)
-            };
-            Ok(Removal {
-                id,
-                txid: r.get(1),
-                schema,
-                table,
-                kind,
-            })
-        })
-        .collect()
+    rows.iter().map(removal).collect()
+}
+
+/// The journal's operations that meet `condition`, oldest first.
+fn operations_where(condition: &str) -> String {
+    format!(
+        "SELECT id, txid, table_schema, table_name, action, marker_kind, marker_column \
+         FROM {SCHEMA}.operations WHERE {condition} ORDER BY id"
+    )
+}
+
+async fn by_id(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<Row>, OpsError> {
+    let rows = client
+        .query(&operations_where("id = ANY($1)"), &[&ids])
+        .await?;
+    for id in ids {
+        let row = rows.iter().find(|r| r.get::<_, i64>(0) == *id);
+        let Some(row) = row else {
+            return Err(OpsError::UnknownOperation(*id));
+        };
+        let action: Action = row.try_get(4)?;
+        if !action.restorable() {
+            return Err(OpsError::NotRestorable { id: *id, action });
+        }
+    }
+    Ok(rows)
+}
+
+async fn in_transaction(client: &impl GenericClient, txid: i64) -> Result<Vec<Row>, OpsError> {
+    let rows = client
+        .query(
+            &operations_where("txid = $1 AND action = ANY($2)"),
+            &[&txid, &Action::RESTORABLE.as_slice()],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(OpsError::NothingSelected(format!(
+            "the journal has no soft or journaled delete in transaction {txid} (see `softdel log`)"
+        )));
+    }
+    Ok(rows)
+}
+
+async fn on_table(
+    client: &impl GenericClient,
+    table: &str,
+    since: &str,
+    until: Option<&str>,
+    user: Option<&str>,
+) -> Result<Vec<Row>, OpsError> {
+    let (schema, name) = split_table(table);
+    let rows = client
+        .query(
+            &operations_where(
+                "action = ANY($1) \
+                 AND ($2::text IS NULL OR table_schema = $2) AND table_name = $3 \
+                 AND at >= $4::text::timestamptz \
+                 AND ($5::text IS NULL OR at < $5::text::timestamptz) \
+                 AND ($6::text IS NULL OR db_user = $6)",
+            ),
+            &[
+                &Action::RESTORABLE.as_slice(),
+                &schema,
+                &name,
+                &since,
+                &until,
+                &user,
+            ],
+        )
+        .await?;
+    if rows.is_empty() {
+        let by = user.map_or(String::new(), |u| format!(" by {u}"));
+        let to = until.map_or(String::new(), |u| format!(" and before {u}"));
+        return Err(OpsError::NothingSelected(format!(
+            "the journal has no soft or journaled delete on {table}{by} since {since}{to}"
+        )));
+    }
+    Ok(rows)
+}
+
+fn removal(r: &Row) -> Result<Removal, OpsError> {
+    let id: i64 = r.get(0);
+    let schema: String = r.get(2);
+    let table: String = r.get(3);
+    let action: Action = r.try_get(4)?;
+    let kind = if action != Action::SoftDelete {
+        RemovalKind::Hard
+    } else {
+        let Some(marker) = Marker::from_journal(r.get(5), r.get(6)) else {
+            return Err(OpsError::NoMarker {
+                op: id,
+                table: format!("{schema}.{table}"),
+            });
+        };
+        RemovalKind::Soft(marker)
+    };
+    Ok(Removal {
+        id,
+        txid: r.get(1),
+        schema,
+        table,
+        kind,
+    })
 }

@@ -3,111 +3,143 @@
 //!
 //! sqlparser (PostgreSqlDialect) finds the statements: DELETEs at any depth
 //! (top level, in CTEs, after PREPARE or EXPLAIN), TRUNCATE, DROP, MERGE.
-//! The client's text is then edited by byte offsets, never re-printed.
+//! Each statement is analysed on its own (`statement`); the client's text
+//! is then edited by byte offsets, never re-printed.
 //! Known gaps of the parser are closed before it runs: `DELETE FROM ONLY t`
 //! (read as a table named "only") and `DELETE FROM t *` (rejected) have
 //! those tokens blanked in the parser's copy, so the parser sees
 //! `DELETE FROM t` while the edits keep the client's `ONLY` and `*`.
 
-use sqlparser::ast::{MergeAction, ObjectName, ObjectNamePart, ObjectType, SetExpr, Statement};
+use sqlparser::ast::{SetExpr, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
-use std::ops::{ControlFlow, Range};
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+use std::ops::Range;
 
-use super::delete::{self, Edit, Plan, Position};
+use super::delete::Edit;
 use super::lex::{self, Tok, next_significant};
-use super::refusal::{Reason, Refusal};
-use super::site::{self, fold_ident};
+use super::refusal::Refusal;
+use super::site::fold_ident;
+use super::statement::{Statement1, Text};
 use super::template::Template;
+use super::words::{ends_in_word, starts_with_word};
 use super::{Action, Decision, Lexing, Rewrite, Shape, fallback};
-use crate::rules::{Applies, Mode, OnParseError, Rules};
-
-/// The schema softdel's journal lives in: never deleted from through the
-/// proxy.
-pub const JOURNAL_SCHEMA: &str = "softdel";
+use crate::rules::Rules;
 
 /// Analyses a text that the fast path found suspect.
 pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decision {
-    // Without standard_conforming_strings a backslash escapes a quote in
-    // any string; sqlparser would read such a text differently from the
-    // server.
-    if !lexing.standard_conforming_strings && sql.contains('\\') {
-        return fallback::decide(sql, rules, nonce);
-    }
-    let Some((toks, mut spanned)) = lex::tokenize(sql) else {
+    let Some(Parsed {
+        toks,
+        spanned,
+        statements,
+    }) = parse(sql, lexing)
+    else {
         return fallback::decide(sql, rules, nonce);
     };
-    blank_parser_gaps(&toks, &mut spanned);
-    let parsed = match Parser::new(&PostgreSqlDialect {})
-        .with_tokens_with_locations(spanned.clone())
-        .parse_statements()
-    {
-        Ok(parsed) => parsed,
-        Err(_) => return fallback::decide(sql, rules, nonce),
-    };
-    let ranges = lex::statements(&toks);
-    if ranges.len() != parsed.len() {
-        return fallback::decide(sql, rules, nonce);
-    }
     let text = Text {
         sql,
         toks: &toks,
         spanned: &spanned,
     };
-    let mut edits = Vec::new();
-    let mut actions = Vec::new();
-    let mut shapes = Vec::with_capacity(parsed.len());
-    let mut prepared = Vec::new();
-    for (statement, range) in parsed.iter().zip(ranges) {
-        let mut analysis = Statement1 {
-            text: &text,
-            range,
-            rules,
-            nonce,
-            edits: Vec::new(),
-            actions: Vec::new(),
-            shape: None,
-        };
-        match analysis.run(statement) {
-            Ok(()) => {
-                edits.append(&mut analysis.edits);
-                actions.append(&mut analysis.actions);
-                let shape = analysis.shape.take();
-                match (statement, shape) {
-                    // What EXECUTE of it returns, later.
-                    (Statement::Prepare { name, .. }, Some(shape)) => {
-                        prepared.push((fold_ident(&name.value, name.quote_style), shape));
-                        shapes.push(None);
-                    }
-                    (statement, shape) => shapes.push(shape.filter(|_| returns_delete(statement))),
-                }
-            }
-            Err(refusal) => {
-                shapes.push(None);
-                let (start, end) = analysis.bounds();
-                edits.push(Edit {
-                    start,
-                    end,
-                    text: refusal.statement(nonce).as_str().into(),
-                });
-                actions.push(Action::Refuse(refusal));
-            }
-        }
+    let mut outcome = Outcome::default();
+    for (statement, range) in statements {
+        let mut analysis = Statement1::new(&text, range, rules, nonce);
+        let result = analysis.run(&statement);
+        outcome.add(&statement, analysis, result);
     }
-    if edits.is_empty() {
+    if outcome.edits.is_empty() {
         return Decision::Pass;
     }
-    let Some(template) = apply(sql, edits) else {
+    let Some(template) = apply(sql, outcome.edits) else {
         return fallback::decide(sql, rules, nonce);
     };
     Decision::Rewrite(std::sync::Arc::new(Rewrite {
         template,
-        shapes,
-        prepared,
-        actions,
+        shapes: outcome.shapes,
+        prepared: outcome.prepared,
+        actions: outcome.actions,
     }))
+}
+
+/// A text as sqlparser reads it: its tokens, and its statements with the
+/// tokens each spans.
+struct Parsed {
+    toks: Vec<Tok>,
+    spanned: Vec<TokenWithSpan>,
+    statements: Vec<(Statement, Range<usize>)>,
+}
+
+/// `None` where sqlparser cannot be trusted to read the text as the
+/// server will: the fallback decides then.
+fn parse(sql: &str, lexing: Lexing) -> Option<Parsed> {
+    // Without standard_conforming_strings a backslash escapes a quote in
+    // any string; sqlparser would read such a text differently from the
+    // server.
+    if !lexing.standard_conforming_strings && sql.contains('\\') {
+        return None;
+    }
+    let (toks, mut spanned) = lex::tokenize(sql)?;
+    blank_parser_gaps(&toks, &mut spanned);
+    let parsed = Parser::new(&PostgreSqlDialect {})
+        .with_tokens_with_locations(spanned.clone())
+        .parse_statements()
+        .ok()?;
+    let ranges = lex::statements(&toks);
+    if ranges.len() != parsed.len() {
+        return None;
+    }
+    Some(Parsed {
+        toks,
+        spanned,
+        statements: parsed.into_iter().zip(ranges).collect(),
+    })
+}
+
+/// What the statements of a text add up to, before the edits are made.
+#[derive(Default)]
+struct Outcome {
+    edits: Vec<Edit>,
+    actions: Vec<Action>,
+    shapes: Vec<Option<Shape>>,
+    prepared: Vec<(String, Shape)>,
+}
+
+impl Outcome {
+    /// Adds one statement's analysis: its edits, or its refusal in its place.
+    fn add(&mut self, statement: &Statement, analysis: Statement1, result: Result<(), Refusal>) {
+        match result {
+            Ok(()) => self.add_rewrite(statement, analysis),
+            Err(refusal) => self.add_refusal(&analysis, refusal),
+        }
+    }
+
+    fn add_rewrite(&mut self, statement: &Statement, mut analysis: Statement1) {
+        self.edits.append(&mut analysis.edits);
+        self.actions.append(&mut analysis.actions);
+        match (statement, analysis.shape) {
+            // What EXECUTE of it returns, later.
+            (Statement::Prepare { name, .. }, Some(shape)) => {
+                let name = fold_ident(&name.value, name.quote_style);
+                self.prepared.push((name, shape));
+                self.shapes.push(None);
+            }
+            (statement, shape) => self
+                .shapes
+                .push(shape.filter(|_| returns_delete(statement))),
+        }
+    }
+
+    fn add_refusal(&mut self, analysis: &Statement1, refusal: Refusal) {
+        let (start, end) = analysis.bounds();
+        self.edits.push(Edit {
+            start,
+            end,
+            text: refusal.statement(analysis.nonce).as_str().into(),
+        });
+        self.actions.push(Action::Refuse(refusal));
+        self.shapes.push(None);
+    }
 }
 
 /// Whether a statement's own result is its DELETE's (not a PREPARE's or
@@ -155,285 +187,6 @@ fn blank_parser_gaps(toks: &[Tok], spanned: &mut [TokenWithSpan]) {
     }
 }
 
-struct Text<'a> {
-    sql: &'a str,
-    toks: &'a [Tok],
-    spanned: &'a [TokenWithSpan],
-}
-
-impl Text<'_> {
-    fn token_at(&self, location: Location) -> Option<usize> {
-        self.spanned.iter().position(|t| t.span.start == location)
-    }
-}
-
-/// The analysis of one statement of the text.
-struct Statement1<'a> {
-    text: &'a Text<'a>,
-    range: Range<usize>,
-    rules: &'a Rules,
-    nonce: &'a str,
-    edits: Vec<Edit>,
-    actions: Vec<Action>,
-    shape: Option<Shape>,
-}
-
-/// A DELETE found in a statement, and the client's CTE it stands in.
-struct Found {
-    location: Location,
-    cte: Option<(String, Location)>,
-}
-
-impl<'a> Statement1<'a> {
-    /// The statement's text, from its first token to its last.
-    fn bounds(&self) -> (usize, usize) {
-        let toks = &self.text.toks[self.range.clone()];
-        let first = toks.iter().find(|t| !t.is_trivia()).map_or(0, |t| t.start);
-        let last = toks
-            .iter()
-            .rev()
-            .find(|t| !t.is_trivia())
-            .map_or(0, |t| t.end);
-        (first, last)
-    }
-
-    /// The statement as the client sent it, comments included (for the
-    /// journal).
-    fn statement_sql(&self) -> &'a str {
-        let toks = &self.text.toks[self.range.clone()];
-        let sql: &'a str = self.text.sql;
-        match (toks.first(), toks.last()) {
-            (Some(first), Some(last)) => sql[first.start..last.end].trim(),
-            _ => "",
-        }
-    }
-
-    fn refuse(&self, reason: Reason, table: &str) -> Refusal {
-        Refusal {
-            reason,
-            table: table.to_owned(),
-            sql: self.statement_sql().to_owned(),
-        }
-    }
-
-    fn run(&mut self, statement: &Statement) -> Result<(), Refusal> {
-        match statement {
-            Statement::Truncate(truncate) => {
-                for target in &truncate.table_names {
-                    self.protect(&target.name, Reason::Truncate)?;
-                }
-            }
-            Statement::Drop {
-                object_type: ObjectType::Table,
-                names,
-                ..
-            } => {
-                for name in names {
-                    self.protect(name, Reason::Drop)?;
-                }
-            }
-            Statement::Drop {
-                object_type: ObjectType::Schema,
-                names,
-                ..
-            } => {
-                for name in names {
-                    self.protect_schema(name)?;
-                }
-            }
-            _ => {}
-        }
-        let mut found = Vec::new();
-        let mut merges = Vec::new();
-        let _ = sqlparser::ast::visit_statements(statement, |s| {
-            match s {
-                Statement::Delete(d) => found.push(Found {
-                    location: d.delete_token.0.span.start,
-                    cte: None,
-                }),
-                Statement::Merge(m) => merges.push(m.clone()),
-                _ => {}
-            }
-            ControlFlow::<()>::Continue(())
-        });
-        for merge in &merges {
-            let deletes = merge
-                .clauses
-                .iter()
-                .any(|c| matches!(c.action, MergeAction::Delete { .. }));
-            // Its DELETE is not rewritten: the guard journals (or refuses)
-            // what it removes; `on_parse_error: refuse` refuses it here.
-            let refuse = self.rules.defaults.on_parse_error == OnParseError::Refuse;
-            if let (true, true, sqlparser::ast::TableFactor::Table { name, .. }) =
-                (deletes, refuse, &merge.table)
-            {
-                self.protect(name, Reason::Unanalysable)?;
-            }
-        }
-        mark_ctes(statement, &mut found);
-        for (index, f) in found.iter().enumerate() {
-            self.delete(f, index + 1)?;
-        }
-        Ok(())
-    }
-
-    /// Refuses `reason` when the table's rule protects it.
-    fn protect(&self, name: &ObjectName, reason: Reason) -> Result<(), Refusal> {
-        let (schema, table) = split_name(name);
-        let protected = schema.as_deref() == Some(JOURNAL_SCHEMA)
-            || self.rules.lookup(schema.as_deref(), &table).mode() != Mode::Allow;
-        if protected {
-            return Err(self.refuse(reason, &name.to_string()));
-        }
-        Ok(())
-    }
-
-    /// DROP SCHEMA of a schema a rule names.
-    fn protect_schema(&self, name: &ObjectName) -> Result<(), Refusal> {
-        let (_, schema) = split_name(name);
-        let named =
-            self.rules.tables.iter().any(|r| {
-                r.mode != Mode::Allow && r.table.schema.as_deref() == Some(schema.as_str())
-            });
-        if named || schema == JOURNAL_SCHEMA {
-            return Err(self.refuse(Reason::Drop, &format!("{} (schema)", name)));
-        }
-        Ok(())
-    }
-
-    fn delete(&mut self, found: &Found, index: usize) -> Result<(), Refusal> {
-        let text = self.text;
-        // A DELETE the proxy cannot rewrite (where it stands, or its form)
-        // goes through with `on_parse_error: pass`: the guard journals or
-        // refuses what it removes.
-        let pass = self.rules.defaults.on_parse_error == OnParseError::Pass;
-        let unanalysable = |s: &Self, table: &str| {
-            if pass {
-                Ok(())
-            } else {
-                Err(s.refuse(Reason::Unanalysable, table))
-            }
-        };
-        let Some(i) = text.token_at(found.location) else {
-            return unanalysable(self, "(unknown)");
-        };
-        let Some(site) = site::read(text.toks, i) else {
-            return unanalysable(self, "(unknown)");
-        };
-        let written = &text.sql[site.name.0..site.name.1];
-        let applies = self.rules.lookup(site.schema.as_deref(), &site.table);
-        let mode = applies.mode();
-        let limit = applies.max_rows();
-        let blocked = || self.refuse(Reason::Blocked { rows: None }, written);
-        if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
-            return Err(blocked());
-        }
-        if mode == Mode::Allow && limit.is_none() {
-            return Ok(());
-        }
-        let Some(position) = self.position(i, found, index) else {
-            return unanalysable(self, written);
-        };
-        let marker = match &applies {
-            Applies::Listed(rule) => rule.marker.as_ref(),
-            Applies::Unlisted(_) => None,
-        };
-        let plan = Plan {
-            mode,
-            marker,
-            limit,
-            table: written,
-            statement: self.statement_sql(),
-            nonce: self.nonce,
-        };
-        if let Some(shape) = delete::rewrite(text.sql, &site, &plan, &position, &mut self.edits) {
-            self.shape = Some(shape);
-        }
-        self.actions.push(match mode {
-            Mode::Soft => Action::SoftDelete {
-                table: written.to_owned(),
-                limit,
-            },
-            Mode::Journal => Action::JournalDelete {
-                table: written.to_owned(),
-                limit,
-            },
-            Mode::Block => Action::BlockUnlessEmpty {
-                table: written.to_owned(),
-            },
-            _ => Action::LimitOnly {
-                table: written.to_owned(),
-                limit: limit.unwrap_or(0),
-            },
-        });
-        Ok(())
-    }
-
-    /// Top of the statement, or directly inside one of its CTEs; anything
-    /// else is not rewritten.
-    fn position(&self, i: usize, found: &Found, index: usize) -> Option<Position> {
-        let toks = &self.text.toks[self.range.start..i];
-        let mut depth = 0i32;
-        let mut with_before = false;
-        for t in toks {
-            match t.token {
-                Token::LParen | Token::LBracket => depth += 1,
-                Token::RParen | Token::RBracket => depth -= 1,
-                _ if depth == 0 && t.is_keyword(Keyword::WITH) => with_before = true,
-                _ => {}
-            }
-        }
-        match (&found.cte, depth) {
-            (None, 0) => Some(Position::Top { with_before }),
-            (Some((name, close)), 1) => {
-                let close = self.text.token_at(*close)?;
-                Some(Position::Cte {
-                    name: name.clone(),
-                    close_end: self.text.toks[close].end,
-                    index,
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-/// Marks the DELETEs that are the body of one of the statement's own CTEs.
-fn mark_ctes(statement: &Statement, found: &mut [Found]) {
-    let query = match statement {
-        Statement::Query(q) => q,
-        _ => return,
-    };
-    let Some(with) = &query.with else { return };
-    for cte in &with.cte_tables {
-        if let SetExpr::Delete(Statement::Delete(d)) = cte.query.body.as_ref() {
-            let location = d.delete_token.0.span.start;
-            if let Some(f) = found.iter_mut().find(|f| f.location == location) {
-                let alias = &cte.alias.name;
-                let name = match alias.quote_style {
-                    None => alias.value.clone(),
-                    Some(_) => format!("\"{}\"", alias.value.replace('"', "\"\"")),
-                };
-                f.cte = Some((name, cte.closing_paren_token.0.span.start));
-            }
-        }
-    }
-}
-
-/// A name's folded schema (if written) and table.
-fn split_name(name: &ObjectName) -> (Option<String>, String) {
-    let mut parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|p| match p {
-            ObjectNamePart::Identifier(i) => fold_ident(&i.value, i.quote_style),
-            ObjectNamePart::Function(f) => f.name.value.clone(),
-        })
-        .collect();
-    let table = parts.pop().unwrap_or_default();
-    (parts.pop(), table)
-}
-
 /// The client's text with the edits made.
 fn apply(sql: &str, mut edits: Vec<Edit>) -> Option<Template> {
     // Stable: edits at one offset stay in the order they were made.
@@ -459,18 +212,4 @@ fn apply(sql: &str, mut edits: Vec<Edit>) -> Option<Template> {
     }
     out.push(&sql[at..]);
     Some(out)
-}
-
-/// Characters that continue an identifier or keyword (PostgreSQL's
-/// `ident_cont`, with any non-ASCII character).
-fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '$'
-}
-
-fn ends_in_word(text: &str) -> bool {
-    text.chars().next_back().is_some_and(is_word_char)
-}
-
-fn starts_with_word(text: &str) -> bool {
-    text.chars().next().is_some_and(is_word_char)
 }

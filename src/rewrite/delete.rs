@@ -31,6 +31,7 @@ use super::sql::{dollar_literal, literal};
 use super::template::{Hole, Template};
 use super::{Shape, count_column, image_column, op_column};
 use crate::guard::table::proxy_trigger;
+use crate::journal::SCHEMA;
 use crate::rules::{Marker, Mode, quote_if_needed};
 
 /// Replace bytes `start..end` of the client's text (`start == end`
@@ -60,8 +61,7 @@ pub enum Position {
 /// What to do to the DELETE.
 pub struct Plan<'a> {
     /// Soft, Journal, Block, or Allow (with a limit).
-    pub mode: Mode,
-    pub marker: Option<&'a Marker>,
+    pub mode: &'a Mode,
     pub limit: Option<u64>,
     /// The table as messages name it.
     pub table: &'a str,
@@ -81,26 +81,32 @@ pub fn rewrite(
 ) -> Option<Shape> {
     let mut edit = |start: usize, end: usize, text: Template| edits.push(Edit { start, end, text });
     let table_literal = literal(&sql[site.name.0..site.name.1]);
-    match (plan.mode, plan.marker) {
-        (Mode::Soft, Some(marker)) => {
+    match plan.mode {
+        Mode::Soft(marker) => {
             soft(sql, site, plan, marker, &table_literal, &mut edit);
             let top = matches!(position, Position::Top { .. });
             top.then(|| Shape::Update(plan.table.into()))
         }
-        (Mode::Journal | Mode::Block, _) => {
-            let check = format!(
-                "softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
-                proxy_trigger(plan.mode)
-            );
+        Mode::Journal | Mode::Block => {
+            let check = format!("{} AND ", proxy_check(&table_literal, false));
             let mut condition = Template::from("(SELECT ");
             condition.push(&check).append(&context(plan.statement));
             condition.push(" IS NOT NULL)");
             and_where(site, condition, &mut edit);
             let top = matches!(position, Position::Top { .. });
-            (top && plan.mode == Mode::Journal).then(|| Shape::Journal(plan.table.into()))
+            (top && *plan.mode == Mode::Journal).then(|| Shape::Journal(plan.table.into()))
         }
-        _ => limited(site, plan, position, &mut edit),
+        Mode::Allow => limited(site, plan, position, &mut edit),
     }
+}
+
+/// The guard's check that it is installed on the table (it fails with
+/// SD005 where it is not), for a statement on a table, soft or not.
+fn proxy_check(table_literal: &str, soft: bool) -> String {
+    format!(
+        "{SCHEMA}.proxy_check({table_literal}::pg_catalog.regclass, '{}')",
+        proxy_trigger(soft)
+    )
 }
 
 /// `pg_catalog.set_config('softdel.context', ..., true)` for the guard (see
@@ -162,8 +168,8 @@ fn soft(
     // marked (and not at all when none is).
     let mut set = Template::from(
         format!(
-            " SET {column} = (SELECT {value} WHERE softdel.proxy_check({table_literal}::pg_catalog.regclass, '{}') AND ",
-            proxy_trigger(Mode::Soft)
+            " SET {column} = (SELECT {value} WHERE {} AND ",
+            proxy_check(table_literal, true)
         )
         .as_str(),
     );
@@ -239,7 +245,7 @@ fn limited(
                 edit(site.end, site.end, " RETURNING 1".into());
             }
             let probe = format!(
-                ", softdel_limit_{index} AS (INSERT INTO softdel.row_limit (n) \
+                ", softdel_limit_{index} AS (INSERT INTO {SCHEMA}.row_limit (n) \
                  SELECT softdel_n.n FROM (SELECT pg_catalog.count(*) AS n FROM {name}) softdel_n \
                  WHERE {} IS NOT NULL)",
                 check("softdel_n.n")

@@ -8,7 +8,9 @@
 //! `on_parse_error`; the others pass.
 
 use super::refusal::{Reason, Refusal};
+use super::words::contains_word;
 use super::{Action, Decision, Rewrite};
+use crate::journal;
 use crate::rules::{Mode, OnParseError, Rules};
 
 pub fn decide(sql: &str, rules: &Rules, nonce: &str) -> Decision {
@@ -39,33 +41,11 @@ fn protected_table_in(sql: &str, rules: &Rules) -> Option<String> {
             return Some(rule.table.to_string());
         }
     }
-    if contains_word(&lower, super::analyze::JOURNAL_SCHEMA) {
-        return Some(super::analyze::JOURNAL_SCHEMA.to_owned());
+    if contains_word(&lower, journal::SCHEMA) {
+        return Some(journal::SCHEMA.to_owned());
     }
     if rules.defaults.on_delete != Mode::Allow || lower.contains("u&\"") {
         return Some("(unknown)".to_owned());
     }
     None
-}
-
-fn contains_word(text: &str, word: &str) -> bool {
-    let is_ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
-    text.match_indices(word).any(|(at, _)| {
-        !is_ident(text[..at].chars().next_back())
-            && !is_ident(text[at + word.len()..].chars().next())
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_word;
-
-    #[test]
-    fn words_are_whole() {
-        assert!(contains_word("delete from orders;", "orders"));
-        assert!(contains_word("delete from \"orders\"", "orders"));
-        assert!(contains_word("s.orders", "orders"));
-        assert!(!contains_word("delete from orders_archive", "orders"));
-        assert!(!contains_word("delete from preorders", "orders"));
-    }
 }

@@ -4,10 +4,11 @@
 //! - `scan`: the fast path; most statements cannot destroy rows and go
 //!   through after one cheap pass over their text.
 //! - `analyze`: sqlparser finds DELETE, TRUNCATE, DROP and MERGE wherever
-//!   they stand; `site` and `delete` turn a DELETE into the statement that
-//!   soft-deletes or journals it; `refusal` turns what is refused into a
-//!   statement that fails inside PostgreSQL; `fallback` decides for what
-//!   the parser cannot read.
+//!   they stand, `statement` by statement; `site` and `delete` turn a
+//!   DELETE into the statement that soft-deletes or journals it; `refusal`
+//!   turns what is refused into a statement that fails inside PostgreSQL;
+//!   `fallback` decides for what the parser cannot read; `words` finds
+//!   where words begin and end for both.
 //! - `engine`: the per-proxy cache of decisions.
 
 mod analyze;
@@ -23,7 +24,9 @@ mod scan;
 mod shape;
 mod site;
 mod sql;
+mod statement;
 mod template;
+mod words;
 
 #[cfg(test)]
 mod tests;
@@ -116,7 +119,8 @@ impl std::fmt::Display for Action {
             }
             Action::BlockUnlessEmpty { table } => write!(
                 f,
-                "delete on block table {table}: refused by the guard (SD001) if it would remove any row"
+                "delete on block table {table}: refused by the guard ({}) if it would remove any row",
+                sqlstate::BLOCKED
             ),
             Action::Refuse(r) => write!(
                 f,

@@ -11,6 +11,7 @@
 //! the client cannot know) and replaces the error with the one below.
 
 use super::sql::{hex, literal, unhex};
+use crate::text::plural;
 
 /// Why a statement was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,11 +93,11 @@ impl Refusal {
             ),
             Reason::Blocked { rows: Some(rows) } => format!(
                 "DELETE on table {t} refused: the table is protected (on_delete: block) and the statement would remove {}; nothing was deleted",
-                plural(rows)
+                plural(rows, "row")
             ),
             Reason::RowLimit { rows, limit } => format!(
                 "DELETE on table {t} refused: it would remove {}, over the limit of {limit}; nothing was deleted",
-                plural(rows)
+                plural(rows, "row")
             ),
             Reason::Truncate => format!(
                 "TRUNCATE of table {t} refused: the table is protected; nothing was deleted"
@@ -134,10 +135,10 @@ impl Refusal {
             _ => (String::new(), String::new()),
         };
         format!(
-            "softdel:{nonce}:{}:{rows}:{limit}:{}:{}",
+            "{}{}:{rows}{}",
+            marker_start(nonce),
             self.reason.kind(),
-            hex(&self.table),
-            hex(&self.sql)
+            marker_tail(&limit, &self.table, &self.sql)
         )
     }
 
@@ -150,7 +151,7 @@ impl Refusal {
 
     /// Reads a refusal back from the text of a server error.
     pub fn from_error(message: &str, nonce: &str) -> Option<Refusal> {
-        let prefix = format!("softdel:{nonce}:");
+        let prefix = marker_start(nonce);
         let start = message.find(&prefix)? + prefix.len();
         let rest = &message[start..];
         let rest = &rest[..rest.find('"').unwrap_or(rest.len())];
@@ -180,11 +181,15 @@ impl Refusal {
     }
 }
 
-fn plural(rows: u64) -> String {
-    match rows {
-        1 => "1 row".to_owned(),
-        n => format!("{n} rows"),
-    }
+/// Where a marker starts. The whole is `softdel:NONCE:KIND:ROWS:LIMIT:TABLE:SQL`,
+/// the table and the statement in hex.
+fn marker_start(nonce: &str) -> String {
+    format!("softdel:{nonce}:")
+}
+
+/// What follows a marker's row count.
+fn marker_tail(limit: &str, table: &str, sql: &str) -> String {
+    format!(":{limit}:{}:{}", hex(table), hex(sql))
 }
 
 /// The row-limit check inside a rewritten statement: NULL when `count` (an
@@ -192,8 +197,8 @@ fn plural(rows: u64) -> String {
 /// marker when it is over. (`count` is cast to text: `text || bigint` is a
 /// SQL function the planner would inline, parsing it, at every planning.)
 pub fn limit_check(count: &str, limit: u64, table: &str, sql: &str, nonce: &str) -> String {
-    let prefix = format!("softdel:{nonce}:limit:");
-    let suffix = format!(":{limit}:{}:{}", hex(table), hex(sql));
+    let prefix = format!("{}limit:", marker_start(nonce));
+    let suffix = marker_tail(&limit.to_string(), table, sql);
     format!(
         "(CASE WHEN {count} > {limit} THEN ({} || ({count})::pg_catalog.text || {})::pg_catalog.int4 END)",
         literal(&prefix),

@@ -103,15 +103,42 @@ impl<'de> Deserialize<'de> for Tables {
     }
 }
 
+/// `on_delete` as the file spells it: a soft table's marker is a key of
+/// its own.
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum OnDelete {
+    Soft,
+    Journal,
+    Block,
+    Allow,
+}
+
+impl OnDelete {
+    /// The mode it names, but for `soft`, which needs a marker.
+    fn unmarked(self) -> Option<Mode> {
+        match self {
+            OnDelete::Soft => None,
+            OnDelete::Journal => Some(Mode::Journal),
+            OnDelete::Block => Some(Mode::Block),
+            OnDelete::Allow => Some(Mode::Allow),
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(from = "RawDefaultsFields")]
-struct RawDefaults(Defaults);
+struct RawDefaults {
+    defaults: Defaults,
+    /// `on_delete: soft`, refused once the text is at hand to point at it.
+    soft: bool,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDefaultsFields {
     max_rows: Option<u64>,
-    on_delete: Option<Mode>,
+    on_delete: Option<OnDelete>,
     on_parse_error: Option<OnParseError>,
     outside_proxy: Option<OutsideProxy>,
 }
@@ -119,18 +146,24 @@ struct RawDefaultsFields {
 impl From<RawDefaultsFields> for RawDefaults {
     fn from(raw: RawDefaultsFields) -> RawDefaults {
         let fallback = Defaults::default();
-        RawDefaults(Defaults {
-            max_rows: limit(raw.max_rows.or(fallback.max_rows)),
-            on_delete: raw.on_delete.unwrap_or(fallback.on_delete),
-            on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
-            outside_proxy: raw.outside_proxy.unwrap_or(fallback.outside_proxy),
-        })
+        RawDefaults {
+            defaults: Defaults {
+                max_rows: limit(raw.max_rows.or(fallback.max_rows)),
+                on_delete: raw
+                    .on_delete
+                    .and_then(OnDelete::unmarked)
+                    .unwrap_or(fallback.on_delete),
+                on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
+                outside_proxy: raw.outside_proxy.unwrap_or(fallback.outside_proxy),
+            },
+            soft: raw.on_delete == Some(OnDelete::Soft),
+        }
     }
 }
 
 struct RawTable {
+    /// `None`: the default's.
     mode: Option<Mode>,
-    marker: Option<Marker>,
     max_rows: Option<u64>,
     outside_proxy: Option<OutsideProxy>,
 }
@@ -138,7 +171,7 @@ struct RawTable {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTableFields {
-    on_delete: Option<Mode>,
+    on_delete: Option<OnDelete>,
     flag: Option<String>,
     timestamp: Option<String>,
     max_rows: Option<u64>,
@@ -157,27 +190,28 @@ impl TryFrom<RawTableFields> for RawTable {
             (None, Some(ts)) => Some(Marker::Timestamp(parse_identifier(&ts)?)),
             (None, None) => None,
         };
-        match (raw.on_delete, &marker) {
-            (Some(Mode::Soft), None) => Err("on_delete: soft needs `flag: COLUMN` (a boolean \
-                 column set false on delete) or `timestamp: COLUMN` (set to now() on delete)"
-                .to_owned()),
-            (Some(mode), Some(_)) if mode != Mode::Soft => Err(format!(
-                "`flag` and `timestamp` only apply to soft tables, and this one is `{}`",
-                mode.as_str()
-            )),
-            (None, Some(_)) => Ok(RawTable {
-                mode: Some(Mode::Soft),
-                marker,
-                max_rows: raw.max_rows,
-                outside_proxy: raw.outside_proxy,
-            }),
-            (mode, _) => Ok(RawTable {
-                mode,
-                marker,
-                max_rows: raw.max_rows,
-                outside_proxy: raw.outside_proxy,
-            }),
-        }
+        let mode = match (raw.on_delete, marker) {
+            (Some(OnDelete::Soft), None) => {
+                return Err(
+                    "on_delete: soft needs `flag: COLUMN` (a boolean column set false \
+                     on delete) or `timestamp: COLUMN` (set to now() on delete)"
+                        .to_owned(),
+                );
+            }
+            (Some(OnDelete::Soft) | None, Some(marker)) => Some(Mode::Soft(marker)),
+            (on_delete, None) => on_delete.and_then(OnDelete::unmarked),
+            (Some(on_delete), Some(_)) => {
+                let mode = on_delete.unmarked().map_or("soft", |m| m.as_str());
+                return Err(format!(
+                    "`flag` and `timestamp` only apply to soft tables, and this one is `{mode}`"
+                ));
+            }
+        };
+        Ok(RawTable {
+            mode,
+            max_rows: raw.max_rows,
+            outside_proxy: raw.outside_proxy,
+        })
     }
 }
 
@@ -185,8 +219,8 @@ impl RawRules {
     /// Checks each table's rule; an error names the table and points at its
     /// key in `text` (serde knows no positions once deserialization is done).
     fn into_rules(self, text: &str, file: &Path) -> Result<Rules, RulesError> {
-        let defaults = self.defaults.0;
-        if defaults.on_delete == Mode::Soft {
+        let RawDefaults { defaults, soft } = self.defaults;
+        if soft {
             let defaults_line = key_position(text, "defaults", 0).map_or(0, |(line, _)| line);
             return Err(RulesError {
                 file: file.to_owned(),
@@ -214,8 +248,8 @@ impl RawRules {
                     "table {table} is listed twice (names fold to lower case unless quoted)"
                 )));
             }
-            let mode = raw.mode.unwrap_or(defaults.on_delete);
-            if raw.outside_proxy.is_some() && mode != Mode::Soft {
+            let mode = raw.mode.unwrap_or_else(|| defaults.on_delete.clone());
+            if raw.outside_proxy.is_some() && !mode.is_soft() {
                 return Err(at_key(format!(
                     "`outside_proxy` only applies to soft tables, and this one is `{}`",
                     mode.as_str()
@@ -224,7 +258,6 @@ impl RawRules {
             tables.push(TableRule {
                 table,
                 mode,
-                marker: raw.marker,
                 max_rows: match raw.max_rows {
                     Some(n) => limit(Some(n)),
                     None => defaults.max_rows,

@@ -3,11 +3,10 @@
 use super::TableName;
 
 /// What a DELETE on a table becomes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// The rows stay, marked deleted (flag or timestamp column), journaled.
-    Soft,
+    /// The rows stay, marked deleted by this column, journaled.
+    Soft(Marker),
     /// The rows are really deleted; every row image is journaled.
     Journal,
     /// DELETE, TRUNCATE and DROP are refused.
@@ -17,12 +16,24 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
-            Mode::Soft => "soft",
+            Mode::Soft(_) => "soft",
             Mode::Journal => "journal",
             Mode::Block => "block",
             Mode::Allow => "allow",
+        }
+    }
+
+    pub fn is_soft(&self) -> bool {
+        matches!(self, Mode::Soft(_))
+    }
+
+    /// A soft table's marker column.
+    pub fn marker(&self) -> Option<&Marker> {
+        match self {
+            Mode::Soft(marker) => Some(marker),
+            _ => None,
         }
     }
 }
@@ -78,13 +89,46 @@ pub enum Marker {
     Timestamp(String),
 }
 
+impl Marker {
+    /// `flag` or `timestamp`: its key in a rules file, and its name in the
+    /// journal and the guard's records (`marker_kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Marker::Flag(_) => "flag",
+            Marker::Timestamp(_) => "timestamp",
+        }
+    }
+
+    pub fn column(&self) -> &str {
+        match self {
+            Marker::Flag(c) | Marker::Timestamp(c) => c,
+        }
+    }
+
+    /// The marker the journal recorded (`marker_kind`, `marker_column`),
+    /// if it recorded one.
+    pub fn from_journal(kind: Option<String>, column: Option<String>) -> Option<Marker> {
+        match (kind?.as_str(), column?) {
+            ("flag", column) => Some(Marker::Flag(column)),
+            (_, column) => Some(Marker::Timestamp(column)),
+        }
+    }
+
+    /// The PostgreSQL types its column may have (`pg_type.typname`), and
+    /// what people call them.
+    pub fn column_types(&self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Marker::Flag(_) => (&["bool"], "boolean"),
+            Marker::Timestamp(_) => (&["timestamptz", "timestamp"], "timestamp"),
+        }
+    }
+}
+
 /// The rule for one table, with the defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableRule {
     pub table: TableName,
     pub mode: Mode,
-    /// Set for soft tables, and only for them.
-    pub marker: Option<Marker>,
     /// Most rows one DELETE may remove; `None` means no limit.
     pub max_rows: Option<u64>,
     /// Soft tables: what a physical DELETE outside the proxy's rewrite gets.
@@ -98,6 +142,8 @@ pub struct TableRule {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Defaults {
     pub max_rows: Option<u64>,
+    /// Never `Soft`: its marker column differs per table, so the loader
+    /// refuses `soft` here.
     pub on_delete: Mode,
     pub on_parse_error: OnParseError,
     /// What soft tables that do not say get (see `TableRule`).
@@ -129,11 +175,11 @@ pub enum Applies<'a> {
     Unlisted(&'a Defaults),
 }
 
-impl Applies<'_> {
-    pub fn mode(&self) -> Mode {
+impl<'a> Applies<'a> {
+    pub fn mode(&self) -> &'a Mode {
         match self {
-            Applies::Listed(rule) => rule.mode,
-            Applies::Unlisted(defaults) => defaults.on_delete,
+            Applies::Listed(rule) => &rule.mode,
+            Applies::Unlisted(defaults) => &defaults.on_delete,
         }
     }
 

@@ -33,16 +33,14 @@ fn the_example_file_is_valid() {
         vec![
             TableRule {
                 table: table("orders"),
-                mode: Mode::Soft,
-                marker: Some(Marker::Flag("is_active".into())),
+                mode: Mode::Soft(Marker::Flag("is_active".into())),
                 max_rows: Some(100),
                 outside_proxy: OutsideProxy::Journal,
                 position: Some((8, 3)),
             },
             TableRule {
                 table: table("payments"),
-                mode: Mode::Soft,
-                marker: Some(Marker::Timestamp("deleted_at".into())),
+                mode: Mode::Soft(Marker::Timestamp("deleted_at".into())),
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 position: Some((12, 3)),
@@ -50,7 +48,6 @@ fn the_example_file_is_valid() {
             TableRule {
                 table: table("refunds"),
                 mode: Mode::Journal,
-                marker: None,
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 position: Some((15, 3)),
@@ -58,7 +55,6 @@ fn the_example_file_is_valid() {
             TableRule {
                 table: table("audit_logs"),
                 mode: Mode::Block,
-                marker: None,
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 position: Some((17, 3)),
@@ -79,8 +75,7 @@ fn defaults_apply_when_keys_are_left_out() {
                 schema: None,
                 name: "Orders".into()
             },
-            mode: Mode::Soft,
-            marker: Some(Marker::Flag("active".into())),
+            mode: Mode::Soft(Marker::Flag("active".into())),
             max_rows: Some(1000),
             outside_proxy: OutsideProxy::Journal,
             position: Some((2, 3)),
@@ -110,9 +105,9 @@ fn lookup_prefers_the_rule_naming_the_schema() {
         "tables:\n  orders:\n    on_delete: journal\n  billing.orders:\n    on_delete: block\n",
     )
     .unwrap();
-    assert_eq!(rules.lookup(Some("billing"), "orders").mode(), Mode::Block);
-    assert_eq!(rules.lookup(Some("shop"), "orders").mode(), Mode::Journal);
-    assert_eq!(rules.lookup(None, "items").mode(), Mode::Allow);
+    assert_eq!(rules.lookup(Some("billing"), "orders").mode(), &Mode::Block);
+    assert_eq!(rules.lookup(Some("shop"), "orders").mode(), &Mode::Journal);
+    assert_eq!(rules.lookup(None, "items").mode(), &Mode::Allow);
     assert_eq!(rules.lookup(None, "items").max_rows(), Some(1000));
 }
 

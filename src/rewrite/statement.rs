@@ -1,0 +1,307 @@
+//! The analysis of one statement: what it destroys (TRUNCATE, DROP,
+//! MERGE, DELETEs wherever they stand), whether the rules let it, and the
+//! edits that rewrite its DELETEs.
+
+use sqlparser::ast::{MergeAction, ObjectName, ObjectNamePart, ObjectType, SetExpr, Statement};
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+use std::ops::{ControlFlow, Range};
+
+use super::delete::{self, Edit, Plan, Position};
+use super::lex::Tok;
+use super::refusal::{Reason, Refusal};
+use super::site::{self, fold_ident};
+use super::{Action, Shape};
+use crate::journal::SCHEMA as JOURNAL_SCHEMA;
+use crate::rules::{Mode, OnParseError, Rules};
+
+/// The client's text, its tokens, and the parser's copy of them.
+pub struct Text<'a> {
+    pub sql: &'a str,
+    pub toks: &'a [Tok],
+    pub spanned: &'a [TokenWithSpan],
+}
+
+impl Text<'_> {
+    fn token_at(&self, location: Location) -> Option<usize> {
+        self.spanned.iter().position(|t| t.span.start == location)
+    }
+}
+
+/// The analysis of one statement of the text.
+pub struct Statement1<'a> {
+    text: &'a Text<'a>,
+    /// Its tokens.
+    range: Range<usize>,
+    rules: &'a Rules,
+    pub nonce: &'a str,
+    /// What it adds up to once `run` succeeds.
+    pub edits: Vec<Edit>,
+    pub actions: Vec<Action>,
+    pub shape: Option<Shape>,
+}
+
+/// A DELETE found in a statement, and the client's CTE it stands in.
+struct Found {
+    location: Location,
+    cte: Option<(String, Location)>,
+}
+
+impl<'a> Statement1<'a> {
+    pub fn new(text: &'a Text<'a>, range: Range<usize>, rules: &'a Rules, nonce: &'a str) -> Self {
+        Statement1 {
+            text,
+            range,
+            rules,
+            nonce,
+            edits: Vec::new(),
+            actions: Vec::new(),
+            shape: None,
+        }
+    }
+
+    /// The statement's text, from its first token to its last.
+    pub fn bounds(&self) -> (usize, usize) {
+        let toks = &self.text.toks[self.range.clone()];
+        let first = toks.iter().find(|t| !t.is_trivia()).map_or(0, |t| t.start);
+        let last = toks
+            .iter()
+            .rev()
+            .find(|t| !t.is_trivia())
+            .map_or(0, |t| t.end);
+        (first, last)
+    }
+
+    /// The statement as the client sent it, comments included (for the
+    /// journal).
+    fn statement_sql(&self) -> &'a str {
+        let toks = &self.text.toks[self.range.clone()];
+        let sql: &'a str = self.text.sql;
+        match (toks.first(), toks.last()) {
+            (Some(first), Some(last)) => sql[first.start..last.end].trim(),
+            _ => "",
+        }
+    }
+
+    fn refuse(&self, reason: Reason, table: &str) -> Refusal {
+        Refusal {
+            reason,
+            table: table.to_owned(),
+            sql: self.statement_sql().to_owned(),
+        }
+    }
+
+    /// Finds what the statement destroys: its edits and actions, or the
+    /// refusal that takes its place.
+    pub fn run(&mut self, statement: &Statement) -> Result<(), Refusal> {
+        match statement {
+            Statement::Truncate(truncate) => {
+                for target in &truncate.table_names {
+                    self.protect(&target.name, Reason::Truncate)?;
+                }
+            }
+            Statement::Drop {
+                object_type: ObjectType::Table,
+                names,
+                ..
+            } => {
+                for name in names {
+                    self.protect(name, Reason::Drop)?;
+                }
+            }
+            Statement::Drop {
+                object_type: ObjectType::Schema,
+                names,
+                ..
+            } => {
+                for name in names {
+                    self.protect_schema(name)?;
+                }
+            }
+            _ => {}
+        }
+        let mut found = Vec::new();
+        let mut merges = Vec::new();
+        let _ = sqlparser::ast::visit_statements(statement, |s| {
+            match s {
+                Statement::Delete(d) => found.push(Found {
+                    location: d.delete_token.0.span.start,
+                    cte: None,
+                }),
+                Statement::Merge(m) => merges.push(m.clone()),
+                _ => {}
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        for merge in &merges {
+            let deletes = merge
+                .clauses
+                .iter()
+                .any(|c| matches!(c.action, MergeAction::Delete { .. }));
+            // Its DELETE is not rewritten: the guard journals (or refuses)
+            // what it removes; `on_parse_error: refuse` refuses it here.
+            let refuse = self.rules.defaults.on_parse_error == OnParseError::Refuse;
+            if let (true, true, sqlparser::ast::TableFactor::Table { name, .. }) =
+                (deletes, refuse, &merge.table)
+            {
+                self.protect(name, Reason::Unanalysable)?;
+            }
+        }
+        mark_ctes(statement, &mut found);
+        for (index, f) in found.iter().enumerate() {
+            self.delete(f, index + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses `reason` when the table's rule protects it.
+    fn protect(&self, name: &ObjectName, reason: Reason) -> Result<(), Refusal> {
+        let (schema, table) = split_name(name);
+        let protected = schema.as_deref() == Some(JOURNAL_SCHEMA)
+            || *self.rules.lookup(schema.as_deref(), &table).mode() != Mode::Allow;
+        if protected {
+            return Err(self.refuse(reason, &name.to_string()));
+        }
+        Ok(())
+    }
+
+    /// DROP SCHEMA of a schema a rule names.
+    fn protect_schema(&self, name: &ObjectName) -> Result<(), Refusal> {
+        let (_, schema) = split_name(name);
+        let named =
+            self.rules.tables.iter().any(|r| {
+                r.mode != Mode::Allow && r.table.schema.as_deref() == Some(schema.as_str())
+            });
+        if named || schema == JOURNAL_SCHEMA {
+            return Err(self.refuse(Reason::Drop, &format!("{} (schema)", name)));
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, found: &Found, index: usize) -> Result<(), Refusal> {
+        let text = self.text;
+        // A DELETE the proxy cannot rewrite (where it stands, or its form)
+        // goes through with `on_parse_error: pass`: the guard journals or
+        // refuses what it removes.
+        let pass = self.rules.defaults.on_parse_error == OnParseError::Pass;
+        let unanalysable = |s: &Self, table: &str| {
+            if pass {
+                Ok(())
+            } else {
+                Err(s.refuse(Reason::Unanalysable, table))
+            }
+        };
+        let Some(i) = text.token_at(found.location) else {
+            return unanalysable(self, "(unknown)");
+        };
+        let Some(site) = site::read(text.toks, i) else {
+            return unanalysable(self, "(unknown)");
+        };
+        let written = &text.sql[site.name.0..site.name.1];
+        let applies = self.rules.lookup(site.schema.as_deref(), &site.table);
+        let mode = applies.mode();
+        let limit = applies.max_rows();
+        let blocked = || self.refuse(Reason::Blocked { rows: None }, written);
+        if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
+            return Err(blocked());
+        }
+        if *mode == Mode::Allow && limit.is_none() {
+            return Ok(());
+        }
+        let Some(position) = self.position(i, found, index) else {
+            return unanalysable(self, written);
+        };
+        let plan = Plan {
+            mode,
+            limit,
+            table: written,
+            statement: self.statement_sql(),
+            nonce: self.nonce,
+        };
+        if let Some(shape) = delete::rewrite(text.sql, &site, &plan, &position, &mut self.edits) {
+            self.shape = Some(shape);
+        }
+        self.actions.push(match mode {
+            Mode::Soft(_) => Action::SoftDelete {
+                table: written.to_owned(),
+                limit,
+            },
+            Mode::Journal => Action::JournalDelete {
+                table: written.to_owned(),
+                limit,
+            },
+            Mode::Block => Action::BlockUnlessEmpty {
+                table: written.to_owned(),
+            },
+            Mode::Allow => Action::LimitOnly {
+                table: written.to_owned(),
+                limit: limit.unwrap_or(0),
+            },
+        });
+        Ok(())
+    }
+
+    /// Top of the statement, or directly inside one of its CTEs; anything
+    /// else is not rewritten.
+    fn position(&self, i: usize, found: &Found, index: usize) -> Option<Position> {
+        let toks = &self.text.toks[self.range.start..i];
+        let mut depth = 0i32;
+        let mut with_before = false;
+        for t in toks {
+            match t.token {
+                Token::LParen | Token::LBracket => depth += 1,
+                Token::RParen | Token::RBracket => depth -= 1,
+                _ if depth == 0 && t.is_keyword(Keyword::WITH) => with_before = true,
+                _ => {}
+            }
+        }
+        match (&found.cte, depth) {
+            (None, 0) => Some(Position::Top { with_before }),
+            (Some((name, close)), 1) => {
+                let close = self.text.token_at(*close)?;
+                Some(Position::Cte {
+                    name: name.clone(),
+                    close_end: self.text.toks[close].end,
+                    index,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Marks the DELETEs that are the body of one of the statement's own CTEs.
+fn mark_ctes(statement: &Statement, found: &mut [Found]) {
+    let query = match statement {
+        Statement::Query(q) => q,
+        _ => return,
+    };
+    let Some(with) = &query.with else { return };
+    for cte in &with.cte_tables {
+        if let SetExpr::Delete(Statement::Delete(d)) = cte.query.body.as_ref() {
+            let location = d.delete_token.0.span.start;
+            if let Some(f) = found.iter_mut().find(|f| f.location == location) {
+                let alias = &cte.alias.name;
+                let name = match alias.quote_style {
+                    None => alias.value.clone(),
+                    Some(_) => format!("\"{}\"", alias.value.replace('"', "\"\"")),
+                };
+                f.cte = Some((name, cte.closing_paren_token.0.span.start));
+            }
+        }
+    }
+}
+
+/// A name's folded schema (if written) and table.
+fn split_name(name: &ObjectName) -> (Option<String>, String) {
+    let mut parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => fold_ident(&i.value, i.quote_style),
+            ObjectNamePart::Function(f) => f.name.value.clone(),
+        })
+        .collect();
+    let table = parts.pop().unwrap_or_default();
+    (parts.pop(), table)
+}
