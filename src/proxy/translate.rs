@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use super::examined::Examined;
+use crate::journal::SCHEMA;
 use crate::protocol::{Answering, BackendTag, ErrorFields, Severity, codec, error_response};
 use crate::rewrite::{Refusal, Shape, count_column, op_column, sqlstate};
 
@@ -219,7 +220,7 @@ impl Translator {
             );
         }
         let code = field(b'C').unwrap_or_default();
-        if code == "42883" && message.contains("softdel.proxy_check") {
+        if code == "42883" && message.contains(&format!("{SCHEMA}.proxy_check")) {
             // The journal is missing, or older than the guard.
             let error = client_error(
                 sqlstate::UNGUARDED,
