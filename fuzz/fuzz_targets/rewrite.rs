@@ -72,6 +72,7 @@ fn rules(header: &[u8; HEADER]) -> Rules {
         },
         max_rows: [None, Some(1), Some(100), Some(1000)][usize::from(d >> 3 & 3)],
         outside_proxy: softdel::rules::OutsideProxy::Journal,
+        hide: d & 32 != 0,
     };
     let mut tables: Vec<TableRule> = Vec::new();
     for pair in header[1..].chunks_exact(2) {
@@ -103,9 +104,11 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             2 => Some(1),
             _ => Some(100),
         };
+        let hide = mode.is_soft() && defaults.hide;
         tables.push(TableRule {
             table,
             mode,
+            hide,
             max_rows,
             outside_proxy: softdel::rules::OutsideProxy::Journal,
             position: None,

@@ -260,6 +260,7 @@ fn pass_everything() -> Rules {
             on_delete: crate::rules::Mode::Allow,
             on_parse_error: OnParseError::Pass,
             outside_proxy: crate::rules::OutsideProxy::Journal,
+            hide: true,
         },
         tables: Vec::new(),
     }

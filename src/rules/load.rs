@@ -141,6 +141,7 @@ struct RawDefaultsFields {
     on_delete: Option<OnDelete>,
     on_parse_error: Option<OnParseError>,
     outside_proxy: Option<OutsideProxy>,
+    hide: Option<bool>,
 }
 
 impl From<RawDefaultsFields> for RawDefaults {
@@ -155,6 +156,7 @@ impl From<RawDefaultsFields> for RawDefaults {
                     .unwrap_or(fallback.on_delete),
                 on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
                 outside_proxy: raw.outside_proxy.unwrap_or(fallback.outside_proxy),
+                hide: raw.hide.unwrap_or(fallback.hide),
             },
             soft: raw.on_delete == Some(OnDelete::Soft),
         }
@@ -166,6 +168,7 @@ struct RawTable {
     mode: Option<Mode>,
     max_rows: Option<u64>,
     outside_proxy: Option<OutsideProxy>,
+    hide: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -176,6 +179,7 @@ struct RawTableFields {
     timestamp: Option<String>,
     max_rows: Option<u64>,
     outside_proxy: Option<OutsideProxy>,
+    hide: Option<bool>,
 }
 
 impl TryFrom<RawTableFields> for RawTable {
@@ -211,6 +215,7 @@ impl TryFrom<RawTableFields> for RawTable {
             mode,
             max_rows: raw.max_rows,
             outside_proxy: raw.outside_proxy,
+            hide: raw.hide,
         })
     }
 }
@@ -249,12 +254,18 @@ impl RawRules {
                 )));
             }
             let mode = raw.mode.unwrap_or_else(|| defaults.on_delete.clone());
-            if raw.outside_proxy.is_some() && !mode.is_soft() {
-                return Err(at_key(format!(
-                    "`outside_proxy` only applies to soft tables, and this one is `{}`",
-                    mode.as_str()
-                )));
+            for (key, given) in [
+                ("outside_proxy", raw.outside_proxy.is_some()),
+                ("hide", raw.hide.is_some()),
+            ] {
+                if given && !mode.is_soft() {
+                    return Err(at_key(format!(
+                        "`{key}` only applies to soft tables, and this one is `{}`",
+                        mode.as_str()
+                    )));
+                }
             }
+            let hide = mode.is_soft() && raw.hide.unwrap_or(defaults.hide);
             tables.push(TableRule {
                 table,
                 mode,
@@ -263,6 +274,7 @@ impl RawRules {
                     None => defaults.max_rows,
                 },
                 outside_proxy: raw.outside_proxy.unwrap_or(defaults.outside_proxy),
+                hide,
                 position: key_position(text, &key, earlier),
             });
         }

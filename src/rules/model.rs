@@ -114,6 +114,17 @@ impl Marker {
         }
     }
 
+    /// The condition that holds for a live row (not marked deleted);
+    /// `row` qualifies the column (`o`), or leaves it bare when empty.
+    pub fn live(&self, row: &str) -> String {
+        let column = super::quote_if_needed(self.column());
+        let dot = if row.is_empty() { "" } else { "." };
+        match self {
+            Marker::Flag(_) => format!("{row}{dot}{column} IS DISTINCT FROM false"),
+            Marker::Timestamp(_) => format!("{row}{dot}{column} IS NULL"),
+        }
+    }
+
     /// The PostgreSQL types its column may have (`pg_type.typname`), and
     /// what people call them.
     pub fn column_types(&self) -> (&'static [&'static str], &'static str) {
@@ -133,6 +144,9 @@ pub struct TableRule {
     pub max_rows: Option<u64>,
     /// Soft tables: what a physical DELETE outside the proxy's rewrite gets.
     pub outside_proxy: OutsideProxy,
+    /// Soft tables: statements through the proxy see only live rows.
+    /// Always false for other tables.
+    pub hide: bool,
     /// Where the rule stands in its file (line, column), for errors about
     /// it found later (a table the database does not have).
     pub position: Option<(usize, usize)>,
@@ -148,6 +162,8 @@ pub struct Defaults {
     pub on_parse_error: OnParseError,
     /// What soft tables that do not say get (see `TableRule`).
     pub outside_proxy: OutsideProxy,
+    /// Whether soft tables that do not say hide their deleted rows.
+    pub hide: bool,
 }
 
 impl Default for Defaults {
@@ -157,6 +173,7 @@ impl Default for Defaults {
             on_delete: Mode::Allow,
             on_parse_error: OnParseError::Refuse,
             outside_proxy: OutsideProxy::Journal,
+            hide: true,
         }
     }
 }
@@ -192,6 +209,11 @@ impl<'a> Applies<'a> {
 }
 
 impl Rules {
+    /// The soft tables whose deleted rows statements do not see.
+    pub fn hidden(&self) -> impl Iterator<Item = &TableRule> {
+        self.tables.iter().filter(|r| r.hide && r.mode.is_soft())
+    }
+
     /// The rule for a table written in SQL as `schema.name` or `name`
     /// (both already case-folded). A rule naming the schema wins over one
     /// that does not.

@@ -26,6 +26,7 @@ fn the_example_file_is_valid() {
             on_delete: Mode::Allow,
             on_parse_error: OnParseError::Refuse,
             outside_proxy: OutsideProxy::Journal,
+            hide: true,
         }
     );
     assert_eq!(
@@ -36,28 +37,32 @@ fn the_example_file_is_valid() {
                 mode: Mode::Soft(Marker::Flag("is_active".into())),
                 max_rows: Some(100),
                 outside_proxy: OutsideProxy::Journal,
-                position: Some((8, 3)),
+                hide: true,
+                position: Some((9, 3)),
             },
             TableRule {
                 table: table("payments"),
                 mode: Mode::Soft(Marker::Timestamp("deleted_at".into())),
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
-                position: Some((12, 3)),
+                hide: false,
+                position: Some((13, 3)),
             },
             TableRule {
                 table: table("refunds"),
                 mode: Mode::Journal,
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
-                position: Some((15, 3)),
+                hide: false,
+                position: Some((17, 3)),
             },
             TableRule {
                 table: table("audit_logs"),
                 mode: Mode::Block,
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
-                position: Some((17, 3)),
+                hide: false,
+                position: Some((19, 3)),
             },
         ]
     );
@@ -78,6 +83,7 @@ fn defaults_apply_when_keys_are_left_out() {
             mode: Mode::Soft(Marker::Flag("active".into())),
             max_rows: Some(1000),
             outside_proxy: OutsideProxy::Journal,
+            hide: true,
             position: Some((2, 3)),
         }]
     );
@@ -97,6 +103,20 @@ fn outside_proxy_is_per_soft_table_with_a_default() {
     assert_eq!(rules.tables[0].outside_proxy, OutsideProxy::Refuse);
     assert_eq!(rules.tables[1].outside_proxy, OutsideProxy::Journal);
     assert_eq!(rules.tables[1].position, Some((6, 3)));
+}
+
+#[test]
+fn hide_is_per_soft_table_with_a_default() {
+    let text = "tables:\n  a:\n    flag: f\n  b:\n    flag: f\n    hide: false\n  c:\n    on_delete: journal\n";
+    let rules = parse(text).unwrap();
+    let hide: Vec<bool> = rules.tables.iter().map(|t| t.hide).collect();
+    assert_eq!(hide, [true, false, false]);
+    let names: Vec<&str> = rules.hidden().map(|t| t.table.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+    let rules = parse(&format!("defaults:\n  hide: false\n{text}")).unwrap();
+    assert_eq!(rules.hidden().count(), 0);
+    let rules = parse("defaults:\n  hide: false\ntables:\n  a:\n    flag: f\n    hide: true\n");
+    assert_eq!(rules.unwrap().hidden().count(), 1);
 }
 
 #[test]
@@ -186,6 +206,16 @@ fn broken_files_name_the_line_and_the_key() {
             "tables:\n  refunds:\n    on_delete: journal\n    outside_proxy: refuse\n",
             2,
             "`outside_proxy` only applies to soft tables",
+        ),
+        (
+            "tables:\n  audit:\n    on_delete: block\n    hide: true\n",
+            2,
+            "tables.audit: `hide` only applies to soft tables, and this one is `block`",
+        ),
+        (
+            "tables:\n  orders:\n    flag: f\n    hide: sometimes\n",
+            4,
+            "invalid type",
         ),
         (
             "tables:\n  orders:\n    flag: f\n    outside_proxy: reject\n",
