@@ -5,7 +5,7 @@
 //!
 //! - byte 0, the defaults: bits 0-1 on_delete (allow, allow, journal,
 //!   block), bit 2 on_parse_error pass, bits 3-4 max_rows (none, 1, 100,
-//!   1000);
+//!   1000), bit 5 hide (soft tables hide their deleted rows);
 //! - bytes 1-8, up to four tables, two bytes each: the name (its low five
 //!   bits index `NAMES`; past its end, no table), then bits 0-1 the mode (soft,
 //!   journal, block, allow), bit 2 timestamp rather than flag, bits 3-5 the

@@ -355,6 +355,6 @@ fn counted(action: &Action) -> Option<(&str, &'static str)> {
         Action::JournalDelete { table, .. } => Some((table, "journal")),
         Action::LimitOnly { table, .. } => Some((table, "limit")),
         Action::BlockUnlessEmpty { table } => Some((table, "block")),
-        Action::Refuse(_) => None,
+        Action::Refuse(_) | Action::Hide { .. } => None,
     }
 }

@@ -28,14 +28,14 @@ use super::{Action, Decision, Lexing, Rewrite, Shape, fallback};
 use crate::rules::Rules;
 
 /// Analyses a text that the fast path found suspect.
-pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decision {
+pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str, hide: bool) -> Decision {
     let Some(Parsed {
         toks,
         spanned,
         statements,
     }) = parse(sql, lexing)
     else {
-        return fallback::decide(sql, rules, nonce);
+        return unparsed(sql, lexing, rules, nonce);
     };
     let text = Text {
         sql,
@@ -44,7 +44,7 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
     };
     let mut outcome = Outcome::default();
     for (statement, range) in statements {
-        let mut analysis = Statement1::new(&text, range, rules, nonce);
+        let mut analysis = Statement1::new(&text, range, rules, nonce, hide);
         let result = analysis.run(&statement);
         outcome.add(&statement, analysis, result);
     }
@@ -52,7 +52,7 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
         return Decision::Pass;
     }
     let Some(template) = apply(sql, outcome.edits) else {
-        return fallback::decide(sql, rules, nonce);
+        return unparsed(sql, lexing, rules, nonce);
     };
     Decision::Rewrite(std::sync::Arc::new(Rewrite {
         template,
@@ -60,6 +60,17 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decisio
         prepared: outcome.prepared,
         actions: outcome.actions,
     }))
+}
+
+/// A text the engine cannot rewrite: the fallback decides when it may
+/// destroy rows; one that only reads a hidden table goes as it is (its
+/// deleted rows are not hidden).
+fn unparsed(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str) -> Decision {
+    if super::scan(sql, lexing).any() {
+        fallback::decide(sql, rules, nonce)
+    } else {
+        Decision::Pass
+    }
 }
 
 /// A text as sqlparser reads it: its tokens, and its statements with the
@@ -153,8 +164,31 @@ fn returns_delete(statement: &Statement) -> bool {
 }
 
 /// The parser's gaps: `ONLY` and a trailing `*` after `DELETE FROM` are
-/// blanked in the parser's copy of the tokens.
+/// blanked in the parser's copy of the tokens, and so is `ONLY` before any
+/// other table name (`FROM ONLY t`, `JOIN ONLY t`, `UPDATE ONLY t`), which
+/// the parser reads as a table named "only".
 fn blank_parser_gaps(toks: &[Tok], spanned: &mut [TokenWithSpan]) {
+    let before_table = [
+        Keyword::FROM,
+        Keyword::JOIN,
+        Keyword::UPDATE,
+        Keyword::USING,
+    ];
+    let mut previous: Option<usize> = None;
+    for i in 0..toks.len() {
+        if toks[i].is_trivia() {
+            continue;
+        }
+        let after_table_keyword = previous.is_some_and(|p| {
+            before_table.iter().any(|&k| toks[p].is_keyword(k)) || toks[p].token == Token::Comma
+        });
+        let names_next =
+            next_significant(toks, i).is_some_and(|n| matches!(toks[n].token, Token::Word(_)));
+        if toks[i].is_keyword(Keyword::ONLY) && after_table_keyword && names_next {
+            lex::blank(spanned, i);
+        }
+        previous = Some(i);
+    }
     for i in 0..toks.len() {
         if !toks[i].is_keyword(Keyword::DELETE) {
             continue;

@@ -5,7 +5,8 @@ use std::hash::{BuildHasher, Hasher};
 
 use dashmap::DashMap;
 
-use super::{Decision, Lexing, analyze, fallback, scan};
+use super::scan::scan_with;
+use super::{Decision, Lexing, analyze, fallback};
 use crate::rules::Rules;
 
 /// Distinct suspect texts kept; past this the cache starts over (an
@@ -24,8 +25,35 @@ pub enum Lookup {
 pub struct Engine {
     rules: Rules,
     nonce: String,
-    /// Decisions for suspect texts, one map per lexing mode.
-    cache: [DashMap<Box<str>, Decision>; 2],
+    /// The folded names of the tables whose deleted rows are hidden, for
+    /// the scan.
+    hidden: Vec<Box<str>>,
+    /// Decisions for suspect texts, one map per lexing mode and
+    /// `softdel.show_deleted` setting.
+    cache: [DashMap<Box<str>, Decision>; 4],
+}
+
+/// What a session contributes to the decision on a text.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub lexing: Lexing,
+    /// `SET softdel.show_deleted = on`: nothing is hidden.
+    pub show_deleted: bool,
+}
+
+impl From<Lexing> for View {
+    fn from(lexing: Lexing) -> View {
+        View {
+            lexing,
+            show_deleted: false,
+        }
+    }
+}
+
+impl View {
+    fn slot(self) -> usize {
+        usize::from(self.lexing.standard_conforming_strings) * 2 + usize::from(self.show_deleted)
+    }
 }
 
 impl Engine {
@@ -41,10 +69,15 @@ impl Engine {
 
     /// An engine with a fixed nonce (for tests and `softdel rewrite`).
     pub fn with_nonce(rules: Rules, nonce: String) -> Engine {
+        let hidden = rules
+            .hidden()
+            .map(|r| r.table.name.as_str().into())
+            .collect();
         Engine {
             rules,
             nonce,
-            cache: [DashMap::new(), DashMap::new()],
+            hidden,
+            cache: Default::default(),
         }
     }
 
@@ -56,22 +89,32 @@ impl Engine {
         &self.rules
     }
 
-    /// What to do with `sql`. Texts without a destructive keyword cost one
-    /// scan; the others one parse per distinct text.
-    pub fn decide(&self, sql: &str, lexing: Lexing) -> Decision {
-        self.decide_traced(sql, lexing).0
+    /// What to do with `sql`. Texts without a destructive keyword or a
+    /// hidden table's name cost one scan; the others one parse per
+    /// distinct text.
+    pub fn decide(&self, sql: &str, view: impl Into<View>) -> Decision {
+        self.decide_traced(sql, view).0
+    }
+
+    /// Whether `sql` is worth parsing under `view`: it may destroy rows,
+    /// or read a table whose deleted rows the session does not see.
+    pub fn suspect(&self, sql: &str, view: impl Into<View>) -> bool {
+        let view = view.into();
+        let hidden: &[Box<str>] = if view.show_deleted { &[] } else { &self.hidden };
+        scan_with(sql, view.lexing, hidden).worth_parsing()
     }
 
     /// `decide`, saying whether the cache answered.
-    pub fn decide_traced(&self, sql: &str, lexing: Lexing) -> (Decision, Lookup) {
-        if !scan(sql, lexing).any() {
+    pub fn decide_traced(&self, sql: &str, view: impl Into<View>) -> (Decision, Lookup) {
+        let view = view.into();
+        if !self.suspect(sql, view) {
             return (Decision::Pass, Lookup::Skipped);
         }
-        let cache = &self.cache[usize::from(lexing.standard_conforming_strings)];
+        let cache = &self.cache[view.slot()];
         if let Some(hit) = cache.get(sql) {
             return (hit.clone(), Lookup::Hit);
         }
-        let decision = analyze::analyze(sql, lexing, &self.rules, &self.nonce);
+        let decision = self.analyze_uncached(sql, view);
         if cache.len() >= CACHE_CAPACITY {
             cache.clear();
         }
@@ -82,17 +125,18 @@ impl Engine {
     /// What to do with SQL as it came off the wire. Text that is not UTF-8
     /// cannot be parsed: when it may destroy rows it follows
     /// `on_parse_error`.
-    pub fn decide_bytes(&self, sql: &[u8], lexing: Lexing) -> Decision {
-        self.decide_bytes_traced(sql, lexing).0
+    pub fn decide_bytes(&self, sql: &[u8], view: impl Into<View>) -> Decision {
+        self.decide_bytes_traced(sql, view).0
     }
 
     /// `decide_bytes`, saying whether the cache answered.
-    pub fn decide_bytes_traced(&self, sql: &[u8], lexing: Lexing) -> (Decision, Lookup) {
+    pub fn decide_bytes_traced(&self, sql: &[u8], view: impl Into<View>) -> (Decision, Lookup) {
+        let view = view.into();
         match std::str::from_utf8(sql) {
-            Ok(sql) => self.decide_traced(sql, lexing),
+            Ok(sql) => self.decide_traced(sql, view),
             Err(_) => {
                 let lossy = String::from_utf8_lossy(sql);
-                if !scan(&lossy, lexing).any() {
+                if !scan_with(&lossy, view.lexing, &[]).any() {
                     return (Decision::Pass, Lookup::Skipped);
                 }
                 let decision = fallback::decide(&lossy, &self.rules, &self.nonce);
@@ -102,7 +146,9 @@ impl Engine {
     }
 
     /// The analysis without the cache (for benchmarks).
-    pub fn analyze_uncached(&self, sql: &str, lexing: Lexing) -> Decision {
-        analyze::analyze(sql, lexing, &self.rules, &self.nonce)
+    pub fn analyze_uncached(&self, sql: &str, view: impl Into<View>) -> Decision {
+        let view = view.into();
+        let hide = !view.show_deleted && !self.hidden.is_empty();
+        analyze::analyze(sql, view.lexing, &self.rules, &self.nonce, hide)
     }
 }

@@ -3,8 +3,8 @@
 //! unit tests on random statements.
 
 use super::{
-    Action, Decision, Engine, Lexing, Refusal, SessionInfo, Shape, count_column, image_column,
-    op_column, scan,
+    Action, Decision, Engine, Lexing, Refusal, SessionInfo, Shape, View, count_column,
+    image_column, op_column, scan,
 };
 
 /// Checks every invariant of the engine's decision on `sql` (panics on a
@@ -15,17 +15,31 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
     let other_nonce: String = nonce.chars().rev().chain("x".chars()).collect();
     let decision = engine.decide_bytes(sql, lexing);
     let text = String::from_utf8_lossy(sql);
-    if !scan(&text, lexing).any() {
+    if !engine.suspect(&text, lexing) {
         assert!(
             matches!(decision, Decision::Pass),
-            "no destructive keyword, yet rewritten"
+            "no destructive keyword nor hidden table, yet rewritten"
+        );
+    }
+    if !scan(&text, lexing).any() {
+        assert!(!refuses(&decision), "no destructive keyword, yet refused");
+    }
+    // A session that shows deleted rows gets nothing hidden.
+    let showing = View {
+        lexing,
+        show_deleted: true,
+    };
+    if let Decision::Rewrite(r) = engine.decide_bytes(sql, showing) {
+        assert!(
+            !r.actions.iter().any(|a| matches!(a, Action::Hide { .. })),
+            "hidden under show_deleted"
         );
     }
     // The cached decision is the one first made.
     assert_eq!(shown(&engine.decide_bytes(sql, lexing)), shown(&decision));
     if let Ok(text) = std::str::from_utf8(sql) {
         assert_eq!(shown(&engine.decide(text, lexing)), shown(&decision));
-        if scan(text, lexing).any() {
+        if engine.suspect(text, lexing) {
             assert_eq!(
                 shown(&engine.analyze_uncached(text, lexing)),
                 shown(&decision)
@@ -63,6 +77,12 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             Action::JournalDelete { table, .. } | Action::BlockUnlessEmpty { table } => {
                 assert!(!table.is_empty());
                 assert!(rendered.contains("softdel.proxy_check("));
+            }
+            Action::Hide { table } => {
+                assert!(!table.is_empty());
+                assert!(
+                    rendered.contains(" IS NULL") || rendered.contains(" IS DISTINCT FROM false")
+                );
             }
             Action::LimitOnly { table, .. } => {
                 assert!(!table.is_empty());
@@ -102,6 +122,10 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             Shape::Journal(_) => assert!(rendered.contains("softdel.proxy_check(")),
         }
     }
+}
+
+fn refuses(decision: &Decision) -> bool {
+    matches!(decision, Decision::Rewrite(r) if r.actions.iter().any(|a| matches!(a, Action::Refuse(_))))
 }
 
 fn parses(sql: &str) -> bool {

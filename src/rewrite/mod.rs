@@ -8,13 +8,17 @@
 //!   DELETE into the statement that soft-deletes or journals it; `refusal`
 //!   turns what is refused into a statement that fails inside PostgreSQL;
 //!   `fallback` decides for what the parser cannot read; `words` finds
-//!   where words begin and end for both.
+//!   where words begin and end for both; `hide` restricts every reference
+//!   to a soft table with `hide` to its live rows (`clauses` finds an
+//!   UPDATE's WHERE or a MERGE's ON for it).
 //! - `engine`: the per-proxy cache of decisions.
 
 mod analyze;
+mod clauses;
 mod delete;
 mod engine;
 mod fallback;
+mod hide;
 #[doc(hidden)]
 pub mod invariants;
 mod lex;
@@ -33,10 +37,10 @@ mod tests;
 
 use std::sync::Arc;
 
-pub use engine::{Engine, Lookup};
+pub use engine::{Engine, Lookup, View};
 pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
-pub use scan::{Lexing, Suspects, scan};
+pub use scan::{Lexing, Suspects, scan, scan_with};
 pub use shape::Shape;
 pub use sql::literal;
 pub use template::{Hole, SessionInfo, Template};
@@ -99,6 +103,11 @@ pub enum Action {
         table: String,
     },
     Refuse(Refusal),
+    /// A reference to a soft table with `hide`: restricted to its live
+    /// rows where it stands.
+    Hide {
+        table: String,
+    },
 }
 
 impl std::fmt::Display for Action {
@@ -122,6 +131,7 @@ impl std::fmt::Display for Action {
                 "delete on block table {table}: refused by the guard ({}) if it would remove any row",
                 sqlstate::BLOCKED
             ),
+            Action::Hide { table } => write!(f, "{table}: live rows only (hide)"),
             Action::Refuse(r) => write!(
                 f,
                 "refused ({}, {}): {}",

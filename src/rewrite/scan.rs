@@ -17,11 +17,22 @@ pub struct Suspects {
     /// One of them inside a dollar-quoted body (a DO block or a function
     /// that may run it later).
     pub in_body: bool,
+    /// A bare word or quoted identifier that is a hidden table's name
+    /// (`scan_with`): the text may read a table whose deleted rows are
+    /// hidden.
+    pub hidden: bool,
 }
 
 impl Suspects {
+    /// A keyword that can destroy rows.
     pub fn any(self) -> bool {
         self.delete || self.truncate || self.drop || self.in_body
+    }
+
+    /// Whether the engine must parse the text: it may destroy rows, or
+    /// read a hidden table.
+    pub fn worth_parsing(self) -> bool {
+        self.any() || self.hidden
     }
 }
 
@@ -43,6 +54,14 @@ impl Default for Lexing {
 
 /// Scans `sql` for keywords that can destroy rows.
 pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
+    scan_with(sql, lexing, &[])
+}
+
+/// Scans `sql` for keywords that can destroy rows and for the names of
+/// hidden tables (folded, as rules hold them). A bare word matches a name
+/// whatever its ASCII case (a false alarm only costs a parse), a quoted
+/// identifier exactly.
+pub fn scan_with(sql: &str, lexing: Lexing, hidden: &[Box<str>]) -> Suspects {
     let bytes = sql.as_bytes();
     let mut suspects = Suspects::default();
     let mut i = 0;
@@ -52,7 +71,14 @@ pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
             b'-' if bytes.get(i + 1) == Some(&b'-') => skip_line(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
             b'\'' => skip_string(bytes, i + 1, !lexing.standard_conforming_strings),
-            b'"' => skip_quoted_identifier(bytes, i + 1),
+            b'"' => {
+                let end = skip_quoted_identifier(bytes, i + 1);
+                if !suspects.hidden && !hidden.is_empty() {
+                    let inner = &bytes[i + 1..end.saturating_sub(1).max(i + 1)];
+                    suspects.hidden = quoted_names(inner, hidden);
+                }
+                end
+            }
             b'$' => match dollar_tag(bytes, i) {
                 Some(tag_len) => {
                     let (end, body) = dollar_body(bytes, i, tag_len);
@@ -69,6 +95,9 @@ pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
                     skip_string(bytes, end + 1, true)
                 } else {
                     mark(&mut suspects, word);
+                    suspects.hidden |= hidden
+                        .iter()
+                        .any(|name| name.as_bytes().eq_ignore_ascii_case(word));
                     end
                 }
             }
@@ -85,6 +114,16 @@ fn mark(suspects: &mut Suspects, word: &[u8]) {
     suspects.delete |= word.eq_ignore_ascii_case(b"delete");
     suspects.truncate |= word.eq_ignore_ascii_case(b"truncate");
     suspects.drop |= word.eq_ignore_ascii_case(b"drop");
+}
+
+/// Whether a quoted identifier's body (between its quotes) is a hidden
+/// table's name; `""` inside stands for one quote.
+fn quoted_names(inner: &[u8], hidden: &[Box<str>]) -> bool {
+    if inner.contains(&b'"') {
+        let unescaped = String::from_utf8_lossy(inner).replace("\"\"", "\"");
+        return hidden.iter().any(|name| **name == *unescaped);
+    }
+    hidden.iter().any(|name| name.as_bytes() == inner)
 }
 
 /// Keywords anywhere in a body, as bare words (the body's own strings and
@@ -215,6 +254,7 @@ mod tests {
         truncate: false,
         drop: false,
         in_body: false,
+        hidden: false,
     };
     const DELETE: Suspects = Suspects {
         delete: true,
@@ -302,6 +342,34 @@ mod tests {
             } else {
                 assert_eq!(suspects, NONE, "{sql}");
             }
+        }
+    }
+
+    #[test]
+    fn names_of_hidden_tables_are_found_as_words_and_quoted_identifiers() {
+        let hidden: Vec<Box<str>> = vec!["orders".into(), "Mixed".into(), "a\"b".into()];
+        let hides = |sql: &str| scan_with(sql, Lexing::default(), &hidden).hidden;
+        for sql in [
+            "SELECT * FROM orders",
+            "select * from ORDERS o",
+            "SELECT * FROM shop.orders",
+            "SELECT * FROM \"orders\"",
+            "SELECT * FROM \"Mixed\"",
+            "SELECT * FROM \"a\"\"b\"",
+            "SELECT 1; SELECT * FROM x JOIN orders USING (id)",
+        ] {
+            assert!(hides(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM customers",
+            "SELECT 'orders'",
+            "SELECT * FROM orders_archive",
+            "-- orders\nSELECT 1",
+            "SELECT * FROM \"Orders\"",
+            "SELECT * FROM \"mixed\"",
+            "SELECT $$ orders $$",
+        ] {
+            assert!(!hides(sql), "{sql}");
         }
     }
 

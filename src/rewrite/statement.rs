@@ -8,6 +8,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use std::ops::{ControlFlow, Range};
 
 use super::delete::{self, Edit, Plan, Position};
+use super::hide;
 use super::lex::Tok;
 use super::refusal::{Reason, Refusal};
 use super::site::{self, fold_ident};
@@ -23,7 +24,7 @@ pub struct Text<'a> {
 }
 
 impl Text<'_> {
-    fn token_at(&self, location: Location) -> Option<usize> {
+    pub fn token_at(&self, location: Location) -> Option<usize> {
         self.spanned.iter().position(|t| t.span.start == location)
     }
 }
@@ -35,6 +36,9 @@ pub struct Statement1<'a> {
     range: Range<usize>,
     rules: &'a Rules,
     pub nonce: &'a str,
+    /// Whether hidden tables' deleted rows are hidden (the session does
+    /// not show them).
+    hide: bool,
     /// What it adds up to once `run` succeeds.
     pub edits: Vec<Edit>,
     pub actions: Vec<Action>,
@@ -48,12 +52,19 @@ struct Found {
 }
 
 impl<'a> Statement1<'a> {
-    pub fn new(text: &'a Text<'a>, range: Range<usize>, rules: &'a Rules, nonce: &'a str) -> Self {
+    pub fn new(
+        text: &'a Text<'a>,
+        range: Range<usize>,
+        rules: &'a Rules,
+        nonce: &'a str,
+        hide: bool,
+    ) -> Self {
         Statement1 {
             text,
             range,
             rules,
             nonce,
+            hide,
             edits: Vec::new(),
             actions: Vec::new(),
             shape: None,
@@ -151,7 +162,27 @@ impl<'a> Statement1<'a> {
         for (index, f) in found.iter().enumerate() {
             self.delete(f, index + 1)?;
         }
+        if self.hide {
+            self.hide(statement);
+        }
         Ok(())
+    }
+
+    /// Restricts the references to hidden tables to their live rows. A
+    /// statement whose references cannot all be placed in the text is
+    /// left as it is.
+    fn hide(&mut self, statement: &Statement) {
+        let Some(mut hidden) = hide::hide(self.text, self.rules, statement) else {
+            tracing::debug!("hidden table references not found in the text: not hidden");
+            return;
+        };
+        self.edits.append(&mut hidden.edits);
+        self.actions.extend(
+            hidden
+                .tables
+                .into_iter()
+                .map(|table| Action::Hide { table }),
+        );
     }
 
     /// Refuses `reason` when the table's rule protects it.
@@ -293,7 +324,7 @@ fn mark_ctes(statement: &Statement, found: &mut [Found]) {
 }
 
 /// A name's folded schema (if written) and table.
-fn split_name(name: &ObjectName) -> (Option<String>, String) {
+pub fn split_name(name: &ObjectName) -> (Option<String>, String) {
     let mut parts: Vec<String> = name
         .0
         .iter()

@@ -4,6 +4,7 @@
 //! rewrite is made of.
 
 mod engine;
+mod hiding;
 mod refusals;
 mod rewrites;
 

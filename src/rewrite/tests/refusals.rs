@@ -6,11 +6,11 @@ use crate::rewrite::{Lexing, Reason};
 #[test]
 fn what_cannot_destroy_protected_rows_passes_untouched() {
     for sql in [
-        "SELECT * FROM orders",
+        "SELECT * FROM customers",
         "SELECT 'DELETE FROM orders'",
         "-- DELETE FROM orders\nSELECT 1",
         "SELECT \"delete\" FROM t",
-        "UPDATE orders SET note = 'deleted'",
+        "UPDATE refunds SET note = 'deleted'",
         "DELETE FROM scratch WHERE id = 1",
         "TRUNCATE scratch",
         "DROP TABLE scratch",
