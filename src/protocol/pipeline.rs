@@ -271,6 +271,12 @@ impl<T> Pipeline<T> {
         None
     }
 
+    /// The status the last ReadyForQuery reported (`None` before
+    /// authentication ends).
+    pub fn status(&self) -> Option<TransactionStatus> {
+        self.status
+    }
+
     /// Nothing owed, no open batch, outside any transaction block.
     pub fn idle(&self) -> bool {
         self.pending.is_empty()

@@ -2,6 +2,7 @@
 //! step reads and updates it, under one lock (see `relay`).
 
 use super::examined::Examined;
+use super::show_deleted::ShowDeleted;
 use crate::protocol::Pipeline;
 use crate::rewrite::Lexing;
 
@@ -15,6 +16,9 @@ pub struct Between {
     /// A statement was rewritten: from then on, the server's answers are
     /// translated.
     pub rewritten: bool,
+    /// The session's `softdel.show_deleted`, followed from its statements
+    /// and the server's transaction status.
+    pub show_deleted: ShowDeleted,
 }
 
 impl Default for Between {
@@ -25,6 +29,7 @@ impl Default for Between {
                 standard_conforming_strings: true,
             },
             rewritten: false,
+            show_deleted: ShowDeleted::default(),
         }
     }
 }

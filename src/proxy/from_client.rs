@@ -50,9 +50,12 @@ impl FromClient {
                     break;
                 }
             };
-            let rewritten =
-                self.intercept
-                    .client_frame(&frame, between.lexing, &mut between.pipeline);
+            let rewritten = self.intercept.client_frame(
+                &frame,
+                between.lexing,
+                &mut between.show_deleted,
+                &mut between.pipeline,
+            );
             match rewritten {
                 Some(bytes) => {
                     between.rewritten = true;

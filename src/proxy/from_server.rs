@@ -12,7 +12,8 @@ use super::spliced::Spliced;
 use super::translate::{Event, Translated, Translator};
 use crate::metrics::Metrics;
 use crate::protocol::{
-    Answering, BackendTag, Header, ProtocolError, cancel_request, codec, next_backend_frame,
+    Answering, BackendTag, Header, ProtocolError, TransactionStatus, cancel_request, codec,
+    next_backend_frame,
 };
 use crate::rewrite::Lexing;
 
@@ -103,6 +104,15 @@ impl FromServer {
             BackendTag::BackendKeyData => self.cancel_key = Some(frame[Header::LEN..].to_vec()),
             BackendTag::ParameterStatus => self.parameter_status(frame, between),
             BackendTag::ErrorResponse => self.ended = codec::ends_session(frame),
+            BackendTag::CommandComplete => {
+                let tag = codec::command_tag(frame).unwrap_or_default();
+                between.show_deleted.completed(tag.as_bytes());
+            }
+            BackendTag::ReadyForQuery if between.pipeline.authenticated() => {
+                if let Some(status) = TransactionStatus::from_ready_for_query(frame) {
+                    between.show_deleted.ready(status);
+                }
+            }
             _ => {}
         }
         self.last_was_error = tag == BackendTag::ErrorResponse;

@@ -9,14 +9,15 @@ use std::sync::Arc;
 
 use super::examined::Examined;
 use super::reload::LiveEngine;
+use super::show_deleted::ShowDeleted;
 use super::translate::EXTRA_COLUMNS;
 use crate::metrics::Metrics;
 use crate::protocol::{
     ClientFrame, ClientMessage, FrontendTag, ParseFields, Pipeline, Target, codec,
 };
 use crate::rewrite::{
-    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, Shape, may_use_prepared,
-    prepared_uses,
+    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, Shape, View,
+    may_use_prepared, prepared_uses, setting,
 };
 
 pub struct Intercept {
@@ -48,6 +49,8 @@ struct Prepared {
     /// The rules generation the statement was decided under; `STALE`
     /// when what the server holds is in doubt.
     generation: u64,
+    /// The session's `softdel.show_deleted` it was decided under.
+    shown: bool,
     /// The SQL sent instead of the client's, if it was rewritten.
     sent: Option<String>,
     examined: Arc<Examined>,
@@ -89,12 +92,19 @@ impl Intercept {
         &mut self,
         frame: &ClientFrame<'_>,
         lexing: Lexing,
+        show: &mut ShowDeleted,
         pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
+        let view = View {
+            lexing,
+            show_deleted: show.current(),
+        };
         match &frame.message {
             ClientMessage::Query { sql } => {
                 self.metrics.statement();
-                self.query(sql, lexing, pipeline)
+                let out = self.query(sql, view, pipeline);
+                follow_setting(sql, show, pipeline);
+                out
             }
             ClientMessage::Execute { portal } => {
                 self.metrics.statement();
@@ -103,11 +113,13 @@ impl Intercept {
             }
             // It may be prepared again first.
             ClientMessage::Bind { portal, statement } => {
-                self.bind(frame.bytes, (portal, statement), lexing, pipeline)
+                self.bind(frame.bytes, (portal, statement), view, pipeline)
             }
             ClientMessage::Parse(fields) => {
                 pipeline.client_message(frame.tag);
-                self.parse(frame.bytes, fields, lexing)
+                let out = self.parse(frame.bytes, fields, view);
+                follow_setting(fields.sql, show, pipeline);
+                out
             }
             ClientMessage::Close(target) => {
                 pipeline.client_message(frame.tag);
@@ -128,14 +140,20 @@ impl Intercept {
     }
 
     /// The engine's decision on `sql`, under the rules in force now.
-    fn decide(&mut self, sql: &[u8], lexing: Lexing) -> Decided {
+    fn decide(&mut self, sql: &[u8], view: View) -> Decided {
         let generation = self.live.generation();
         if generation != self.generation {
             self.engine = self.live.current();
             self.generation = generation;
         }
-        let (decision, lookup) = self.engine.decide_bytes_traced(sql, lexing);
-        let suspect = lookup != Lookup::Skipped;
+        let (decision, lookup) = self.engine.decide_bytes_traced(sql, view);
+        let mut suspect = lookup != Lookup::Skipped;
+        // A statement prepared while deleted rows show is followed too:
+        // it is prepared again, hiding them, once they no longer show.
+        if !suspect && view.show_deleted {
+            let hiding = View::from(view.lexing);
+            suspect = std::str::from_utf8(sql).is_ok_and(|t| self.engine.suspect(t, hiding));
+        }
         if suspect {
             self.metrics.cache(lookup == Lookup::Hit);
         }
@@ -207,20 +225,20 @@ impl Intercept {
     fn query(
         &mut self,
         sql: &[u8],
-        lexing: Lexing,
+        view: View,
         pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
             self.statements.remove(&b""[..]);
         }
-        let decided = self.decide(sql, lexing);
+        let decided = self.decide(sql, view);
         pipeline.client_query(decided.examined);
         Some(codec::query(&decided.rewritten?))
     }
 
-    fn parse(&mut self, frame: &[u8], fields: &ParseFields<'_>, lexing: Lexing) -> Option<Vec<u8>> {
-        let decided = self.decide(fields.sql, lexing);
+    fn parse(&mut self, frame: &[u8], fields: &ParseFields<'_>, view: View) -> Option<Vec<u8>> {
+        let decided = self.decide(fields.sql, view);
         let Some(examined) = decided.examined else {
             if !self.statements.is_empty() {
                 self.statements.remove(fields.name);
@@ -234,6 +252,7 @@ impl Intercept {
         let prepared = Prepared {
             parse: frame.to_vec(),
             generation: self.generation,
+            shown: view.show_deleted,
             sent: decided.rewritten,
             examined,
         };
@@ -245,7 +264,7 @@ impl Intercept {
         &mut self,
         frame: &[u8],
         (portal, statement): (&[u8], &[u8]),
-        lexing: Lexing,
+        view: View,
         pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
         if self.statements.is_empty() && self.portals.is_empty() {
@@ -257,7 +276,7 @@ impl Intercept {
                 prepared.generation = STALE;
             }
         }
-        let again = self.refresh(statement, lexing);
+        let again = self.refresh(statement, view);
         if again.is_some() {
             pipeline.proxy_message(FrontendTag::Close);
             pipeline.proxy_message(FrontendTag::Parse);
@@ -294,11 +313,12 @@ impl Intercept {
     /// Close and Parse that prepare it again (the server's answers to
     /// them are dropped), to go ahead of the Bind. A statement already
     /// prepared never runs under old rules: a DELETE on a table the new
-    /// rules protect is soft from its next execution.
-    fn refresh(&mut self, statement: &[u8], lexing: Lexing) -> Option<Vec<u8>> {
+    /// rules protect is soft from its next execution. The same holds when
+    /// the session's `softdel.show_deleted` changed.
+    fn refresh(&mut self, statement: &[u8], view: View) -> Option<Vec<u8>> {
         let generation = self.live.generation();
         let prepared = self.statements.get(statement)?;
-        if prepared.generation == generation {
+        if prepared.generation == generation && prepared.shown == view.show_deleted {
             return None;
         }
         let parse = prepared.parse.clone();
@@ -306,7 +326,7 @@ impl Intercept {
         else {
             return None;
         };
-        let decided = self.decide(fields.sql, lexing);
+        let decided = self.decide(fields.sql, view);
         let sent = decided.rewritten;
         let examined = decided.examined?;
         let prepared = self.statements.get_mut(statement)?;
@@ -327,6 +347,7 @@ impl Intercept {
         }
         *prepared = Prepared {
             generation: self.generation,
+            shown: view.show_deleted,
             sent,
             examined,
             parse,
@@ -343,6 +364,20 @@ impl Intercept {
             Target::Statement(name) => self.statements.remove(*name).map(drop),
             Target::Portal(name) => self.portals.remove(*name).map(drop),
         };
+    }
+}
+
+/// Follows what `sql` does to the session's `softdel.show_deleted` (from
+/// the next message on), in the transaction it is sent in.
+fn follow_setting(sql: &[u8], show: &mut ShowDeleted, pipeline: &Pipeline<Examined>) {
+    if !setting::may_change(sql, show.current()) {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(sql) else {
+        return;
+    };
+    for change in setting::changes(text) {
+        show.change(change, pipeline.status());
     }
 }
 

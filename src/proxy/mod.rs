@@ -20,6 +20,7 @@ mod refusals;
 mod relay;
 mod reload;
 mod session;
+mod show_deleted;
 mod shutdown;
 mod spliced;
 mod tls;

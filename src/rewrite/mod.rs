@@ -25,6 +25,7 @@ mod lex;
 mod prepared;
 mod refusal;
 mod scan;
+pub mod setting;
 mod shape;
 mod site;
 mod sql;
