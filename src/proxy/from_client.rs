@@ -64,6 +64,12 @@ impl FromClient {
                 None => step.out.keep(frame.bytes),
             }
             step.end += frame.bytes.len();
+            if matches!(
+                frame.tag,
+                FrontendTag::Query | FrontendTag::Sync | FrontendTag::FunctionCall
+            ) {
+                between.show_deleted.request();
+            }
             if frame.tag == FrontendTag::Terminate {
                 step.terminated = true;
                 break;

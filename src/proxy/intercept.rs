@@ -13,7 +13,8 @@ use super::show_deleted::ShowDeleted;
 use super::translate::EXTRA_COLUMNS;
 use crate::metrics::Metrics;
 use crate::protocol::{
-    ClientFrame, ClientMessage, FrontendTag, ParseFields, Pipeline, Target, codec,
+    ClientFrame, ClientMessage, FrontendTag, ParseFields, Pipeline, Target, TransactionStatus,
+    codec,
 };
 use crate::rewrite::{
     Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, Shape, View,
@@ -376,8 +377,11 @@ fn follow_setting(sql: &[u8], show: &mut ShowDeleted, pipeline: &Pipeline<Examin
     let Ok(text) = std::str::from_utf8(sql) else {
         return;
     };
-    for change in setting::changes(text) {
-        show.change(change, pipeline.status());
+    let in_block = pipeline
+        .status()
+        .is_some_and(|s| s != TransactionStatus::Idle);
+    for (change, begun) in setting::changes(text) {
+        show.change(change, in_block || begun);
     }
 }
 

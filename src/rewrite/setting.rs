@@ -46,22 +46,29 @@ fn first_word_resets(sql: &[u8]) -> bool {
     })
 }
 
-/// What the statements of `sql` do to the setting, in order.
-pub fn changes(sql: &str) -> Vec<Change> {
+/// What the statements of `sql` do to the setting, in order, each with
+/// whether the same text opened a transaction block before it
+/// (`BEGIN; SET ...`).
+pub fn changes(sql: &str) -> Vec<(Change, bool)> {
     let Some((toks, _)) = lex::tokenize(sql) else {
         return Vec::new();
     };
-    lex::statements(&toks)
-        .into_iter()
-        .filter_map(|range| {
-            let words: Vec<String> = toks[range]
-                .iter()
-                .filter(|t| !t.is_trivia())
-                .map(word)
-                .collect();
-            change(&words)
-        })
-        .collect()
+    let mut begun = false;
+    let mut out = Vec::new();
+    for range in lex::statements(&toks) {
+        let words: Vec<String> = toks[range]
+            .iter()
+            .filter(|t| !t.is_trivia())
+            .map(word)
+            .collect();
+        match words.first().map(String::as_str) {
+            Some("begin" | "start") => begun = true,
+            Some("commit" | "rollback" | "end" | "abort") => begun = false,
+            _ => {}
+        }
+        out.extend(change(&words).map(|c| (c, begun)));
+    }
+    out
 }
 
 /// A token as the grammar below reads it: keywords and unquoted names
@@ -138,8 +145,17 @@ mod tests {
             ("SET \"softdel.show_deleted\" = on", &[]),
         ];
         for (sql, expected) in cases {
-            assert_eq!(changes(sql), *expected, "{sql}");
+            let found: Vec<Change> = changes(sql).into_iter().map(|(c, _)| c).collect();
+            assert_eq!(found, *expected, "{sql}");
         }
+        assert_eq!(
+            changes("BEGIN; SET softdel.show_deleted = on"),
+            [(Change::Session(true), true)]
+        );
+        assert_eq!(
+            changes("BEGIN; COMMIT; SET softdel.show_deleted = on"),
+            [(Change::Session(true), false)]
+        );
     }
 
     #[test]

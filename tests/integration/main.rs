@@ -11,6 +11,7 @@ mod copy;
 mod differential;
 mod django;
 mod guard;
+mod hiding;
 mod malformed;
 mod notify;
 mod operations;
