@@ -189,6 +189,9 @@ async fn check_table(
     if let Some(marker) = rule.mode.marker() {
         findings.extend(unique_indexes(client, table, marker).await?);
     }
+    if rule.hide {
+        findings.extend(views_reading(client, table).await?);
+    }
     let keys = catalog::foreign_keys(client, &[table.oid]).await?;
     for key in &keys {
         if let Some(finding) = cascade_finding(rules, rule, table, key) {
@@ -277,6 +280,37 @@ async fn unique_indexes(
         ));
     }
     Ok(findings)
+}
+
+/// Views and materialized views that read a hidden table: their
+/// definitions run inside PostgreSQL, where the proxy does not rewrite
+/// them, so they still show the soft-deleted rows.
+async fn views_reading(client: &Client, table: &Table) -> Result<Vec<Finding>, OpsError> {
+    let rows = client
+        .query(
+            "SELECT DISTINCT v.oid::pg_catalog.regclass::text, v.relkind::text \
+             FROM pg_catalog.pg_depend d \
+             JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid \
+             JOIN pg_catalog.pg_class v ON v.oid = r.ev_class \
+             WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+               AND d.refobjid = $1 AND v.oid <> $1 ORDER BY 1",
+            &[&table.oid],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let (view, kind): (String, String) = (row.get(0), row.get(1));
+            let kind = if kind == "m" { "materialized view" } else { "view" };
+            warning(
+                format!(
+                    "{kind} {view} reads this table: views are not rewritten, so it shows soft-deleted rows (filter them in its definition)"
+                ),
+                None,
+            )
+        })
+        .collect())
 }
 
 /// How pg_get_indexdef writes an index name: quoted only when it must be.
