@@ -1,7 +1,7 @@
 //! The rewrite engine's costs, per statement text: the fast path for texts
 //! that cannot destroy rows, the cache for DELETEs already seen, the cold
-//! analysis and rewrite of a DELETE, and rendering a cached rewrite for one
-//! session.
+//! analysis and rewrite of a DELETE, the hiding of a soft table's deleted
+//! rows (new and cached), and rendering a cached rewrite for one session.
 //!
 //! Run with `cargo bench --bench engine`. Targets: a cache hit (fast path or
 //! cached decision) under 1 µs, a cold rewrite under 50 µs.
@@ -23,6 +23,10 @@ tables:
     on_delete: soft
     flag: is_active
     max_rows: 100
+    hide: false
+  app_payment:
+    on_delete: soft
+    timestamp: deleted_at
   app_refund:
     on_delete: journal
   app_auditlog:
@@ -64,6 +68,17 @@ const DELETE_UNLISTED: &str = "DELETE FROM \"app_item\" WHERE \"app_item\".\"id\
 /// (with literals inlined, every such text is a cache miss).
 const DELETE_ALLOWED: &str = "DELETE FROM \"app_session\" WHERE \"app_session\".\"id\" = 12345";
 
+/// A select by primary key on a hidden soft table, as an ORM's `get()`.
+const HIDE_BY_KEY: &str = "SELECT \"app_payment\".\"id\", \"app_payment\".\"order_id\", \
+\"app_payment\".\"amount\" FROM \"app_payment\" WHERE \"app_payment\".\"id\" = $1 LIMIT 21";
+
+/// A hidden soft table in a two-join list query.
+const HIDE_JOIN: &str = "SELECT \"app_order\".\"id\", \"app_payment\".\"amount\", \
+\"app_customer\".\"name\" FROM \"app_order\" INNER JOIN \"app_customer\" ON \
+(\"app_order\".\"customer_id\" = \"app_customer\".\"id\") LEFT OUTER JOIN \"app_payment\" ON \
+(\"app_payment\".\"order_id\" = \"app_order\".\"id\") WHERE \"app_customer\".\"id\" = $1 \
+ORDER BY \"app_order\".\"id\" DESC LIMIT 21";
+
 fn engine() -> Engine {
     let rules = Rules::parse(RULES, Path::new("bench.yaml")).expect("bench rules parse");
     Engine::with_nonce(rules, "0123456789abcdef".into())
@@ -98,6 +113,8 @@ fn check_paths(engine: &Engine) {
         DELETE_USING_RETURNING,
         DELETE_JOURNAL,
         DELETE_UNLISTED,
+        HIDE_BY_KEY,
+        HIDE_JOIN,
     ] {
         assert!(
             matches!(
@@ -131,6 +148,8 @@ fn cached(c: &mut Criterion) {
     for (name, sql) in [
         ("delete_in", DELETE_IN),
         ("delete_using_returning", DELETE_USING_RETURNING),
+        ("hide_by_key", HIDE_BY_KEY),
+        ("hide_join", HIDE_JOIN),
     ] {
         // The first call analyses and fills the cache; the benchmark sees hits.
         assert!(matches!(
@@ -153,6 +172,8 @@ fn cold(c: &mut Criterion) {
         ("journal_delete", DELETE_JOURNAL),
         ("limit_only_delete", DELETE_UNLISTED),
         ("allowed_delete_pass", DELETE_ALLOWED),
+        ("hide_by_key", HIDE_BY_KEY),
+        ("hide_join", HIDE_JOIN),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| engine.analyze_uncached(black_box(sql), Lexing::default()))

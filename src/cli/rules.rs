@@ -43,8 +43,13 @@ fn describe(rules: &Rules) -> String {
         } else {
             ""
         };
+        let hidden = if rule.hide {
+            ", deleted rows hidden"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "{}: {}{marker}, {}{outside}\n",
+            "{}: {}{marker}, {}{outside}{hidden}\n",
             rule.table,
             rule.mode.as_str(),
             limit(rule.max_rows)
