@@ -12,8 +12,10 @@
 //! - `COPY t [(cols)] TO` becomes `COPY (SELECT cols FROM t WHERE <live>) TO`.
 //!
 //! Names resolve as for DELETE (`Rules::lookup`); a name that is one of
-//! the statement's CTEs in scope is the CTE, not the table. A view's
-//! definition is never rewritten (it would keep the filter for good).
+//! the statement's CTEs in scope is the CTE, not the table. Definitions
+//! stored in the database (views, functions, triggers, policies) are never
+//! rewritten: they would keep the filter for good, whatever the session's
+//! `softdel.show_deleted`.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -43,7 +45,16 @@ pub struct Hidden {
 /// `None` where a reference cannot be placed in the text (the caller then
 /// leaves the statement as it is).
 pub fn hide(text: &Text, rules: &Rules, statement: &Statement) -> Option<Hidden> {
-    if matches!(statement, Statement::CreateView { .. }) {
+    let stored = matches!(
+        statement,
+        Statement::CreateView { .. }
+            | Statement::AlterView { .. }
+            | Statement::CreateFunction { .. }
+            | Statement::CreateProcedure { .. }
+            | Statement::CreateTrigger { .. }
+            | Statement::CreatePolicy { .. }
+    );
+    if stored {
         return Some(Hidden::default());
     }
     let mut hider = Hider {

@@ -162,6 +162,10 @@ fn a_soft_delete_combines_with_hiding() {
 fn views_other_tables_and_unhidden_soft_tables_are_left_alone() {
     for sql in [
         "CREATE VIEW v AS SELECT * FROM orders",
+        "CREATE MATERIALIZED VIEW v AS SELECT * FROM orders",
+        "CREATE OR REPLACE VIEW v AS SELECT o.id FROM customers c JOIN orders o ON true",
+        "ALTER VIEW v AS SELECT * FROM orders",
+        "CREATE POLICY p ON customers USING (EXISTS (SELECT 1 FROM orders))",
         "SELECT * FROM orders_archive",
         "SELECT * FROM generate_series(1, 3) orders",
         "INSERT INTO orders (id) VALUES (1)",

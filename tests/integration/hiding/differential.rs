@@ -89,6 +89,79 @@ async fn reads_and_writes_agree_with_a_database_where_the_rows_are_gone() {
     );
 }
 
+#[tokio::test]
+async fn pipelined_reads_agree_too() {
+    let pair = Pair::open().await;
+    pair.delete().await;
+    let reads: Vec<&str> = CORPUS
+        .iter()
+        .filter_map(|q| match q {
+            Q::R(sql) => Some(*sql),
+            _ => None,
+        })
+        .collect();
+    // Every read in one write, alternating the protocols; the answers
+    // are read back one ReadyForQuery at a time.
+    let mut batch = Vec::new();
+    for (i, sql) in reads.iter().enumerate() {
+        batch.extend(if i % 2 == 0 {
+            raw::query(sql)
+        } else {
+            raw::extended(sql)
+        });
+    }
+    let mut answers = Vec::new();
+    for (addr, database) in [
+        (pair.soft_addr(), &pair.soft),
+        (pair.hard_addr(), &pair.hard),
+    ] {
+        let mut conn = login(addr, database).await;
+        conn.send(&batch).await;
+        let mut out = Vec::new();
+        for _ in &reads {
+            out.push(Answer::of(&conn.until_ready().await));
+        }
+        answers.push(out);
+    }
+    for (i, sql) in reads.iter().enumerate() {
+        assert_eq!(answers[0][i], answers[1][i], "pipelined read {i}: {sql}");
+    }
+    // Prepared statements with parameters, all in flight at once on one
+    // connection (tokio-postgres pipelines concurrent queries).
+    let prepared: Vec<(&str, i32)> = CORPUS
+        .iter()
+        .filter_map(|q| match q {
+            Q::P(sql, param) => Some((*sql, *param)),
+            _ => None,
+        })
+        .collect();
+    let (soft, hard) = (pair.soft_client().await, pair.hard_client().await);
+    let (a, b) = (
+        all_at_once(&soft, &prepared).await,
+        all_at_once(&hard, &prepared).await,
+    );
+    for (i, (a, b)) in a.into_iter().zip(b).enumerate() {
+        let (a, b) = (a.expect("soft"), b.expect("hard"));
+        assert_eq!(
+            texts(&a),
+            texts(&b),
+            "pipelined prepared {i}: {}",
+            prepared[i].0
+        );
+    }
+}
+
+/// Runs every statement at once on one connection.
+async fn all_at_once(
+    c: &tokio_postgres::Client,
+    statements: &[(&str, i32)],
+) -> Vec<Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>> {
+    let each = statements
+        .iter()
+        .map(|(sql, param)| async move { c.query(*sql, &[param]).await });
+    futures_util::future::join_all(each).await
+}
+
 /// Every column of every row as text (tokio-postgres, extended protocol).
 fn texts(rows: &[tokio_postgres::Row]) -> Vec<String> {
     let mut out: Vec<String> = rows
