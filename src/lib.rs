@@ -8,10 +8,12 @@
 //!   or refuse every delete inside PostgreSQL; [`ops`]: undelete, purge, check;
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
 //! - [`metrics`]: the proxy's counters in Prometheus text format;
-//!   [`admin`]: the HTTP listener serving them, with health and readiness.
+//!   [`admin`]: the HTTP listener serving them, with health and readiness;
+//! - [`duration`]: the one grammar of durations on the command line.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod duration;
 pub mod guard;
 pub mod journal;
 pub mod metrics;

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
+use softdel::duration::parse_duration;
+use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode};
 
 use super::signals::{reload_on_sighup, shutdown_on_signal};
 
