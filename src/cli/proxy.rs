@@ -66,8 +66,7 @@ pub struct ProxyArgs {
     /// Refuse clients that do not use TLS (FATAL 28000).
     #[arg(long, env = "SOFTDEL_TLS_REQUIRED")]
     tls_required: bool,
-    /// TLS to the upstream, as libpq's sslmode: disable, prefer, require,
-    /// verify-ca or verify-full.
+    /// TLS to the upstream, as libpq's sslmode.
     #[arg(long, env = "SOFTDEL_UPSTREAM_TLS", default_value = "prefer")]
     upstream_tls: UpstreamTlsMode,
     /// CA certificate(s) (PEM) that signed the upstream's certificate; for

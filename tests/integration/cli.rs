@@ -100,7 +100,7 @@ async fn bad_arguments_are_clear_errors() {
         ),
         (
             &["proxy", "--upstream-tls", "verify"],
-            "unknown upstream TLS mode \"verify\"",
+            "invalid value 'verify' for '--upstream-tls",
         ),
         (
             &["proxy", "--upstream-cert", "/x.pem"],
