@@ -11,7 +11,7 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 /// Upper bounds of the buckets, in nanoseconds: 100 µs to 10 s. Statements
 /// through the proxy range from sub-millisecond lookups to long reports;
 /// slower ones land in +Inf.
-pub(super) const BOUNDS_NANOS: [u64; 16] = [
+const BOUNDS_NANOS: [u64; 16] = [
     100_000,
     250_000,
     500_000,
