@@ -10,8 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::Readiness;
-use super::connection::{Shared, serve};
-use super::request::HEAD_TIMEOUT;
+use super::connection::{HEAD_TIMEOUT, Shared, serve};
 use super::routes::CHECK_TIMEOUT;
 use crate::metrics::Metrics;
 
@@ -62,7 +61,7 @@ impl Admin {
     }
 
     /// How long a client may take to send its request head; default 5 s.
-    /// Slower clients get 408.
+    /// Slower clients are disconnected without an answer.
     pub fn with_head_timeout(mut self, timeout: Duration) -> Admin {
         self.shared.head_timeout = timeout;
         self
@@ -98,7 +97,7 @@ impl Admin {
                     (Ok((stream, _peer)), permit) => {
                         let shared = Arc::clone(&shared);
                         connections.spawn(async move {
-                            serve(stream, &shared).await;
+                            serve(stream, shared).await;
                             drop(permit);
                         });
                     }

@@ -238,8 +238,8 @@ fn undelete_text(report: &undelete::Report) -> String {
 }
 
 pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
-    let secs =
-        purge::parse_age(&args.older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    let secs = softdel::duration::parse_age(&args.older_than)
+        .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
     let mut command = format!("softdel purge --older-than {}", args.older_than);
     if let Some(table) = &args.table {
         command.push_str(&format!(" --table {table}"));

@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
+use softdel::duration::parse_duration;
+use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode};
 
 use super::signals::{reload_on_sighup, shutdown_on_signal};
 
@@ -65,8 +66,7 @@ pub struct ProxyArgs {
     /// Refuse clients that do not use TLS (FATAL 28000).
     #[arg(long, env = "SOFTDEL_TLS_REQUIRED")]
     tls_required: bool,
-    /// TLS to the upstream, as libpq's sslmode: disable, prefer, require,
-    /// verify-ca or verify-full.
+    /// TLS to the upstream, as libpq's sslmode.
     #[arg(long, env = "SOFTDEL_UPSTREAM_TLS", default_value = "prefer")]
     upstream_tls: UpstreamTlsMode,
     /// CA certificate(s) (PEM) that signed the upstream's certificate; for
