@@ -19,10 +19,6 @@ use crate::metrics::Metrics;
 /// wait long, and the admin port cannot pile up tasks and buffers.
 pub const MAX_CONNECTIONS: usize = 64;
 
-/// Pause after a failed accept (e.g. out of file descriptors) so that the
-/// loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
 /// A bound, not yet running admin listener.
 pub struct Admin {
     listener: TcpListener,
@@ -101,10 +97,7 @@ impl Admin {
                             drop(permit);
                         });
                     }
-                    (Err(e), _) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
+                    (Err(e), _) => crate::accept::failed("admin", &e).await,
                 },
             }
         }
