@@ -9,14 +9,13 @@ use softdel::ops::{Selection, purge, undelete};
 use softdel::rules::Rules;
 use softdel::text::plural;
 
-use super::db::with_client;
+use super::db::{Database, with_client};
 use super::text::columns;
 
 #[derive(Args)]
 pub struct UndeleteArgs {
-    /// The database whose rows to bring back.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// Operation ids, as `softdel log` shows them.
     #[arg(value_name = "OP_ID", conflicts_with_all = ["txid", "table"])]
     ops: Vec<i64>,
@@ -48,9 +47,8 @@ pub struct UndeleteArgs {
 
 #[derive(Args)]
 pub struct PurgeArgs {
-    /// The database to purge.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// Only what was deleted longer ago than this: 30d, 12h, 90m, 45s, 2w.
     #[arg(long, required = true)]
     older_than: String,
@@ -70,9 +68,8 @@ pub struct CheckArgs {
     /// The rules file the proxy runs with.
     #[arg(long, env = "SOFTDEL_RULES")]
     rules: PathBuf,
-    /// The database behind the proxy.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// The report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -89,7 +86,7 @@ pub fn undelete(args: UndeleteArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = with_client(&args.database_url, "softdel undelete", async |client| {
+    let report = with_client(&args.database, "softdel undelete", async |client| {
         Ok(undelete::undelete(client, &options).await?)
     })?;
     if args.json {
@@ -250,7 +247,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = with_client(&args.database_url, "softdel purge", async |client| {
+    let report = with_client(&args.database, "softdel purge", async |client| {
         Ok(purge::purge(client, &options).await?)
     })?;
     if args.json {
@@ -292,7 +289,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
 
 pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     let rules = Rules::load(&args.rules)?;
-    let report = with_client(&args.database_url, "softdel check", async |client| {
+    let report = with_client(&args.database, "softdel check", async |client| {
         Ok(check::check(client, &rules, &args.rules).await?)
     })?;
     if args.json {
