@@ -95,8 +95,13 @@ pub fn undelete(args: UndeleteArgs) -> anyhow::Result<()> {
         print!("{}", undelete_text(&report));
     }
     if report.blocked_by_conflicts() {
+        let outcome = if report.dry_run {
+            "the undelete would restore nothing"
+        } else {
+            "nothing was restored"
+        };
         anyhow::bail!(
-            "{}: nothing was restored. Resolve them, or run again with --force to restore the rest",
+            "{}: {outcome}. Resolve them, or run again with --force to restore the rest",
             plural(report.conflicts.len(), "conflict")
         );
     }
@@ -141,28 +146,23 @@ fn selection(args: &UndeleteArgs) -> anyhow::Result<(Selection, String)> {
     ))
 }
 
-fn list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `operation 9`, `operations 9, 10`.
 fn operations(ids: &[i64]) -> String {
-    let word = if ids.len() == 1 {
-        "operation"
-    } else {
-        "operations"
-    };
-    format!("{word} {}", list(ids))
+    numbered("operation", ids)
+}
+
+/// `transaction 741`, `transactions 741, 744`.
+fn numbered(word: &str, ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let s = if ids.len() == 1 { "" } else { "s" };
+    format!("{word}{s} {}", list.join(", "))
 }
 
 fn undelete_text(report: &undelete::Report) -> String {
     let mut out = format!(
-        "{} (transaction {})\n\n",
+        "{} ({})\n\n",
         operations(&report.operations),
-        list(&report.transactions),
+        numbered("transaction", &report.transactions),
     );
     let mut rows = vec![
         [
@@ -199,7 +199,14 @@ fn undelete_text(report: &undelete::Report) -> String {
     out.push('\n');
     let restored = report.restored();
     let tables = report.tables.iter().filter(|t| t.restored > 0).count();
-    if report.dry_run {
+    if report.dry_run && report.blocked_by_conflicts() {
+        out.push_str(&format!(
+            "dry run: nothing was changed; with these conflicts the undelete would restore \
+             nothing (with --force, {} in {})\n",
+            plural(restored, "row"),
+            plural(tables, "table"),
+        ));
+    } else if report.dry_run {
         out.push_str(&format!(
             "dry run: nothing was changed; {} in {} would come back\n",
             plural(restored, "row"),
