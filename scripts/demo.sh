@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-deps.sh postgres
+if [ ! -x target/release/softdel ]; then
+    echo "scripts/demo.sh: building softdel in release mode first (the first build takes about 4 minutes on 2 CPUs; later runs start at once)" >&2
+fi
 exec cargo run --release --locked -- demo "$@"

@@ -29,6 +29,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.rules {
         Rules::load(path)?;
     }
+    let runtime = super::runtime()?;
+    runtime.block_on(port_is_free(args.listen))?;
     eprintln!("softdel demo: starting a throwaway PostgreSQL...");
     let cluster = TempCluster::start(&ClusterOptions::default())
         .context("cannot start a throwaway PostgreSQL")?;
@@ -44,7 +46,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = ProxyConfig::new(args.listen, cluster.addr());
     config.rules = Some(rules.clone());
     config.blocked_log = dir.join("blocked.jsonl");
-    let runtime = super::runtime()?;
     let example = config.rules.as_deref() == Some(dir.join("rules.yaml").as_path());
     runtime.block_on(async {
         let client = super::db::connect(&cluster.url("postgres")).await?;
@@ -72,6 +73,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             rules.display()
         )
     };
+    // Bound before it says where to connect.
+    let proxy = runtime.block_on(super::proxy::start(config.clone()))?;
     eprintln!(
         "softdel demo: PostgreSQL is at {upstream} (direct, bypassing softdel), {installed}\n\
          softdel demo: rules: {rules}\n\
@@ -84,7 +87,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         blocked = config.blocked_log.display(),
         listen = args.listen,
     );
-    let served = runtime.block_on(super::proxy::serve(config));
+    runtime.block_on(proxy.run());
     drop(cluster);
-    served
+    Ok(())
+}
+
+/// A second demo (or anything else on the port) stops here, before a
+/// PostgreSQL is started for nothing.
+async fn port_is_free(listen: SocketAddr) -> anyhow::Result<()> {
+    let bound = tokio::net::TcpListener::bind(listen).await;
+    bound.map(drop).with_context(|| {
+        format!(
+            "cannot listen on {listen} (is another softdel demo running? stop it, or give \
+             another address: softdel demo --listen 127.0.0.1:6433)"
+        )
+    })
 }
