@@ -7,6 +7,8 @@ use softdel::pgcluster::{ClusterOptions, TempCluster};
 use softdel::proxy::ProxyConfig;
 use softdel::rules::Rules;
 
+use super::demo_env::DemoEnv;
+
 /// The rules the demo applies unless told otherwise.
 const EXAMPLE_RULES: &str = include_str!("../../rules/example.yaml");
 /// Tables and data for those rules.
@@ -20,6 +22,11 @@ pub struct DemoArgs {
     /// Rules file [default: rules/example.yaml, with its tables created and filled].
     #[arg(long)]
     rules: Option<PathBuf>,
+    /// Where to write the environment a reader sources in another
+    /// terminal (PROXY, DIRECT, SOFTDEL_DATABASE_URL, softdel on PATH);
+    /// removed when the demo stops.
+    #[arg(long, value_name = "FILE", default_value = "softdel-demo.env")]
+    env_file: PathBuf,
 }
 
 /// Starts a throwaway PostgreSQL (trust authentication, user `postgres`)
@@ -75,21 +82,40 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     // Bound before it says where to connect.
     let proxy = runtime.block_on(super::proxy::start(config.clone()))?;
+    let env = DemoEnv {
+        proxy_url: format!("postgres://postgres@{}/postgres", proxy.local_addr()?),
+        direct_url: cluster.url("postgres"),
+    };
+    let env_file = std::path::absolute(&args.env_file).unwrap_or(args.env_file);
+    let written = env.write(&env_file)?;
     eprintln!(
         "softdel demo: PostgreSQL is at {upstream} (direct, bypassing softdel), {installed}\n\
          softdel demo: rules: {rules}\n\
          softdel demo: refused statements are also appended to {blocked}\n\
-         softdel demo: connect through softdel with\n\n    \
-         psql postgres://postgres@{listen}/postgres\n\n\
+         softdel demo: the environment for another terminal, also in {file}:\n\n\
+         {exports}\n\
+         softdel demo: in another terminal, connect through softdel with\n\n    \
+         source {file}\n    \
+         psql \"$PROXY\"\n\n\
          (Ctrl-C stops both and deletes the throwaway database)",
         upstream = cluster.addr(),
         rules = rules.display(),
         blocked = config.blocked_log.display(),
-        listen = args.listen,
+        file = env_file.display(),
+        exports = indent(&env.text()?),
     );
     runtime.block_on(proxy.run());
+    drop(written);
     drop(cluster);
     Ok(())
+}
+
+/// The environment file's exports, indented as the banner's commands are.
+fn indent(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| format!("    {line}\n"))
+        .collect()
 }
 
 /// A second demo (or anything else on the port) stops here, before a
