@@ -15,7 +15,7 @@ use mask::mask;
 use parse::{Step, steps};
 
 /// The documents, in the order a reader follows them.
-const DOCUMENTS: [&str; 1] = ["README.md"];
+const DOCUMENTS: [&str; 2] = ["README.md", "docs/runbook.md"];
 
 #[test]
 fn the_quickstart_and_the_runbook_run_as_written_against_the_demo() {
