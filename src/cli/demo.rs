@@ -125,7 +125,7 @@ async fn port_is_free(listen: SocketAddr) -> anyhow::Result<()> {
     bound.map(drop).with_context(|| {
         format!(
             "cannot listen on {listen} (is another softdel demo running? stop it, or give \
-             another address: softdel demo --listen 127.0.0.1:6433)"
+             another address and file: softdel demo --listen 127.0.0.1:6433 --env-file demo2.env)"
         )
     })
 }

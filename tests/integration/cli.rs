@@ -219,8 +219,8 @@ async fn a_demo_on_a_busy_port_says_so_before_anything_else() {
         stderr,
         format!(
             "softdel: error: cannot listen on {addr} (is another softdel demo running? stop it, \
-             or give another address: softdel demo --listen 127.0.0.1:6433): Address already \
-             in use (os error 98)\n"
+             or give another address and file: softdel demo --listen 127.0.0.1:6433 \
+             --env-file demo2.env): Address already in use (os error 98)\n"
         )
     );
     assert!(!dir.join("softdel-demo.env").exists());
