@@ -1,5 +1,5 @@
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
@@ -54,22 +54,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     config.rules = Some(rules.clone());
     config.blocked_log = dir.join("blocked.jsonl");
     let example = config.rules.as_deref() == Some(dir.join("rules.yaml").as_path());
-    runtime.block_on(async {
-        let client = super::db::connect(&cluster.url("postgres")).await?;
-        if !example {
-            softdel::journal::install(&client).await?;
-            return anyhow::Ok(());
-        }
-        client
-            .batch_execute(DEMO_SHOP)
-            .await
-            .context("cannot create the demo shop")?;
-        let rules = Rules::load(&rules)?;
-        softdel::guard::install(&client, Some((&rules, &dir.join("rules.yaml"))), &[])
-            .await
-            .context("cannot install the guard")?;
-        anyhow::Ok(())
-    })?;
+    runtime.block_on(prepare(&cluster.url("postgres"), &rules, example))?;
     let installed = if example {
         "with the journal and the guard installed".to_owned()
     } else {
@@ -107,6 +92,25 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     runtime.block_on(proxy.run());
     drop(written);
     drop(cluster);
+    Ok(())
+}
+
+/// Installs the journal; with the example rules, the shop's tables and
+/// rows too, and the guard on them.
+async fn prepare(url: &str, rules: &Path, example: bool) -> anyhow::Result<()> {
+    let client = super::db::connect(url).await?;
+    if !example {
+        softdel::journal::install(&client).await?;
+        return Ok(());
+    }
+    client
+        .batch_execute(DEMO_SHOP)
+        .await
+        .context("cannot create the demo shop")?;
+    let loaded = Rules::load(rules)?;
+    softdel::guard::install(&client, Some((&loaded, rules)), &[])
+        .await
+        .context("cannot install the guard")?;
     Ok(())
 }
 
