@@ -49,8 +49,9 @@ pub struct UndeleteArgs {
 pub struct PurgeArgs {
     #[command(flatten)]
     database: Database,
-    /// Only what was deleted longer ago than this: 30d, 12h, 90m, 45s, 2w.
-    #[arg(long, required = true)]
+    /// Only what was deleted longer ago than this: a duration with its
+    /// unit, e.g. 30d, 12h, 90m, 45s, 2w.
+    #[arg(long, required = true, value_name = "AGE")]
     older_than: String,
     /// Only this table (`name` or `schema.name`).
     #[arg(long)]
