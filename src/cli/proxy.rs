@@ -24,7 +24,7 @@ pub struct ProxyArgs {
     shutdown_grace: Duration,
     /// How long to wait for the upstream to accept a connection (TCP and
     /// TLS handshake together).
-    #[arg(long, alias = "upstream-connect-timeout", env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, visible_alias = "upstream-connect-timeout", env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
     /// Open client connections allowed at once; beyond it, clients get
     /// FATAL 53300 "too many clients" [default: no limit].
@@ -110,10 +110,15 @@ impl ProxyArgs {
 
 pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    super::runtime()?.block_on(serve(config))
+    super::runtime()?.block_on(async {
+        start(config).await?.run().await;
+        Ok(())
+    })
 }
 
-pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
+/// Binds the proxy, installs its signal handlers and says it is ready:
+/// once this returns, clients can connect (`Proxy::run` serves them).
+pub async fn start(config: ProxyConfig) -> anyhow::Result<Proxy> {
     let upstream = config.upstream.clone();
     // What the ready line says of TLS on each side.
     let client_tls = match (&config.tls_cert, config.tls_required) {
@@ -135,6 +140,5 @@ pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
         upstream_tls,
         "softdel proxy ready"
     );
-    proxy.run().await;
-    Ok(())
+    Ok(proxy)
 }
