@@ -27,7 +27,7 @@ COMMAND_LINE="${COMMAND_LINE% }"
 readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
-for v in $(compgen -e | grep -E '^(PG|SOFTDEL_)' || true); do unset "$v"; done
+clear_caller_env
 
 TXS="${TXS:-3000}"
 BASE_TXS="${BASE_TXS:-500}"

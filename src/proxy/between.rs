@@ -5,7 +5,7 @@ use super::examined::Examined;
 use crate::protocol::Pipeline;
 use crate::rewrite::Lexing;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Between {
     /// What the server still owes the client, and for which statements.
     pub pipeline: Pipeline<Examined>,
@@ -15,16 +15,4 @@ pub struct Between {
     /// A statement was rewritten: from then on, the server's answers are
     /// translated.
     pub rewritten: bool,
-}
-
-impl Default for Between {
-    fn default() -> Between {
-        Between {
-            pipeline: Pipeline::default(),
-            lexing: Lexing {
-                standard_conforming_strings: true,
-            },
-            rewritten: false,
-        }
-    }
 }
