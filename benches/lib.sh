@@ -7,6 +7,13 @@ log()  { printf '[bench] %s\n' "$*" >&2; }
 
 warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
 
+# The caller's libpq variables (PGHOST, PGOPTIONS, PGSSLMODE, ...) and softdel
+# settings (SOFTDEL_RULES, ...) must not silently change what is measured.
+clear_caller_env() {
+    local v
+    for v in $(compgen -e | grep -E '^(PG|SOFTDEL_)' || true); do unset "$v"; done
+}
+
 is_root() { [[ "$(id -u)" -eq 0 ]]; }
 
 have_postgres() {

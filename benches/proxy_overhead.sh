@@ -35,10 +35,7 @@ readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-# The caller's libpq variables (PGHOST, PGOPTIONS, PGSSLMODE, ...) and softdel
-# settings (SOFTDEL_RULES, ...) must not silently change what is measured.
-for v in $(compgen -e | grep -E '^(PG|SOFTDEL_)' || true); do unset "$v"; done
-unset v
+clear_caller_env
 export PGCONNECT_TIMEOUT=5
 
 DURATION="${DURATION:-10}"
@@ -68,7 +65,7 @@ PG_STARTED=0
 INTERRUPTED=0
 USED_PORTS=()
 FAILURES=0
-declare -A TPS=() LAT=()
+declare -A TPS=() LAT=() CPU=()
 
 
 usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -363,13 +360,36 @@ warm_up() {
     done
 }
 
-# measure TARGET MODE CLIENTS: fill TPS/LAT for that point ("fail" on error).
+# The pid of a proxy target's process (the one that does the work).
+proxy_pid() {
+    case "$1" in
+        softdel) echo "$SOFTDEL_PID" ;;
+        pgbouncer) cat "$WORK/pgbouncer/pgbouncer.pid" 2>/dev/null ;;
+    esac
+}
+
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo ""
+}
+
+# measure TARGET MODE CLIENTS: fill TPS/LAT for that point ("fail" on
+# error), and for a proxy the CPU it spent per transaction (µs): unlike
+# TPS, that does not move with what else the machine is doing.
 measure() {
-    local target="$1" mode="$2" clients="$3" key="$2,$3,$1" out
+    local target="$1" mode="$2" clients="$3" key="$2,$3,$1" out pid before="" after="" txs
     log "pgbench -M $mode -c $clients -> $target (${DURATION}s)"
+    pid="$(proxy_pid "$target")"
+    [[ -n "$pid" ]] && before="$(cpu_ticks "$pid")"
     if out="$(run_pgbench "$target" "$mode" "$clients" "$DURATION")"; then
         TPS[$key]="$(awk '/^tps = .*without initial connection time/ { print $3 }' <<<"$out")"
         LAT[$key]="$(awk '/^latency average = / { print $4 }' <<<"$out")"
+        txs="$(awk '/^number of transactions actually processed: / { print $6 }' <<<"$out")"
+        [[ -n "$pid" ]] && after="$(cpu_ticks "$pid")"
+        if [[ -n "$before" && -n "$after" && "$txs" =~ ^[0-9]+$ ]] && ((txs > 0)); then
+            CPU[$key]="$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$txs" \
+                'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
+        fi
     fi
     if [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
         warn "pgbench through $target failed (mode=$mode clients=$clients):"
@@ -450,9 +470,30 @@ table() {
     done
 }
 
+# The proxies' CPU per transaction, side by side.
+cpu_row() {
+    printf '| %-8s | %7s | %19s | %21s | %17s |\n' "$@"
+}
+
+cpu_table() {
+    echo
+    echo "CPU per transaction (user + system time of the proxy process / transactions):"
+    echo
+    cpu_row mode clients "softdel µs/tx" "pgbouncer µs/tx" "softdel/pgbouncer"
+    cpu_row -------- ------: ------------------: --------------------: ----------------:
+    local mode clients s b
+    for mode in "${MODES[@]}"; do
+        for clients in "${CLIENTS[@]}"; do
+            s="$mode,$clients,softdel" b="$mode,$clients,pgbouncer"
+            cpu_row "$mode" "$clients" "$(fmt_num "${CPU[$s]:-}" %.2f)" \
+                "$(fmt_num "${CPU[$b]:-}" %.2f)" "$(ratio "${CPU[$s]:-}" "${CPU[$b]:-}")"
+        done
+    done
+}
+
 report() {
     local text
-    text="$(machine_info; table)"
+    text="$(machine_info; table; cpu_table)"
     printf '%s\n' "$text"
     if [[ -n "$OUT_FILE" ]]; then
         printf '%s\n' "$text" >"$OUT_FILE"

@@ -101,10 +101,7 @@ readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
 source "$SCRIPT_DIR/lib.sh"
 
-# The caller's libpq variables (PGHOST, PGOPTIONS, PGSSLMODE, ...) and softdel
-# settings (SOFTDEL_RULES, ...) must not silently change what is measured.
-for v in $(compgen -e | grep -E '^(PG|SOFTDEL_)' || true); do unset "$v"; done
-unset v
+clear_caller_env
 export PGCONNECT_TIMEOUT=5
 
 DURATION="${DURATION:-10}"

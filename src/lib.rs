@@ -9,10 +9,14 @@
 //! - [`pgcluster`]: throwaway PostgreSQL clusters for `softdel demo` and tests;
 //! - [`metrics`]: the proxy's counters in Prometheus text format;
 //!   [`admin`]: the HTTP listener serving them, with health and readiness;
-//! - [`text`]: wording shared by messages for people.
+//! - [`text`]: wording shared by messages for people;
+//! - [`duration`]: the one grammar of durations on the command line;
+//!   [`accept`]: what both listeners do when accept fails.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod admin;
+pub mod duration;
 pub mod guard;
 pub mod journal;
 pub mod metrics;

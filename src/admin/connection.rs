@@ -1,26 +1,32 @@
-//! One admin connection: read a request, answer it, close.
+//! One admin connection, served by hyper: one request, then close.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 
 use super::Readiness;
-use super::request::{Head, MAX_HEAD, Malformed, Method, parse, read_head};
-use super::response::{Response, Status};
 use super::routes::route;
 use crate::metrics::Metrics;
 
-/// How long a client may take to take the response. A scraper that stops
-/// reading must not hold an admin connection forever.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest request head accepted (hyper's read buffer, whose floor this
+/// is). Scrapers and probes send a few hundred bytes; the bound keeps a
+/// client from making the proxy buffer more. Larger heads get 431.
+pub(super) const MAX_HEAD: usize = 8 * 1024;
 
-/// After answering, how long and how much of what the client still sends
-/// is read and discarded before closing (see `linger`).
-const LINGER_TIME: Duration = Duration::from_secs(1);
-const LINGER_BYTES: usize = 64 * 1024;
+/// How long a client may take to send its request head. Slower clients
+/// are disconnected.
+pub(super) const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a client may take to take the response. A scraper that stops
+/// reading must not hold an admin connection forever; hyper has no write
+/// timeout, so this bounds the connection's whole life past the head and
+/// the checks.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every connection task shares.
 pub(super) struct Shared {
@@ -30,72 +36,35 @@ pub(super) struct Shared {
     pub(super) check_timeout: Duration,
 }
 
-pub(super) async fn serve(mut stream: TcpStream, shared: &Shared) {
-    let (response, head_only) = match timeout(shared.head_timeout, read_head(&mut stream)).await {
-        Err(_) => (
-            Response::text(
-                Status::RequestTimeout,
-                "request head not received in time\n",
-            ),
-            false,
-        ),
-        Ok(Err(e)) => return tracing::debug!(error = %e, "admin connection failed"),
-        // Connected and left without a word (a TCP health check, a port
-        // scan): nothing to answer.
-        Ok(Ok(Head::Closed(0))) => return,
-        Ok(Ok(Head::Closed(_))) => (
-            Response::text(Status::BadRequest, "bad request: incomplete head\n"),
-            false,
-        ),
-        Ok(Ok(Head::TooLarge)) => (
-            Response::text(
-                Status::HeaderTooLarge,
-                format!("request head larger than {MAX_HEAD} bytes\n"),
-            ),
-            false,
-        ),
-        Ok(Ok(Head::Complete(head))) => match parse(&head) {
-            Err(Malformed(why)) => (
-                Response::text(Status::BadRequest, format!("bad request: {why}\n")),
-                false,
-            ),
-            Ok(request) => {
-                let response = route(
-                    &request,
-                    &shared.metrics,
-                    shared.ready.as_ref(),
-                    shared.check_timeout,
-                )
-                .await;
-                (response, request.method == Method::Head)
-            }
-        },
-    };
-    let bytes = response.encode(head_only);
-    let sent = timeout(WRITE_TIMEOUT, async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
-    })
-    .await;
-    if matches!(sent, Ok(Ok(()))) {
-        linger(&mut stream).await;
-    }
-}
-
-/// Reads and drops what the client still sends (a body, the rest of an
-/// oversized head) until it closes. Closing a socket with unread input
-/// makes the kernel send a reset, and a reset can destroy the response
-/// before the client has read it.
-async fn linger(stream: &mut TcpStream) {
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        let mut drained = 0;
-        while drained < LINGER_BYTES {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => drained += n,
-            }
+pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
+    let head_timeout = shared.head_timeout;
+    let lifetime = head_timeout + shared.check_timeout + WRITE_TIMEOUT;
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let shared = Arc::clone(&shared);
+        async move {
+            let response = route(
+                request.method(),
+                request.uri().path(),
+                &shared.metrics,
+                shared.ready.as_ref(),
+                shared.check_timeout,
+            )
+            .await;
+            Ok::<_, Infallible>(response)
         }
-    };
-    let _ = timeout(LINGER_TIME, drain).await;
+    });
+    // One request per connection: a scrape or probe is one request, and
+    // not keeping connections alive is what lets the server cap them
+    // simply (every answer says `Connection: close`).
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(head_timeout)
+        .max_buf_size(MAX_HEAD)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    match tokio::time::timeout(lifetime, connection).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "admin connection failed"),
+        Err(_) => tracing::debug!("admin connection timed out"),
+    }
 }

@@ -1,19 +1,15 @@
 //! The admin HTTP listener: /metrics for Prometheus, /healthz and /readyz
 //! for orchestrators.
 //!
-//! Hand-written HTTP/1.1, as little as these three paths need: GET and
-//! HEAD, one request per connection, bounded in size, time and number of
-//! connections so that the admin port cannot be used to exhaust the
-//! process.
+//! HTTP/1.1 by hyper: GET and HEAD, one request per connection, bounded
+//! in size, time and number of connections so that the admin port cannot
+//! be used to exhaust the process.
 //!
-//! - `request`: reading and parsing the request head;
-//! - `routes`: what each path answers; `response`: encoding the answer;
-//! - `connection`: one connection from accept to close; `server`: the
-//!   listener.
+//! - `routes`: what each path answers;
+//! - `connection`: one connection from accept to close, with its bounds;
+//! - `server`: the listener and its connection cap.
 
 mod connection;
-mod request;
-mod response;
 mod routes;
 mod server;
 

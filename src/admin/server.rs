@@ -10,8 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::Readiness;
-use super::connection::{Shared, serve};
-use super::request::HEAD_TIMEOUT;
+use super::connection::{HEAD_TIMEOUT, Shared, serve};
 use super::routes::CHECK_TIMEOUT;
 use crate::metrics::Metrics;
 
@@ -19,10 +18,6 @@ use crate::metrics::Metrics;
 /// the listen backlog; each served one is bounded in time, so they do not
 /// wait long, and the admin port cannot pile up tasks and buffers.
 pub const MAX_CONNECTIONS: usize = 64;
-
-/// Pause after a failed accept (e.g. out of file descriptors) so that the
-/// loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A bound, not yet running admin listener.
 pub struct Admin {
@@ -62,7 +57,7 @@ impl Admin {
     }
 
     /// How long a client may take to send its request head; default 5 s.
-    /// Slower clients get 408.
+    /// Slower clients are disconnected without an answer.
     pub fn with_head_timeout(mut self, timeout: Duration) -> Admin {
         self.shared.head_timeout = timeout;
         self
@@ -98,14 +93,11 @@ impl Admin {
                     (Ok((stream, _peer)), permit) => {
                         let shared = Arc::clone(&shared);
                         connections.spawn(async move {
-                            serve(stream, &shared).await;
+                            serve(stream, shared).await;
                             drop(permit);
                         });
                     }
-                    (Err(e), _) => {
-                        tracing::warn!(error = %e, "admin accept failed");
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    }
+                    (Err(e), _) => crate::accept::failed("admin", &e).await,
                 },
             }
         }

@@ -1,11 +1,16 @@
-//! The admin listener over a real socket, with a hand-written client that
-//! checks what an operator's tools would (curl, a Prometheus scrape, a
-//! Kubernetes probe).
+//! The admin listener over a real socket: hyper's client for what an
+//! operator's tools send (curl, a Prometheus scrape, a Kubernetes probe),
+//! raw bytes for what broken or hostile clients send.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper::{HeaderMap, Method, Request};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -65,24 +70,60 @@ async fn ready() -> Served {
     serve(Fixed(vec![("rules", Ok(())), ("upstream", Ok(()))]), |a| a).await
 }
 
-/// A response as the client read it.
+/// A response as hyper's client read it.
 #[derive(Debug)]
 struct Reply {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     body: String,
 }
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-/// Sends `raw` and reads until the server closes.
+/// Sends one request with hyper's HTTP/1.1 client and reads the answer,
+/// checking what every answer carries.
+async fn send(addr: SocketAddr, method: Method, path: &str, body: &'static str) -> Reply {
+    tokio::time::timeout(PATIENCE, async {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        let driver = tokio::spawn(connection);
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string())
+            .header("user-agent", "test")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .expect("a request");
+        let response = sender.send_request(request).await.expect("a response");
+        let status = response.status().as_u16();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("the body").to_bytes();
+        drop(driver.await);
+        let reply = Reply {
+            status,
+            headers: parts.headers,
+            body: String::from_utf8(body.to_vec()).expect("a text body"),
+        };
+        assert!(reply.header("content-length").is_some(), "a Content-Length");
+        assert_eq!(reply.header("connection"), Some("close"));
+        reply
+    })
+    .await
+    .expect("the server answers")
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    send(addr, Method::GET, path, "").await
+}
+
+/// Sends raw bytes, as a broken or hostile client would, and reads until
+/// the server closes.
 async fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     tokio::time::timeout(PATIENCE, async {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -95,49 +136,19 @@ async fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
     .expect("the server answers and closes")
 }
 
-async fn request(addr: SocketAddr, raw: &[u8]) -> Reply {
-    let bytes = exchange(addr, raw).await;
-    let reply = parse_reply(&bytes);
-    let length: usize = reply
-        .header("content-length")
-        .and_then(|l| l.parse().ok())
-        .expect("a Content-Length");
-    if !raw.starts_with(b"HEAD ") {
-        assert_eq!(length, reply.body.len(), "Content-Length matches the body");
+/// The status code of a raw reply; None when the server closed without
+/// a word.
+fn status_of(reply: &[u8]) -> Option<u16> {
+    if reply.is_empty() {
+        return None;
     }
-    assert_eq!(reply.header("connection"), Some("close"));
-    reply
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Reply {
-    let raw = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: test\r\n\r\n");
-    request(addr, raw.as_bytes()).await
-}
-
-fn parse_reply(bytes: &[u8]) -> Reply {
-    let text = String::from_utf8(bytes.to_vec()).expect("a text reply");
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .expect("a blank line after the head");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("a status line");
-    let mut parts = status_line.splitn(3, ' ');
-    assert_eq!(parts.next(), Some("HTTP/1.1"), "{status_line}");
-    let status = parts
-        .next()
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    let headers = lines
-        .map(|l| {
-            let (n, v) = l.split_once(": ").expect("name: value");
-            (n.to_string(), v.to_string())
-        })
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    let text = String::from_utf8_lossy(reply);
+    let status = text
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|code| code.parse().ok());
+    assert!(status.is_some(), "a status line: {text:?}");
+    status
 }
 
 #[tokio::test]
@@ -164,7 +175,7 @@ async fn metrics_are_served_in_the_prometheus_text_format() {
 async fn head_announces_the_length_without_the_body() {
     let s = ready().await;
     let get = get(s.addr, "/metrics").await;
-    let head = request(s.addr, b"HEAD /metrics HTTP/1.1\r\n\r\n").await;
+    let head = send(s.addr, Method::HEAD, "/metrics", "").await;
     assert_eq!(head.status, 200);
     assert_eq!(head.body, "");
     assert_eq!(
@@ -224,13 +235,13 @@ async fn unknown_paths_are_404_and_query_strings_are_ignored() {
 #[tokio::test]
 async fn methods_other_than_get_and_head_are_405_with_allow() {
     let s = ready().await;
-    for raw in [
-        &b"POST /metrics HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world"[..],
-        b"DELETE /readyz HTTP/1.1\r\n\r\n",
-        b"OPTIONS /healthz HTTP/1.1\r\n\r\n",
+    for (method, path, body) in [
+        (Method::POST, "/metrics", "hello world"),
+        (Method::DELETE, "/readyz", ""),
+        (Method::OPTIONS, "/healthz", ""),
     ] {
-        let reply = request(s.addr, raw).await;
-        assert_eq!(reply.status, 405, "{}", String::from_utf8_lossy(raw));
+        let reply = send(s.addr, method.clone(), path, body).await;
+        assert_eq!(reply.status, 405, "{method} {path}");
         assert_eq!(reply.header("allow"), Some("GET, HEAD"));
     }
 }
@@ -238,10 +249,10 @@ async fn methods_other_than_get_and_head_are_405_with_allow() {
 #[tokio::test]
 async fn http_1_0_and_bare_line_feeds_are_understood() {
     let s = ready().await;
-    let reply = request(s.addr, b"GET /healthz HTTP/1.0\r\n\r\n").await;
-    assert_eq!(reply.status, 200);
-    let reply = request(s.addr, b"GET /healthz HTTP/1.1\nHost: x\n\n").await;
-    assert_eq!(reply.status, 200);
+    let reply = exchange(s.addr, b"GET /healthz HTTP/1.0\r\n\r\n").await;
+    assert_eq!(status_of(&reply), Some(200));
+    let reply = exchange(s.addr, b"GET /healthz HTTP/1.1\nHost: x\n\n").await;
+    assert_eq!(status_of(&reply), Some(200));
 }
 
 #[tokio::test]
@@ -252,12 +263,27 @@ async fn malformed_requests_get_400_and_the_server_keeps_serving() {
         b"GET /metrics\r\n\r\n",
         b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n",
         b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\n\n", // TLS hello
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",                 // HTTP/2 preface
         b"\0\0\0\x08\x04\xd2\x16\x2f\n\n",                   // PostgreSQL SSLRequest
     ] {
-        let reply = request(s.addr, raw).await;
-        assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(raw));
+        let reply = exchange(s.addr, raw).await;
+        assert_eq!(
+            status_of(&reply),
+            Some(400),
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
     }
+    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_http_2_preface_is_closed_and_the_server_keeps_serving() {
+    let s = ready().await;
+    // hyper, built for HTTP/1 only, recognises the preface and closes
+    // without an answer (an HTTP/1 status line would mean nothing to an
+    // HTTP/2 client).
+    let reply = exchange(s.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
+    assert_eq!(status_of(&reply), None);
     assert_eq!(get(s.addr, "/healthz").await.status, 200);
 }
 
@@ -271,8 +297,11 @@ async fn a_client_closing_mid_head_gets_400_or_nothing() {
         .expect("send");
     stream.shutdown().await.expect("half-close");
     let mut reply = Vec::new();
-    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut reply)).await;
-    assert_eq!(parse_reply(&reply).status, 400);
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut reply))
+        .await
+        .expect("closed")
+        .expect("read");
+    assert!(matches!(status_of(&reply), None | Some(400)), "{reply:?}");
 
     // Connecting and leaving (a TCP probe) is answered with silence.
     let stream = TcpStream::connect(s.addr).await.expect("connect");
@@ -286,12 +315,12 @@ async fn an_oversized_head_is_431() {
     let mut raw = b"GET /metrics HTTP/1.1\r\nCookie: ".to_vec();
     raw.resize(9 * 1024, b'a');
     raw.extend_from_slice(b"\r\n\r\n");
-    let reply = request(s.addr, &raw).await;
-    assert_eq!(reply.status, 431);
+    let reply = exchange(s.addr, &raw).await;
+    assert_eq!(status_of(&reply), Some(431));
 }
 
 #[tokio::test]
-async fn a_head_that_never_ends_is_408() {
+async fn a_head_that_never_ends_is_cut_off() {
     let s = serve(Fixed(vec![]), |a| {
         a.with_head_timeout(Duration::from_millis(100))
     })
@@ -304,9 +333,10 @@ async fn a_head_that_never_ends_is_408() {
     let mut reply = Vec::new();
     tokio::time::timeout(PATIENCE, stream.read_to_end(&mut reply))
         .await
-        .expect("answered after the head timeout")
+        .expect("closed after the head timeout")
         .expect("read");
-    assert_eq!(parse_reply(&reply).status, 408);
+    // hyper closes without an answer; a 408 would do as well.
+    assert!(matches!(status_of(&reply), None | Some(408)), "{reply:?}");
 }
 
 #[tokio::test]
@@ -330,7 +360,7 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         .await
         .expect("served once the slot is free")
         .expect("read");
-    assert_eq!(parse_reply(&reply).status, 200);
+    assert_eq!(status_of(&reply), Some(200));
 }
 
 #[tokio::test]

@@ -2,20 +2,83 @@
 //! connect, run their operation on a runtime of their own, and report.
 
 use anyhow::Context;
+use clap::Args;
+use softdel::rewrite::sqlstate;
 use tokio_postgres::{Client, NoTls};
 
-/// Runs `op` on a connection to `url` named `application` (see
+/// Where an operator command finds the database. Not `DATABASE_URL`:
+/// applications point that one at the proxy, and an operator command run
+/// through the proxy would have its own statements intercepted.
+#[derive(Args)]
+pub struct Database {
+    /// The database's own address, not the proxy's
+    /// (postgres://user:password@host:port/db).
+    #[arg(
+        long = "database-url",
+        env = "SOFTDEL_DATABASE_URL",
+        value_name = "URL"
+    )]
+    url: Option<String>,
+}
+
+impl Database {
+    fn url(&self) -> anyhow::Result<&str> {
+        if let Some(url) = &self.url {
+            return Ok(url);
+        }
+        let ignored = if std::env::var_os("DATABASE_URL").is_some() {
+            " (DATABASE_URL is not read: applications point it at the proxy)"
+        } else {
+            ""
+        };
+        anyhow::bail!(
+            "which database? give its own address (not the proxy's) with --database-url \
+             or SOFTDEL_DATABASE_URL{ignored}"
+        )
+    }
+}
+
+/// Runs `op` on a connection to the database named `application` (see
 /// `connect_as`), on a runtime made for it: an operator command's whole
 /// stay in the database.
 pub fn with_client<T>(
-    url: &str,
+    database: &Database,
     application: &str,
     op: impl AsyncFnOnce(&mut Client) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    let url = database.url()?;
     super::runtime()?.block_on(async {
         let mut client = connect_as(url, application).await?;
+        refuse_the_proxy(&client, url).await?;
         op(&mut client).await
     })
+}
+
+/// Asks the server whether it is softdel's proxy rather than PostgreSQL.
+///
+/// The proxy refuses a DELETE on the journal's schema before it runs,
+/// whatever its rules (even with none), with `SD001`; PostgreSQL runs
+/// this one (the journal's owner deletes nothing: `WHERE false`) or
+/// fails with an error of its own (no journal yet, no rights), never
+/// `SD001`, since no guard sits on the journal's tables. So nothing
+/// changes for applications: the proxy does what it always did, and only
+/// this statement, which no application sends, tells the two apart.
+/// Through the proxy the refusal is logged and recorded like any other:
+/// a trace of the mistake.
+async fn refuse_the_proxy(client: &Client, url: &str) -> anyhow::Result<()> {
+    const PROBE: &str = "DELETE FROM softdel.version WHERE false";
+    let Err(error) = client.batch_execute(PROBE).await else {
+        return Ok(());
+    };
+    if error.code().map(|c| c.code()) != Some(sqlstate::BLOCKED) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{} is the softdel proxy, not PostgreSQL: give the database's own address \
+         (operator commands work on the database itself; through the proxy their \
+         statements would be intercepted like an application's)",
+        redact(url)
+    )
 }
 
 /// Connects without TLS (the database is usually reached on a private

@@ -5,13 +5,12 @@ use softdel::guard::{self, Change, InstallReport, JournalState};
 use softdel::journal::{self, JournalRow, LogFilter, Operation};
 use softdel::rules::Rules;
 
-use super::db::with_client;
+use super::db::{Database, with_client};
 
 #[derive(Args)]
 pub struct InitArgs {
-    /// The database to install the journal in (postgres://user:password@host:port/db).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// Also install the guard for the tables this rules file protects, and
     /// bring guards installed earlier in line with it (add, change, remove).
     #[arg(long, value_name = "FILE")]
@@ -27,9 +26,8 @@ pub struct InitArgs {
 
 #[derive(Args)]
 pub struct LogArgs {
-    /// The database whose journal to read.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// Only this table (`name` or `schema.name`).
     #[arg(long)]
     table: Option<String>,
@@ -62,7 +60,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         Some(path) => Some((Rules::load(path)?, path.clone())),
         None => None,
     };
-    with_client(&args.database_url, "softdel", async |client| {
+    with_client(&args.database, "softdel", async |client| {
         let rules = rules.as_ref().map(|(rules, path)| (rules, path.as_path()));
         let report = guard::install(client, rules, &args.recorder).await?;
         if args.json {
@@ -130,7 +128,7 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
         .map(str::parse::<journal::Action>)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--action {e}"))?;
-    with_client(&args.database_url, "softdel", async |client| {
+    with_client(&args.database, "softdel", async |client| {
         for (what, value) in [("--since", &args.since), ("--until", &args.until)] {
             if let Some(value) = value {
                 softdel::ops::check_time(&*client, what, value).await?;

@@ -3,6 +3,7 @@
 
 mod db;
 mod demo;
+mod demo_env;
 mod journal;
 mod ops;
 mod proxy;

@@ -9,14 +9,13 @@ use softdel::ops::{Selection, purge, undelete};
 use softdel::rules::Rules;
 use softdel::text::plural;
 
-use super::db::with_client;
+use super::db::{Database, with_client};
 use super::text::columns;
 
 #[derive(Args)]
 pub struct UndeleteArgs {
-    /// The database whose rows to bring back.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// Operation ids, as `softdel log` shows them.
     #[arg(value_name = "OP_ID", conflicts_with_all = ["txid", "table"])]
     ops: Vec<i64>,
@@ -48,11 +47,11 @@ pub struct UndeleteArgs {
 
 #[derive(Args)]
 pub struct PurgeArgs {
-    /// The database to purge.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
-    /// Only what was deleted longer ago than this: 30d, 12h, 90m, 45s, 2w.
-    #[arg(long, required = true)]
+    #[command(flatten)]
+    database: Database,
+    /// Only what was deleted longer ago than this: a duration with its
+    /// unit, e.g. 30d, 12h, 90m, 45s, 2w.
+    #[arg(long, required = true, value_name = "AGE")]
     older_than: String,
     /// Only this table (`name` or `schema.name`).
     #[arg(long)]
@@ -70,9 +69,8 @@ pub struct CheckArgs {
     /// The rules file the proxy runs with.
     #[arg(long, env = "SOFTDEL_RULES")]
     rules: PathBuf,
-    /// The database behind the proxy.
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: String,
+    #[command(flatten)]
+    database: Database,
     /// The report as one JSON object.
     #[arg(long)]
     json: bool,
@@ -89,7 +87,7 @@ pub fn undelete(args: UndeleteArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = with_client(&args.database_url, "softdel undelete", async |client| {
+    let report = with_client(&args.database, "softdel undelete", async |client| {
         Ok(undelete::undelete(client, &options).await?)
     })?;
     if args.json {
@@ -98,8 +96,13 @@ pub fn undelete(args: UndeleteArgs) -> anyhow::Result<()> {
         print!("{}", undelete_text(&report));
     }
     if report.blocked_by_conflicts() {
+        let outcome = if report.dry_run {
+            "the undelete would restore nothing"
+        } else {
+            "nothing was restored"
+        };
         anyhow::bail!(
-            "{}: nothing was restored. Resolve them, or run again with --force to restore the rest",
+            "{}: {outcome}. Resolve them, or run again with --force to restore the rest",
             plural(report.conflicts.len(), "conflict")
         );
     }
@@ -144,28 +147,23 @@ fn selection(args: &UndeleteArgs) -> anyhow::Result<(Selection, String)> {
     ))
 }
 
-fn list(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `operation 9`, `operations 9, 10`.
 fn operations(ids: &[i64]) -> String {
-    let word = if ids.len() == 1 {
-        "operation"
-    } else {
-        "operations"
-    };
-    format!("{word} {}", list(ids))
+    numbered("operation", ids)
+}
+
+/// `transaction 741`, `transactions 741, 744`.
+fn numbered(word: &str, ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let s = if ids.len() == 1 { "" } else { "s" };
+    format!("{word}{s} {}", list.join(", "))
 }
 
 fn undelete_text(report: &undelete::Report) -> String {
     let mut out = format!(
-        "{} (transaction {})\n\n",
+        "{} ({})\n\n",
         operations(&report.operations),
-        list(&report.transactions),
+        numbered("transaction", &report.transactions),
     );
     let mut rows = vec![
         [
@@ -202,7 +200,14 @@ fn undelete_text(report: &undelete::Report) -> String {
     out.push('\n');
     let restored = report.restored();
     let tables = report.tables.iter().filter(|t| t.restored > 0).count();
-    if report.dry_run {
+    if report.dry_run && report.blocked_by_conflicts() {
+        out.push_str(&format!(
+            "dry run: nothing was changed; with these conflicts the undelete would restore \
+             nothing (with --force, {} in {})\n",
+            plural(restored, "row"),
+            plural(tables, "table"),
+        ));
+    } else if report.dry_run {
         out.push_str(&format!(
             "dry run: nothing was changed; {} in {} would come back\n",
             plural(restored, "row"),
@@ -238,8 +243,8 @@ fn undelete_text(report: &undelete::Report) -> String {
 }
 
 pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
-    let secs =
-        purge::parse_age(&args.older_than).map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+    let secs = softdel::duration::parse_age(&args.older_than)
+        .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
     let mut command = format!("softdel purge --older-than {}", args.older_than);
     if let Some(table) = &args.table {
         command.push_str(&format!(" --table {table}"));
@@ -250,7 +255,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         command,
     };
-    let report = with_client(&args.database_url, "softdel purge", async |client| {
+    let report = with_client(&args.database, "softdel purge", async |client| {
         Ok(purge::purge(client, &options).await?)
     })?;
     if args.json {
@@ -292,7 +297,7 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
 
 pub fn check(args: CheckArgs) -> anyhow::Result<()> {
     let rules = Rules::load(&args.rules)?;
-    let report = with_client(&args.database_url, "softdel check", async |client| {
+    let report = with_client(&args.database, "softdel check", async |client| {
         Ok(check::check(client, &rules, &args.rules).await?)
     })?;
     if args.json {

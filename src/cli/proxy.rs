@@ -3,7 +3,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode, parse_duration};
+use softdel::duration::parse_duration;
+use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode};
 
 use super::signals::{reload_on_sighup, shutdown_on_signal};
 
@@ -23,7 +24,7 @@ pub struct ProxyArgs {
     shutdown_grace: Duration,
     /// How long to wait for the upstream to accept a connection (TCP and
     /// TLS handshake together).
-    #[arg(long, alias = "upstream-connect-timeout", env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, visible_alias = "upstream-connect-timeout", env = "SOFTDEL_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     connect_timeout: Duration,
     /// Open client connections allowed at once; beyond it, clients get
     /// FATAL 53300 "too many clients" [default: no limit].
@@ -65,8 +66,7 @@ pub struct ProxyArgs {
     /// Refuse clients that do not use TLS (FATAL 28000).
     #[arg(long, env = "SOFTDEL_TLS_REQUIRED")]
     tls_required: bool,
-    /// TLS to the upstream, as libpq's sslmode: disable, prefer, require,
-    /// verify-ca or verify-full.
+    /// TLS to the upstream, as libpq's sslmode.
     #[arg(long, env = "SOFTDEL_UPSTREAM_TLS", default_value = "prefer")]
     upstream_tls: UpstreamTlsMode,
     /// CA certificate(s) (PEM) that signed the upstream's certificate; for
@@ -110,10 +110,15 @@ impl ProxyArgs {
 
 pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let config = args.config()?;
-    super::runtime()?.block_on(serve(config))
+    super::runtime()?.block_on(async {
+        start(config).await?.run().await;
+        Ok(())
+    })
 }
 
-pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
+/// Binds the proxy, installs its signal handlers and says it is ready:
+/// once this returns, clients can connect (`Proxy::run` serves them).
+pub async fn start(config: ProxyConfig) -> anyhow::Result<Proxy> {
     let upstream = config.upstream.clone();
     // What the ready line says of TLS on each side.
     let client_tls = match (&config.tls_cert, config.tls_required) {
@@ -135,6 +140,5 @@ pub async fn serve(config: ProxyConfig) -> anyhow::Result<()> {
         upstream_tls,
         "softdel proxy ready"
     );
-    proxy.run().await;
-    Ok(())
+    Ok(proxy)
 }

@@ -1,7 +1,11 @@
-//! Counters keyed by two label values, with a bound on how many exist.
+//! Counters keyed by two label values, with a bound on how many exist,
+//! encoded by prometheus-client.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::{MetricType, TypedMetric};
 
 /// Stands for the label values that did not fit under the bound.
 pub(super) const OTHER: &str = "(other)";
@@ -23,12 +27,18 @@ const MAX_LABEL_BYTES: usize = 256;
 /// new first values are counted under `OTHER`: at most `limit + SPILL + 1`
 /// series ever exist.
 ///
+/// prometheus-client's `Family` has no such bound, and looking a series up
+/// there takes an owned label set (two allocations per event); this map
+/// borrows the caller's strings.
+///
 /// A mutex is enough: these count intercepted statements, a small share of
-/// the traffic, and the lock is held for one map lookup.
-#[derive(Debug)]
+/// the traffic, and the lock is held for one map lookup. A handle: the
+/// proxy counts through one clone, the registry encodes another.
+#[derive(Debug, Clone)]
 pub(super) struct Labeled {
+    names: [&'static str; 2],
     limit: usize,
-    sets: Mutex<Sets>,
+    sets: Arc<Mutex<Sets>>,
 }
 
 #[derive(Debug, Default)]
@@ -40,10 +50,12 @@ struct Sets {
 }
 
 impl Labeled {
-    pub(super) fn new(limit: usize) -> Labeled {
+    /// `names`: the two label names, e.g. `["table", "action"]`.
+    pub(super) fn new(names: [&'static str; 2], limit: usize) -> Labeled {
         Labeled {
+            names,
             limit,
-            sets: Mutex::new(Sets::default()),
+            sets: Arc::default(),
         }
     }
 
@@ -87,6 +99,29 @@ impl Labeled {
     }
 }
 
+impl TypedMetric for Labeled {
+    const TYPE: MetricType = MetricType::Counter;
+}
+
+/// Never empty to prometheus-client, so that the family's HELP and TYPE
+/// are rendered before its first sample and dashboards find the name.
+impl EncodeMetric for Labeled {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let [first_name, second_name] = self.names;
+        for (first, second, n) in self.snapshot() {
+            let labels = [(first_name, first.as_str()), (second_name, second.as_str())];
+            encoder
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
 impl Sets {
     /// Adds one to an existing series; false when there is none.
     fn bump(&mut self, first: &str, second: &str) -> bool {
@@ -125,9 +160,11 @@ fn clip(s: &str) -> &str {
 mod tests {
     use super::*;
 
+    const NAMES: [&str; 2] = ["table", "action"];
+
     #[test]
     fn counts_by_both_labels() {
-        let l = Labeled::new(10);
+        let l = Labeled::new(NAMES, 10);
         l.add("orders", "soft");
         l.add("orders", "soft");
         l.add("orders", "block");
@@ -144,7 +181,7 @@ mod tests {
 
     #[test]
     fn past_the_limit_new_tables_count_as_other() {
-        let l = Labeled::new(3);
+        let l = Labeled::new(NAMES, 3);
         for t in ["a", "b", "c", "d", "e"] {
             l.add(t, "soft");
         }
@@ -159,7 +196,7 @@ mod tests {
 
     #[test]
     fn no_input_grows_it_past_the_bound() {
-        let l = Labeled::new(100);
+        let l = Labeled::new(NAMES, 100);
         for i in 0..5_000 {
             l.add(&format!("table_{i}"), &format!("action_{}", i % 200));
         }
@@ -171,7 +208,7 @@ mod tests {
 
     #[test]
     fn long_values_are_clipped_on_a_character_boundary() {
-        let l = Labeled::new(10);
+        let l = Labeled::new(NAMES, 10);
         let long = "é".repeat(MAX_LABEL_BYTES); // two bytes each
         l.add(&long, "soft");
         l.add(&format!("{long}x"), "soft"); // same prefix, same series

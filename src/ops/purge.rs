@@ -48,34 +48,6 @@ struct SoftGroup {
     ops: Vec<i64>,
 }
 
-/// `30d`, `12h`, `90m`, `45s`, `2w` in seconds.
-pub fn parse_age(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} has no unit: write it as 30d, 12h, 90m, 45s or 2w"))?;
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} does not start with a number (e.g. 30d)"))?;
-    let unit_secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => {
-            return Err(format!(
-                "{text:?}: unknown unit {unit:?} (use s, m, h, d or w)"
-            ));
-        }
-    };
-    number
-        .checked_mul(unit_secs)
-        .filter(|secs| i64::try_from(*secs).is_ok())
-        .ok_or_else(|| format!("{text:?} is too long an age"))
-}
-
 pub async fn purge(client: &mut Client, options: &Options) -> Result<Report, OpsError> {
     require_current(client).await?;
     let tx = client.transaction().await?;
@@ -327,21 +299,4 @@ async fn delete_group(
         "deleting the soft-deleted rows of {}",
         table.display()
     )))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_age;
-
-    #[test]
-    fn ages_have_units() {
-        assert_eq!(parse_age("30d"), Ok(30 * 86_400));
-        assert_eq!(parse_age("12h"), Ok(12 * 3600));
-        assert_eq!(parse_age("2w"), Ok(14 * 86_400));
-        assert_eq!(parse_age("0s"), Ok(0));
-        assert!(parse_age("30").unwrap_err().contains("no unit"));
-        assert!(parse_age("d").unwrap_err().contains("number"));
-        assert!(parse_age("3y").unwrap_err().contains("unknown unit"));
-        assert!(parse_age("99999999999999999999d").is_err());
-    }
 }

@@ -6,7 +6,7 @@ use super::show_deleted::ShowDeleted;
 use crate::protocol::Pipeline;
 use crate::rewrite::Lexing;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Between {
     /// What the server still owes the client, and for which statements.
     pub pipeline: Pipeline<Examined>,
@@ -19,17 +19,4 @@ pub struct Between {
     /// The session's `softdel.show_deleted`, followed from its statements
     /// and the server's transaction status.
     pub show_deleted: ShowDeleted,
-}
-
-impl Default for Between {
-    fn default() -> Between {
-        Between {
-            pipeline: Pipeline::default(),
-            lexing: Lexing {
-                standard_conforming_strings: true,
-            },
-            rewritten: false,
-            show_deleted: ShowDeleted::default(),
-        }
-    }
 }

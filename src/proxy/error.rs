@@ -8,7 +8,9 @@ use bytes::Bytes;
 
 use crate::protocol::{ErrorFields, ProtocolError, Severity, error_response};
 
-/// Why a proxy could not start.
+/// Why a proxy could not start. The OS's reason is the error's source,
+/// not part of its text, so that a chain printed whole (the command
+/// line's) says it once.
 #[derive(Debug, Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -17,13 +19,13 @@ pub enum StartError {
     Rules(#[from] crate::rules::RulesError),
     #[error(transparent)]
     Tls(#[from] super::TlsError),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: std::net::SocketAddr,
         #[source]
         source: io::Error,
     },
-    #[error("cannot start worker threads: {0}")]
+    #[error("cannot start worker threads")]
     Workers(#[source] io::Error),
 }
 

@@ -3,8 +3,6 @@
 //! the answers to rewritten statements, and what the session learns on
 //! the way (the cancel key, settings, refusals, the end of the session).
 
-use std::sync::Arc;
-
 use super::Phase;
 use super::between::Between;
 use super::refusals::Refusals;
@@ -34,7 +32,6 @@ pub struct FromServer {
     auth: Auth,
     translator: Translator,
     refusals: Refusals,
-    metrics: Arc<Metrics>,
     /// The server's BackendKeyData body: what a CancelRequest must carry.
     cancel_key: Option<Vec<u8>>,
     last_was_error: bool,
@@ -55,7 +52,6 @@ impl FromServer {
         FromServer {
             auth,
             translator,
-            metrics: Arc::clone(&refusals.metrics),
             refusals,
             cancel_key: None,
             last_was_error: false,
@@ -64,7 +60,7 @@ impl FromServer {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.refusals.metrics
     }
 
     /// The last message was an ErrorResponse: a close after it was
@@ -124,7 +120,7 @@ impl FromServer {
             Translated::Original
         };
         if let Some(sent) = between.pipeline.server_message(tag, frame) {
-            self.metrics.observe_statement(sent.elapsed());
+            self.refusals.metrics.observe_statement(sent.elapsed());
         }
         translated
     }

@@ -26,9 +26,6 @@ use crate::rules::{Defaults, OnParseError, Rules};
 /// After the grace period, how long sessions get to say goodbye before
 /// their tasks are aborted.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Pause after a failed accept (e.g. out of file descriptors) so that the
-/// loop does not spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A bound, not yet running proxy.
 pub struct Proxy {
@@ -213,10 +210,7 @@ impl Proxy {
                 *next_id += 1;
                 self.spawn_session(sessions, *next_id, stream, peer);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-            }
+            Err(e) => crate::accept::failed("proxy", &e).await,
         }
     }
 

@@ -28,7 +28,7 @@ mod translate;
 mod upstream;
 mod workers;
 
-pub use config::{ConfigError, MIN_RULES_POLL, ProxyConfig, parse_duration};
+pub use config::{ConfigError, MIN_RULES_POLL, ProxyConfig};
 pub use error::{SessionError, StartError};
 pub use listener::Proxy;
 pub use reload::ReloadHandle;

@@ -57,17 +57,46 @@ impl Rules {
     }
 }
 
-/// serde_yaml appends " at line L column C"; the position is reported in
-/// front instead, as compilers do.
+/// serde_yaml puts " at line L column C" in its messages (at the end, and
+/// in the parser's context); the position is reported in front instead,
+/// as compilers do, and only there. YAML's own wording for a mis-indented
+/// key gets a word on what to look for.
 fn strip_location(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
+    let mut text = message.to_owned();
+    let mut from = 0;
+    while let Some(found) = text[from..].find(" at line ") {
+        let at = from + found;
+        let line = at + " at line ".len();
+        let end = line + digits(&text[line..]);
+        if end == line {
+            // Words of the file's, not a position.
+            from = line;
+            continue;
+        }
+        let end = match text[end..].strip_prefix(" column ") {
+            Some(column) => text.len() - column.len() + digits(column),
+            None => end,
+        };
+        text.replace_range(at..end, "");
+        from = at;
     }
+    if text.starts_with("did not find expected key") {
+        text.push_str(" (is this key indented differently from the keys beside it?)");
+    }
+    text
+}
+
+/// How many ASCII digits `text` starts with.
+fn digits(text: &str) -> usize {
+    text.find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len())
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a rules file: a mapping with `defaults` and `tables`"
+)]
 struct RawRules {
     #[serde(default)]
     defaults: RawDefaults,
@@ -135,7 +164,10 @@ struct RawDefaults {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the defaults: a mapping of max_rows, on_delete, on_parse_error, outside_proxy"
+)]
 struct RawDefaultsFields {
     max_rows: Option<u64>,
     on_delete: Option<OnDelete>,
@@ -172,7 +204,12 @@ struct RawTable {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table's rules: a mapping of on_delete, flag, timestamp, max_rows, \
+                 outside_proxy, indented under the table's name (is this key indented \
+                 one level too shallow?)"
+)]
 struct RawTableFields {
     on_delete: Option<OnDelete>,
     flag: Option<String>,

@@ -249,3 +249,27 @@ fn an_unreadable_file_is_an_error() {
         "{err}"
     );
 }
+
+/// Mistakes of indentation: the message says what the reader wrote wrong
+/// in the file's words (never a type of softdel's), and the position is
+/// given once, in front.
+#[test]
+fn misplaced_keys_are_named_in_the_files_words() {
+    let shallow = parse("tables:\n  orders:\n  on_delete: soft\n").unwrap_err();
+    assert_eq!(
+        shallow.to_string(),
+        "rules.yaml:3:14: tables.on_delete: invalid type: string \"soft\", expected a \
+         table's rules: a mapping of on_delete, flag, timestamp, max_rows, outside_proxy, \
+         indented under the table's name (is this key indented one level too shallow?)"
+    );
+    let odd = parse("tables:\n  orders:\n    on_delete: soft\n   flag: is_active\n").unwrap_err();
+    assert_eq!(
+        odd.to_string(),
+        "rules.yaml:4:4: did not find expected key, while parsing a block mapping \
+         (is this key indented differently from the keys beside it?)"
+    );
+    let scalar = parse("orders\n").unwrap_err();
+    assert!(!scalar.message.contains("Raw"), "{scalar}");
+    let defaults = parse("defaults: 3\n").unwrap_err();
+    assert!(!defaults.message.contains("Raw"), "{defaults}");
+}

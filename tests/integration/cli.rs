@@ -100,7 +100,7 @@ async fn bad_arguments_are_clear_errors() {
         ),
         (
             &["proxy", "--upstream-tls", "verify"],
-            "unknown upstream TLS mode \"verify\"",
+            "invalid value 'verify' for '--upstream-tls",
         ),
         (
             &["proxy", "--upstream-cert", "/x.pem"],
@@ -136,10 +136,7 @@ async fn bad_arguments_are_clear_errors() {
             &["proxy", "--rules-poll", "0"],
             "--rules-poll must be at least 100ms, not 0ns",
         ),
-        (
-            &["proxy", "--shutdown-grace", "3 weeks"],
-            "invalid duration",
-        ),
+        (&["proxy", "--shutdown-grace", "soon"], "invalid duration"),
         (
             &["proxy", "--listen", "not-an-address"],
             "invalid socket address",
@@ -191,4 +188,46 @@ async fn rules_check_validates_a_file() {
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A second demo on a busy port stops at once, before starting a
+/// PostgreSQL or saying where to connect, and says why once.
+#[tokio::test]
+async fn a_demo_on_a_busy_port_says_so_before_anything_else() {
+    let busy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = busy.local_addr().unwrap();
+    let dir = std::env::temp_dir().join(format!("softdel-busy-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let out = softdel()
+        .args(["demo", "--listen", &addr.to_string()])
+        .current_dir(&dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it started something first"
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "softdel: error: cannot listen on {addr} (is another softdel demo running? stop it, \
+             or give another address and file: softdel demo --listen 127.0.0.1:6433 \
+             --env-file demo2.env): Address already in use (os error 98)\n"
+        )
+    );
+    assert!(!dir.join("softdel-demo.env").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Flags of `--help` are the ones the docs name.
+#[tokio::test]
+async fn the_connect_timeouts_alias_is_in_help() {
+    let out = softdel().args(["proxy", "--help"]).output().await.unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--upstream-connect-timeout"), "{help}");
 }

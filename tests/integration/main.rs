@@ -22,4 +22,5 @@ mod shutdown;
 mod softdelete;
 mod terminated;
 mod tls;
+mod transcripts;
 mod upstream;

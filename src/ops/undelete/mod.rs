@@ -63,9 +63,11 @@ impl Report {
         self.tables.iter().map(|t| t.already_restored).sum()
     }
 
-    /// Conflicts stopped it: nothing was changed.
+    /// Conflicts stopped it (or, for a dry run, would stop the real run):
+    /// nothing was changed. A dry run answers as the real run would, so
+    /// that a script rehearsing an undelete gets the same exit status.
     pub fn blocked_by_conflicts(&self) -> bool {
-        !self.conflicts.is_empty() && !self.applied && !self.dry_run && !self.force
+        !self.conflicts.is_empty() && !self.applied && !self.force
     }
 }
 

@@ -157,6 +157,40 @@ async fn json_lines_for_journaled_deletes_and_reload_errors() {
         "{simple}"
     );
 
+    // A delete whose transaction rolls back still gets its line (the
+    // proxy sees the statement succeed, not the commit), but the line
+    // names no operation id: there is none, and the journal holds nothing.
+    client
+        .batch_execute("BEGIN; DELETE FROM orders WHERE id = 6; ROLLBACK")
+        .await
+        .unwrap();
+    let pending = logs.until(line).await;
+    assert_eq!(
+        (&pending["message"], &pending["table"], &pending["rows"]),
+        (&"soft delete".into(), &"orders".into(), &1.into()),
+        "{pending}"
+    );
+    let fields: Vec<&str> = pending
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "level",
+            "message",
+            "rows",
+            "span",
+            "table",
+            "target",
+            "timestamp"
+        ],
+        "{pending}"
+    );
+    assert_eq!(shop.operations().await.len(), journaled.len());
+
     // A broken file and SIGHUP: the error names the file and line, the
     // old rules stay.
     let rules = shop.dir.join("rules.yaml");

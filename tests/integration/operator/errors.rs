@@ -216,3 +216,73 @@ async fn a_corrupt_journal_image_is_an_error_never_a_null() {
     assert_eq!(snapshot(&shop).await, before);
     assert_eq!(journal().await, journal_before);
 }
+
+/// The proxy's address where the database's belongs (the URL applications
+/// use): every operator command says so, plainly, and changes nothing.
+/// DATABASE_URL, the applications' variable, is not read.
+#[tokio::test]
+async fn the_proxy_is_not_taken_for_the_database() {
+    let shop = shop_with_a_soft_delete().await;
+    let before = (snapshot(&shop).await, journal_state(&shop).await);
+    let proxy = shop.url();
+    let rules = shop.dir.join("rules.yaml");
+    let rules = rules.to_str().unwrap();
+    for args in [
+        vec!["log"],
+        vec!["log", "--op", "1"],
+        vec!["undelete", "1"],
+        vec!["purge", "--older-than", "1s"],
+        vec!["check", "--rules", rules],
+        vec!["init"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--database-url", &proxy]);
+        let run = softdel(&all).await;
+        assert!(!run.ok, "{args:?}: {run:?}");
+        assert_eq!(
+            run.stderr,
+            format!(
+                "softdel: error: {proxy} is the softdel proxy, not PostgreSQL: give the \
+                 database's own address (operator commands work on the database itself; \
+                 through the proxy their statements would be intercepted like an \
+                 application's)\n"
+            ),
+            "{args:?}"
+        );
+    }
+    assert_eq!((snapshot(&shop).await, journal_state(&shop).await), before);
+
+    // SOFTDEL_DATABASE_URL works as --database-url; DATABASE_URL is not read.
+    let direct = direct_url(&shop);
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_softdel"))
+            .args(["log", "--op", "1"])
+            .env("SOFTDEL_DATABASE_URL", &direct)
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("operation:   1\n"));
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_softdel"))
+            .arg("log")
+            .env_remove("SOFTDEL_DATABASE_URL")
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/nothing")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!run.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "softdel: error: which database? give its own address (not the proxy's) with \
+         --database-url or SOFTDEL_DATABASE_URL (DATABASE_URL is not read: applications \
+         point it at the proxy)\n"
+    );
+}

@@ -36,6 +36,7 @@ pub async fn softdel(args: &[&str]) -> Run {
         let out: Output = Command::new(env!("CARGO_BIN_EXE_softdel"))
             .args(&args)
             .env_remove("DATABASE_URL")
+            .env_remove("SOFTDEL_DATABASE_URL")
             .env_remove("SOFTDEL_RULES")
             .stdin(Stdio::null())
             .output()

@@ -241,11 +241,38 @@ async fn a_dry_run_shows_what_would_come_back_and_changes_nothing() {
         "--dry-run",
     ])
     .await;
-    assert!(run.ok, "{run:?}");
+    // The real run would stop at the conflict: so does its rehearsal.
+    assert!(!run.ok, "{run:?}");
     assert!(
-        run.stdout
-            .contains("dry run: nothing was changed; 11 rows in 5 tables would come back"),
+        run.stdout.contains(
+            "dry run: nothing was changed; with these conflicts the undelete would restore \
+             nothing (with --force, 11 rows in 5 tables)"
+        ),
         "{run:?}"
+    );
+    assert!(
+        run.stderr.contains(
+            "1 conflict: the undelete would restore nothing. Resolve them, or run again \
+             with --force to restore the rest"
+        ),
+        "{run:?}"
+    );
+    let forced = softdel(&[
+        "undelete",
+        "--database-url",
+        &url,
+        "--txid",
+        &txid,
+        "--dry-run",
+        "--force",
+    ])
+    .await;
+    assert!(forced.ok, "{forced:?}");
+    assert!(
+        forced
+            .stdout
+            .contains("dry run: nothing was changed; 11 rows in 5 tables would come back"),
+        "{forced:?}"
     );
     assert!(
         run.stdout

@@ -1,0 +1,65 @@
+//! The demo's environment file: what a reader needs in another terminal
+//! to follow the quickstart and the runbook literally (`source` it).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+/// The addresses a reader needs: the proxy and the database itself.
+pub struct DemoEnv {
+    pub proxy_url: String,
+    pub direct_url: String,
+}
+
+impl DemoEnv {
+    /// The file's text: `PROXY`, `DIRECT`, `SOFTDEL_DATABASE_URL` (the
+    /// operator commands' database: the direct one), and this `softdel`
+    /// first on `PATH`, so that every example runs `softdel` the same way.
+    pub fn text(&self) -> anyhow::Result<String> {
+        let exe = std::env::current_exe().context("cannot find the softdel executable")?;
+        let bin = exe.parent().unwrap_or(Path::new("."));
+        let mut text = String::from("# softdel demo: `source` this file in another terminal\n");
+        let _ = writeln!(
+            text,
+            "export PATH={}:\"$PATH\"",
+            shell_quote(&bin.display().to_string())
+        );
+        let _ = writeln!(text, "export PROXY={}", shell_quote(&self.proxy_url));
+        let _ = writeln!(text, "export DIRECT={}", shell_quote(&self.direct_url));
+        let _ = writeln!(text, "export SOFTDEL_DATABASE_URL=\"$DIRECT\"");
+        Ok(text)
+    }
+
+    /// Writes the file; the returned guard removes it when the demo ends.
+    pub fn write(&self, path: &Path) -> anyhow::Result<Written> {
+        std::fs::write(path, self.text()?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Written(path.to_owned()))
+    }
+}
+
+/// An environment file the demo wrote, removed with the demo.
+pub struct Written(PathBuf);
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `text` in single quotes for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn quoting_survives_the_shell() {
+        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
