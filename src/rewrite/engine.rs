@@ -5,6 +5,7 @@ use std::hash::{BuildHasher, Hasher};
 
 use dashmap::DashMap;
 
+use super::names::Names;
 use super::scan::scan_with;
 use super::{Decision, Lexing, analyze, fallback};
 use crate::rules::Rules;
@@ -27,7 +28,7 @@ pub struct Engine {
     nonce: String,
     /// The folded names of the tables whose deleted rows are hidden, for
     /// the scan.
-    hidden: Vec<Box<str>>,
+    hidden: Names,
     /// Decisions for suspect texts, one map per lexing mode and
     /// `softdel.show_deleted` setting.
     cache: [DashMap<Box<str>, Decision>; 4],
@@ -69,10 +70,7 @@ impl Engine {
 
     /// An engine with a fixed nonce (for tests and `softdel rewrite`).
     pub fn with_nonce(rules: Rules, nonce: String) -> Engine {
-        let hidden = rules
-            .hidden()
-            .map(|r| r.table.name.as_str().into())
-            .collect();
+        let hidden = Names::new(rules.hidden().map(|r| r.table.name.as_str().into()));
         Engine {
             rules,
             nonce,
@@ -100,7 +98,12 @@ impl Engine {
     /// or read a table whose deleted rows the session does not see.
     pub fn suspect(&self, sql: &str, view: impl Into<View>) -> bool {
         let view = view.into();
-        let hidden: &[Box<str>] = if view.show_deleted { &[] } else { &self.hidden };
+        let nothing = Names::default();
+        let hidden = if view.show_deleted {
+            &nothing
+        } else {
+            &self.hidden
+        };
         scan_with(sql, view.lexing, hidden).worth_parsing()
     }
 
@@ -136,7 +139,7 @@ impl Engine {
             Ok(sql) => self.decide_traced(sql, view),
             Err(_) => {
                 let lossy = String::from_utf8_lossy(sql);
-                if !scan_with(&lossy, view.lexing, &[]).any() {
+                if !scan_with(&lossy, view.lexing, &Names::default()).any() {
                     return (Decision::Pass, Lookup::Skipped);
                 }
                 let decision = fallback::decide(&lossy, &self.rules, &self.nonce);

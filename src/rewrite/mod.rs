@@ -22,6 +22,7 @@ mod hide;
 #[doc(hidden)]
 pub mod invariants;
 mod lex;
+mod names;
 mod prepared;
 mod refusal;
 mod scan;
@@ -39,6 +40,7 @@ mod tests;
 use std::sync::Arc;
 
 pub use engine::{Engine, Lookup, View};
+pub use names::Names;
 pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan, scan_with};

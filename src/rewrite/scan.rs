@@ -8,6 +8,8 @@
 //! "suspect": a false alarm costs a parse, a miss would let a DELETE
 //! through unexamined.
 
+use super::names::Names;
+
 /// Keywords that can destroy rows, as found in one SQL text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Suspects {
@@ -54,14 +56,14 @@ impl Default for Lexing {
 
 /// Scans `sql` for keywords that can destroy rows.
 pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
-    scan_with(sql, lexing, &[])
+    scan_with(sql, lexing, &Names::default())
 }
 
 /// Scans `sql` for keywords that can destroy rows and for the names of
 /// hidden tables (folded, as rules hold them). A bare word matches a name
 /// whatever its ASCII case (a false alarm only costs a parse), a quoted
 /// identifier exactly.
-pub fn scan_with(sql: &str, lexing: Lexing, hidden: &[Box<str>]) -> Suspects {
+pub fn scan_with(sql: &str, lexing: Lexing, hidden: &Names) -> Suspects {
     let bytes = sql.as_bytes();
     let mut suspects = Suspects::default();
     let mut i = 0;
@@ -75,7 +77,7 @@ pub fn scan_with(sql: &str, lexing: Lexing, hidden: &[Box<str>]) -> Suspects {
                 let end = skip_quoted_identifier(bytes, i + 1);
                 if !suspects.hidden && !hidden.is_empty() {
                     let inner = &bytes[i + 1..end.saturating_sub(1).max(i + 1)];
-                    suspects.hidden = quoted_names(inner, hidden);
+                    suspects.hidden = hidden.quoted(inner);
                 }
                 end
             }
@@ -95,9 +97,7 @@ pub fn scan_with(sql: &str, lexing: Lexing, hidden: &[Box<str>]) -> Suspects {
                     skip_string(bytes, end + 1, true)
                 } else {
                     mark(&mut suspects, word);
-                    suspects.hidden |= hidden
-                        .iter()
-                        .any(|name| name.as_bytes().eq_ignore_ascii_case(word));
+                    suspects.hidden = suspects.hidden || hidden.word(word);
                     end
                 }
             }
@@ -114,16 +114,6 @@ fn mark(suspects: &mut Suspects, word: &[u8]) {
     suspects.delete |= word.eq_ignore_ascii_case(b"delete");
     suspects.truncate |= word.eq_ignore_ascii_case(b"truncate");
     suspects.drop |= word.eq_ignore_ascii_case(b"drop");
-}
-
-/// Whether a quoted identifier's body (between its quotes) is a hidden
-/// table's name; `""` inside stands for one quote.
-fn quoted_names(inner: &[u8], hidden: &[Box<str>]) -> bool {
-    if inner.contains(&b'"') {
-        let unescaped = String::from_utf8_lossy(inner).replace("\"\"", "\"");
-        return hidden.iter().any(|name| **name == *unescaped);
-    }
-    hidden.iter().any(|name| name.as_bytes() == inner)
 }
 
 /// Keywords anywhere in a body, as bare words (the body's own strings and
@@ -347,7 +337,7 @@ mod tests {
 
     #[test]
     fn names_of_hidden_tables_are_found_as_words_and_quoted_identifiers() {
-        let hidden: Vec<Box<str>> = vec!["orders".into(), "Mixed".into(), "a\"b".into()];
+        let hidden = Names::new(["orders".into(), "Mixed".into(), "a\"b".into()]);
         let hides = |sql: &str| scan_with(sql, Lexing::default(), &hidden).hidden;
         for sql in [
             "SELECT * FROM orders",
