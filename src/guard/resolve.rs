@@ -11,7 +11,7 @@ use tokio_postgres::types::Oid;
 
 use super::GuardError;
 use crate::ops::catalog::{self, Table};
-use crate::rules::{Mode, OutsideProxy, Rules, TableRule};
+use crate::rules::{Marker, Mode, OutsideProxy, Rules, TableRule};
 
 /// The guard one table gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,6 +27,13 @@ pub struct GuardSpec {
     /// Foreign keys that cascade deletes into this table from parents the
     /// guard does not journal: such a cascade is refused.
     pub cascades: Vec<Cascade>,
+    /// Soft tables: ON DELETE CASCADE foreign keys from soft tables into
+    /// this one, whose live rows a soft delete of this table's rows marks
+    /// deleted too, in the same operation.
+    pub soft_cascades: Vec<SoftCascade>,
+    /// Soft tables: another soft table's soft delete cascades into this
+    /// one (its journal entries then name the operation that caused them).
+    pub cascaded_into: bool,
     /// Where the rule stands: `rules.yaml:8:3 (orders)`.
     pub rule: String,
 }
@@ -40,6 +47,19 @@ pub struct Cascade {
     /// `"schema"."name"`, for SQL.
     pub parent_quoted: String,
     /// (column of this table, column of the parent), in key order.
+    pub columns: Vec<(String, String)>,
+}
+
+/// An ON DELETE CASCADE foreign key into a soft table (the parent) from
+/// a soft table (the child): the soft delete cascades as the delete would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoftCascade {
+    pub constraint: String,
+    /// The child, `"schema"."name"`, for SQL.
+    pub child: Oid,
+    pub child_quoted: String,
+    pub child_marker: Marker,
+    /// (column of the child, column of this table), in key order.
     pub columns: Vec<(String, String)>,
 }
 
@@ -140,8 +160,22 @@ async fn resolve_with(
         }
     }
     let guarded: Vec<Oid> = specs.keys().copied().collect();
+    let soft: BTreeMap<Oid, Marker> = specs
+        .values()
+        .filter_map(|s| Some((s.relid, s.mode.marker()?.clone())))
+        .collect();
     for spec in specs.values_mut() {
         spec.cascades = unguarded_cascades(client, spec.relid, &guarded).await?;
+        if soft.contains_key(&spec.relid) {
+            spec.soft_cascades = soft_cascades(client, spec.relid, &soft).await?;
+        }
+    }
+    let children: Vec<Oid> = specs
+        .values()
+        .flat_map(|s| s.soft_cascades.iter().map(|c| c.child))
+        .collect();
+    for spec in specs.values_mut() {
+        spec.cascaded_into = children.contains(&spec.relid);
     }
     Ok(specs.into_values().collect())
 }
@@ -190,6 +224,8 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         outside_proxy: rule.outside_proxy,
         primary_key: table.primary_key.clone(),
         cascades: Vec::new(),
+        soft_cascades: Vec::new(),
+        cascaded_into: false,
         rule: format!("{place} ({})", rule.table),
     })
 }
@@ -222,20 +258,16 @@ async fn unguarded_cascades(
 ) -> Result<Vec<Cascade>, GuardError> {
     let rows = client
         .query(
-            "SELECT c.conname::text, n.nspname || '.' || p.relname, \
-                    pg_catalog.format('%I.%I', n.nspname, p.relname), \
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(num, ord) \
-                          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num \
-                          ORDER BY k.ord), \
-                    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(num, ord) \
-                          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num \
-                          ORDER BY k.ord) \
+            &format!(
+                "SELECT c.conname::text, n.nspname || '.' || p.relname, \
+                    pg_catalog.format('%I.%I', n.nspname, p.relname), {FOREIGN_KEY_COLUMNS} \
              FROM pg_catalog.pg_constraint c \
              JOIN pg_catalog.pg_class p ON p.oid = c.confrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace \
              WHERE c.contype = 'f' AND c.conrelid = $1 AND c.confdeltype = 'c' \
                AND c.confrelid <> ALL($2) AND c.conparentid = 0 \
-             ORDER BY 1",
+             ORDER BY 1"
+            ),
             &[&relid, &guarded],
         )
         .await?;
@@ -250,6 +282,56 @@ async fn unguarded_cascades(
                 parent_quoted: r.get(2),
                 columns: child.into_iter().zip(parent).collect(),
             }
+        })
+        .collect())
+}
+
+/// The columns of a foreign key `c`, the child's and the parent's, in key
+/// order: the last two columns of a select list.
+const FOREIGN_KEY_COLUMNS: &str = "\
+    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(num, ord) \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num \
+          ORDER BY k.ord), \
+    ARRAY(SELECT a.attname::text FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(num, ord) \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num \
+          ORDER BY k.ord)";
+
+/// ON DELETE CASCADE keys from soft tables (`soft`, with their markers)
+/// into the soft table `relid`.
+async fn soft_cascades(
+    client: &impl GenericClient,
+    relid: Oid,
+    soft: &BTreeMap<Oid, Marker>,
+) -> Result<Vec<SoftCascade>, GuardError> {
+    let oids: Vec<Oid> = soft.keys().copied().collect();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT c.conname::text, c.conrelid, \
+                        pg_catalog.format('%I.%I', n.nspname, t.relname), {FOREIGN_KEY_COLUMNS} \
+                 FROM pg_catalog.pg_constraint c \
+                 JOIN pg_catalog.pg_class t ON t.oid = c.conrelid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace \
+                 WHERE c.contype = 'f' AND c.confrelid = $1 AND c.confdeltype = 'c' \
+                   AND c.conrelid = ANY($2) AND c.conparentid = 0 \
+                 ORDER BY 3, 1"
+            ),
+            &[&relid, &oids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let child: Oid = r.get(1);
+            let columns: Vec<String> = r.get(3);
+            let parent: Vec<String> = r.get(4);
+            Some(SoftCascade {
+                constraint: r.get(0),
+                child,
+                child_quoted: r.get(2),
+                child_marker: soft.get(&child)?.clone(),
+                columns: columns.into_iter().zip(parent).collect(),
+            })
         })
         .collect())
 }

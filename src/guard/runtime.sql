@@ -44,6 +44,18 @@ LANGUAGE sql VOLATILE AS $softdel$
     SELECT coalesce((softdel.context())[5] = date_part('epoch', statement_timestamp())::text, false)
 $softdel$;
 
+-- The operation whose soft delete is cascading into the statement running
+-- now: a soft parent's guard names it in `softdel.cascade` around its
+-- UPDATE of the children. Only an operation of this very transaction
+-- counts (a value a client set itself names nothing else).
+CREATE OR REPLACE FUNCTION softdel.cascade_parent() RETURNS bigint
+LANGUAGE sql VOLATILE AS $softdel$
+    SELECT o.id FROM softdel.operations o
+    WHERE o.id = CASE WHEN current_setting('softdel.cascade', true) ~ '^[0-9]{1,18}$'
+                      THEN current_setting('softdel.cascade', true)::bigint END
+      AND o.txid = txid_current()
+$softdel$;
+
 -- Raises the refusal `kind` for `row_count` rows of a table: the same
 -- messages and SQLSTATEs as the proxy's own refusals, on every path.
 CREATE OR REPLACE FUNCTION softdel.refuse(

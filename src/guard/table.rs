@@ -19,7 +19,7 @@
 //! `session_replication_role = replica` too; their functions run as the
 //! role that installed them, with a fixed search_path.
 
-use super::resolve::{Cascade, GuardSpec};
+use super::resolve::{Cascade, GuardSpec, SoftCascade};
 use crate::journal::{Action, SCHEMA};
 use crate::ops::catalog::quote_ident;
 use crate::rules::{Marker, Mode, OutsideProxy};
@@ -157,21 +157,38 @@ const DECLARE: &str = "DECLARE
     statement text;
 ";
 
-/// Journals the rows `rows` (a FROM clause over the transition tables,
-/// `image` the row to keep) as one operation of `action`, when there are
-/// any: counts them into `n` (refusing over `limit`: `limit_kind` says
-/// how), then writes the operation and its images in one statement. The
-/// client's context is read only then, into plain variables: the
-/// statement's plan does not depend on their values (a plan that did would
-/// be made again at every call).
-fn journal(
-    rows: &str,
-    image: &str,
+/// One operation the guard journals: the rows `rows` (a FROM clause over
+/// the transition tables, `image` the row to keep), as `action`.
+struct Journaled<'a> {
+    rows: &'a str,
+    image: &'a str,
     action: Action,
-    marker: Option<&Marker>,
+    marker: Option<&'a Marker>,
+    /// Refused over this many rows; `limit_kind` says how.
     limit: Option<u64>,
-    limit_kind: &str,
-) -> String {
+    limit_kind: &'a str,
+    /// The operation names the one whose soft delete cascaded into it.
+    cascaded: bool,
+    /// Statements run after the operation is written, with its id in `op`.
+    then: String,
+}
+
+/// Journals the operation when there are rows: counts them into `n`
+/// (refusing over the limit), then writes the operation and its images in
+/// one statement. The client's context is read only then, into plain
+/// variables: the statement's plan does not depend on their values (a plan
+/// that did would be made again at every call).
+fn journal(j: Journaled) -> String {
+    let Journaled {
+        rows,
+        image,
+        action,
+        marker,
+        limit,
+        limit_kind,
+        cascaded,
+        then,
+    } = j;
     let (kind, column) = match marker {
         Some(m) => (
             format!("'{}'", m.kind()),
@@ -187,6 +204,27 @@ fn journal(
 "
         )
     });
+    let (cause_column, cause) = if cascaded {
+        (", cascaded_from", format!(", {SCHEMA}.cascade_parent()"))
+    } else {
+        ("", String::new())
+    };
+    // Without statements to follow, the operation's id is not needed.
+    let write_images = format!(
+        "INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows}"
+    );
+    let finish = if then.is_empty() {
+        format!(
+            "    {write_images};
+"
+        )
+    } else {
+        format!(
+            "    , softdel_images AS ({write_images})
+    SELECT id INTO op FROM softdel_op;
+{then}"
+        )
+    };
     format!(
         "    SELECT count(*) INTO n FROM {rows};
     IF n = 0 THEN
@@ -199,12 +237,11 @@ fn journal(
     statement := {SCHEMA}.statement(c);
     WITH softdel_op AS (
         INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
-                                        action, row_count, sql, marker_kind, marker_column)
+                                        action, row_count, sql, marker_kind, marker_column{cause_column})
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
-                {action}, n, statement, {kind}, {column})
+                {action}, n, statement, {kind}, {column}{cause})
         RETURNING id)
-    INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows};
-    RETURN NULL;
+{finish}    RETURN NULL;
 END
 ",
         action = action.literal(),
@@ -256,14 +293,16 @@ fn delete_function(spec: &GuardSpec) -> String {
         } else {
             Action::JournalDelete
         };
-        sql.push_str(&journal(
-            &taken,
-            "o",
+        sql.push_str(&journal(Journaled {
+            rows: &taken,
+            image: "o",
             action,
-            None,
-            spec.max_rows,
-            "'limit'",
-        ));
+            marker: None,
+            limit: spec.max_rows,
+            limit_kind: "'limit'",
+            cascaded: false,
+            then: String::new(),
+        }));
     }
     function(
         &format!("{SCHEMA}.guard_{relid}_delete"),
@@ -317,20 +356,70 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
         "softdel_new w JOIN softdel_old o ON {join}\n        WHERE {marked} AND {}",
         live(marker, "o")
     );
-    let mut sql = format!("{DECLARE}BEGIN\n");
+    let mut sql = String::from(DECLARE);
+    if !spec.soft_cascades.is_empty() {
+        sql.push_str("    op bigint;\n    previous text;\n");
+    }
+    sql.push_str("BEGIN\n");
+    let then = spec
+        .soft_cascades
+        .iter()
+        .map(|cascade| soft_cascade(cascade, &rows))
+        .collect::<String>();
     // The proxy's rewrite of a DELETE is refused as the DELETE it was.
-    sql.push_str(&journal(
-        &rows,
-        "w",
-        Action::SoftDelete,
-        Some(marker),
-        spec.max_rows,
-        &format!("CASE WHEN {SCHEMA}.proxied_statement() THEN 'limit' ELSE 'mark_limit' END"),
-    ));
+    let limit_kind =
+        format!("CASE WHEN {SCHEMA}.proxied_statement() THEN 'limit' ELSE 'mark_limit' END");
+    sql.push_str(&journal(Journaled {
+        rows: &rows,
+        image: "w",
+        action: Action::SoftDelete,
+        marker: Some(marker),
+        limit: spec.max_rows,
+        limit_kind: &limit_kind,
+        cascaded: spec.cascaded_into,
+        then,
+    }));
     function(
         &format!("{SCHEMA}.guard_{relid}_update"),
         &describe(spec),
         &sql,
+    )
+}
+
+/// Marks deleted the live rows of a soft child whose foreign key points at
+/// the rows just marked (`rows`), as ON DELETE CASCADE would delete them.
+/// The child's own guard journals them, naming operation `op` as their
+/// cause (`softdel.cascade`, for this statement only); its children follow
+/// in turn.
+fn soft_cascade(cascade: &SoftCascade, rows: &str) -> String {
+    let (children, parents): (Vec<String>, Vec<String>) = cascade
+        .columns
+        .iter()
+        .map(|(child, parent)| {
+            (
+                format!("k.{}", quote_ident(child)),
+                format!("w.{}", quote_ident(parent)),
+            )
+        })
+        .unzip();
+    let (column, deleted) = match &cascade.child_marker {
+        Marker::Flag(c) => (c, "false"),
+        Marker::Timestamp(c) => (c, "now()"),
+    };
+    format!(
+        "    -- {constraint}
+    previous := current_setting('softdel.cascade', true);
+    PERFORM set_config('softdel.cascade', op::text, true);
+    UPDATE {child} k SET {column} = {deleted}
+        WHERE {live} AND ({children}) IN (SELECT {parents} FROM {rows});
+    PERFORM set_config('softdel.cascade', coalesce(previous, ''), true);
+",
+        constraint = cascade.constraint.replace(['\n', '\r'], " "),
+        child = cascade.child_quoted,
+        column = quote_ident(column),
+        live = live(&cascade.child_marker, "k"),
+        children = children.join(", "),
+        parents = parents.join(", "),
     )
 }
 
@@ -349,6 +438,8 @@ mod tests {
             outside_proxy: OutsideProxy::Journal,
             primary_key: vec!["id".into()],
             cascades: Vec::new(),
+            soft_cascades: Vec::new(),
+            cascaded_into: false,
             rule: "rules.yaml:3:3 (orders)".into(),
         }
     }

@@ -1,7 +1,7 @@
--- softdel journal, schema version 3. Installed by `softdel init`; every
--- statement is idempotent, so running it over version 1 or 2 upgrades it
+-- softdel journal, schema version 4. Installed by `softdel init`; every
+-- statement is idempotent, so running it over an earlier version upgrades it
 -- (every operation journaled before stays restorable: columns are only
--- added).
+-- added). Later versions' additions are marked with their version.
 CREATE SCHEMA IF NOT EXISTS softdel;
 COMMENT ON SCHEMA softdel IS 'softdel journal: every intercepted DELETE, with the row images';
 
@@ -63,6 +63,13 @@ ALTER TABLE softdel.rows DROP CONSTRAINT IF EXISTS rows_restored_by_fkey;
 -- the role that installed it), and says which way the statement came.
 -- proxy | direct; NULL for the operator's own commands (undelete, purge).
 ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS path text;
+
+-- Version 4: a soft delete that an ON DELETE CASCADE foreign key carried
+-- from a soft parent to a soft child names the parent's operation, so
+-- that undeleting the parent brings back exactly the children it took.
+ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS cascaded_from bigint;
+CREATE INDEX IF NOT EXISTS operations_cascaded_from ON softdel.operations (cascaded_from)
+    WHERE cascaded_from IS NOT NULL;
 
 -- The tables the guard protects, as `softdel init --rules` installed it
 -- (by oid: a renamed table keeps its guard). `definition` is the SQL that

@@ -70,14 +70,15 @@ pub async fn check_time(
     }
 }
 
-/// The removals `selection` names, oldest first. Every id must exist and
-/// be a removal; a selection that matches nothing is an error that says
-/// what was looked for.
+/// The removals `selection` names, oldest first, with the soft deletes
+/// they cascaded into (at any depth). Every id must exist and be a
+/// removal; a selection that matches nothing is an error that says what
+/// was looked for.
 pub async fn removals(
     client: &impl GenericClient,
     selection: &Selection,
 ) -> Result<Vec<Removal>, OpsError> {
-    let rows = match selection {
+    let mut rows = match selection {
         Selection::Operations(ids) => by_id(client, ids).await?,
         Selection::Transaction(txid) => in_transaction(client, *txid).await?,
         Selection::Table {
@@ -87,7 +88,28 @@ pub async fn removals(
             user,
         } => on_table(client, table, since, until.as_deref(), user.as_deref()).await?,
     };
+    let selected: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    rows.extend(cascaded(client, &selected).await?);
+    rows.sort_by_key(|r| r.get::<_, i64>(0));
     rows.iter().map(removal).collect()
+}
+
+/// The soft deletes that operations `ids` cascaded into, at any depth,
+/// leaving out `ids` themselves.
+async fn cascaded(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<Row>, OpsError> {
+    let condition = format!(
+        "id <> ALL($1) AND action = ANY($2) AND id IN ( \
+           WITH RECURSIVE c(id) AS ( \
+             SELECT o.id FROM {SCHEMA}.operations o WHERE o.cascaded_from = ANY($1) \
+             UNION SELECT o.id FROM {SCHEMA}.operations o JOIN c ON o.cascaded_from = c.id) \
+           SELECT id FROM c)"
+    );
+    Ok(client
+        .query(
+            &operations_where(&condition),
+            &[&ids, &Action::RESTORABLE.as_slice()],
+        )
+        .await?)
 }
 
 /// The journal's operations that meet `condition`, oldest first.

@@ -3,6 +3,7 @@
 //! other; then every statement of a corpus must give the same rows, tags
 //! and errors on both (`differential`). `show_deleted` opts a session out.
 
+mod cascade;
 mod check;
 mod corpus;
 mod differential;

@@ -170,7 +170,7 @@ async fn init_upgrades_a_version_1_journal() {
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 1, but this softdel needs version 3: run `softdel init`"),
+            .contains("version 1, but this softdel needs version 4: run `softdel init`"),
         "{run:?}"
     );
     let run = softdel(&["init", "--database-url", &url]).await;
