@@ -1,5 +1,6 @@
 //! The Django ORM through the proxy: cascades soft-deleted, refused and
-//! journaled in one transaction.
+//! journaled in one transaction; and deleted rows hidden from an
+//! application that knows nothing of soft deletes (`hiding`).
 //!
 //! tests/clients/django_scenario/scenario.py drives Django (5.2, psycopg 3)
 //! through the proxy and checks each step as it goes; afterwards this test
@@ -457,4 +458,169 @@ async fn check_end_state(db: &Client) {
     for row in marked {
         assert_eq!(row.get::<_, std::time::SystemTime>(0), at);
     }
+}
+
+/// The rules of the hiding scenario: every table of the catalog is soft,
+/// its marker added behind Django's back.
+const HIDING_RULES: &str = "\
+tables:
+  catalog_customer:
+    timestamp: deleted_at
+  catalog_order:
+    timestamp: deleted_at
+  catalog_order_tags:
+    timestamp: deleted_at
+  catalog_item:
+    flag: live
+  catalog_product:
+    timestamp: deleted_at
+  catalog_tag:
+    timestamp: deleted_at
+";
+
+#[tokio::test]
+async fn django_hides_deleted_rows_client_side_binding() {
+    hiding(false).await;
+}
+
+#[tokio::test]
+async fn django_hides_deleted_rows_server_side_binding() {
+    hiding(true).await;
+}
+
+/// An unchanged Django application (no model knows a marker column)
+/// through softdel: after a product, a tag, an order and then a customer
+/// with the ORM's cascade are deleted, every ORM question (lists, counts,
+/// filters, get, related managers, prefetch_related, select_related,
+/// aggregates, exists, updates) gets the answer a database where they
+/// were really deleted gives (tests/clients/django_scenario/hiding.py).
+/// Then `softdel undelete --txid` of the customer's cascade, found with
+/// `softdel log --json`, and every answer is again the one from before it.
+async fn hiding(server_side_binding: bool) {
+    let Setup {
+        direct_url,
+        direct,
+        proxy_url,
+        proxy,
+        rules,
+        _scratch,
+    } = setup("djhide", HIDING_RULES).await;
+    let hard_url = cluster().url(&fresh_database("djhide_hard"));
+    let state = _scratch.0.join("answers.json").display().to_string();
+    let softdel = env!("CARGO_BIN_EXE_softdel");
+    let args = |phase: &'static str| {
+        let mut args = vec![
+            phase,
+            proxy_url.as_str(),
+            direct_url.as_str(),
+            hard_url.as_str(),
+            softdel,
+            rules.as_str(),
+            state.as_str(),
+        ];
+        if server_side_binding {
+            args.push("--server-side-binding");
+        }
+        args
+    };
+    run_python("hiding.py", &args("delete")).await;
+
+    // The operator: the customer's delete in `softdel log`, then undelete
+    // its transaction.
+    let log = softdel_command(&[
+        "log",
+        "--database-url",
+        &direct_url,
+        "--table",
+        "catalog_customer",
+        "--json",
+    ])
+    .await;
+    let ops: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("softdel log --json: one object a line"))
+        .collect();
+    assert_eq!(ops.len(), 1, "one delete of a customer: {log}");
+    assert_eq!(ops[0]["action"], "soft_delete", "{log}");
+    let txid = ops[0]["txid"].as_i64().expect("a txid").to_string();
+    let cascade = strings(
+        &direct,
+        &format!(
+            "SELECT table_name || ':' || action || ':' || row_count FROM softdel.operations \
+             WHERE txid = {txid} ORDER BY table_name"
+        ),
+    )
+    .await;
+    assert_eq!(
+        cascade,
+        [
+            "catalog_customer:soft_delete:1",
+            "catalog_item:soft_delete:4",
+            "catalog_order:soft_delete:3",
+            "catalog_order_tags:soft_delete:3",
+        ],
+        "alice's cascade (her lamp items and gift tags went with part 1)"
+    );
+    let undo = softdel_command(&["undelete", "--database-url", &direct_url, "--txid", &txid]).await;
+    assert!(
+        undo.contains("restored 11 rows in 4 tables, in one transaction"),
+        "{undo}"
+    );
+
+    // Read on our own: one undelete per table of the cascade, and only
+    // part 1's operations (a product, a tag, an order) left unrestored.
+    let undone = strings(
+        &direct,
+        "SELECT table_name || ':' || row_count FROM softdel.operations \
+         WHERE action = 'undelete' ORDER BY table_name",
+    )
+    .await;
+    assert_eq!(
+        undone,
+        [
+            "catalog_customer:1",
+            "catalog_item:4",
+            "catalog_order:3",
+            "catalog_order_tags:3"
+        ]
+    );
+    let unrestored = strings(
+        &direct,
+        "SELECT o.table_name || ':' || count(*) FROM softdel.rows r \
+         JOIN softdel.operations o ON o.id = r.op_id \
+         WHERE r.restored_by IS NULL GROUP BY o.table_name ORDER BY o.table_name",
+    )
+    .await;
+    assert_eq!(
+        unrestored,
+        [
+            "catalog_item:5",
+            "catalog_order:1",
+            "catalog_order_tags:10",
+            "catalog_product:1",
+            "catalog_tag:1"
+        ]
+    );
+
+    run_python("hiding.py", &args("restored")).await;
+    proxy.stop().await;
+}
+
+/// Runs the softdel binary as an operator would; fails unless it succeeds.
+async fn softdel_command(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_softdel"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run softdel");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "softdel {args:?} failed ({}):\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
