@@ -1,12 +1,13 @@
-//! A condition ANDed to a statement's own WHERE (UPDATE) or ON (MERGE),
-//! found in the client's tokens at the statement's own parenthesis depth,
-//! so a subquery's WHERE is never mistaken for it.
+//! A condition ANDed to a statement's own WHERE (UPDATE, SELECT), a
+//! MERGE's ON or a join's ON, found in the client's tokens at the
+//! clause's own parenthesis depth, so a subquery's WHERE is never
+//! mistaken for it.
 
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
 
 use super::delete::Edit;
-use super::lex::Tok;
+use super::lex::{Tok, next_significant};
 
 /// Which clause takes the condition, and which keywords end it.
 #[derive(Clone, Copy)]
@@ -16,6 +17,8 @@ pub struct Stops {
     /// Without the clause, the statement gets one (UPDATE); MERGE always
     /// has its ON.
     add_missing: bool,
+    /// A comma at the clause's depth ends it (the next FROM item).
+    comma_ends: bool,
 }
 
 impl Stops {
@@ -23,12 +26,93 @@ impl Stops {
         condition: Keyword::WHERE,
         ends: &[Keyword::RETURNING],
         add_missing: true,
+        comma_ends: false,
     };
     pub const MERGE: Stops = Stops {
         condition: Keyword::ON,
         ends: &[Keyword::WHEN],
         add_missing: false,
+        comma_ends: false,
     };
+    /// A SELECT's WHERE: what may follow it (an `INSERT ... SELECT`'s
+    /// `ON CONFLICT` too: see `ends_at`).
+    pub const SELECT: Stops = Stops {
+        condition: Keyword::WHERE,
+        ends: &[
+            Keyword::GROUP,
+            Keyword::HAVING,
+            Keyword::WINDOW,
+            Keyword::ORDER,
+            Keyword::LIMIT,
+            Keyword::OFFSET,
+            Keyword::FETCH,
+            Keyword::FOR,
+            Keyword::UNION,
+            Keyword::INTERSECT,
+            Keyword::EXCEPT,
+            Keyword::RETURNING,
+        ],
+        add_missing: true,
+        comma_ends: false,
+    };
+    /// The ON of the join whose right-hand table the scan starts after:
+    /// it ends where the next join or clause starts.
+    pub const JOIN_ON: Stops = Stops {
+        condition: Keyword::ON,
+        ends: &[
+            Keyword::JOIN,
+            Keyword::INNER,
+            Keyword::LEFT,
+            Keyword::RIGHT,
+            Keyword::FULL,
+            Keyword::CROSS,
+            Keyword::NATURAL,
+            Keyword::WHERE,
+            Keyword::GROUP,
+            Keyword::HAVING,
+            Keyword::WINDOW,
+            Keyword::ORDER,
+            Keyword::LIMIT,
+            Keyword::OFFSET,
+            Keyword::FETCH,
+            Keyword::FOR,
+            Keyword::UNION,
+            Keyword::INTERSECT,
+            Keyword::EXCEPT,
+            Keyword::RETURNING,
+        ],
+        add_missing: false,
+        comma_ends: true,
+    };
+
+    /// Whether token `j` ends the clause: one of its end keywords (not a
+    /// function or a column of that name, as `left(...)` or `t.left`, nor
+    /// `WITHIN GROUP`), a comma between FROM items for a join's ON, or
+    /// `ON CONFLICT` after an INSERT's SELECT.
+    fn ends_at(self, toks: &[Tok], j: usize) -> bool {
+        let t = &toks[j];
+        let next = next_significant(toks, j).map(|n| &toks[n]);
+        let previous = (0..j)
+            .rev()
+            .find(|&p| !toks[p].is_trivia())
+            .map(|p| &toks[p]);
+        let function = (t.is_keyword(Keyword::LEFT) || t.is_keyword(Keyword::RIGHT))
+            && next.is_some_and(|n| n.token == Token::LParen);
+        let name = function || previous.is_some_and(|p| p.token == Token::Period);
+        let by = |k: Keyword| {
+            !matches!(k, Keyword::GROUP | Keyword::ORDER)
+                || next.is_some_and(|n| n.is_keyword(Keyword::BY))
+        };
+        if !name && self.ends.iter().any(|&k| t.is_keyword(k) && by(k)) {
+            return true;
+        }
+        if self.comma_ends && t.token == Token::Comma {
+            return true;
+        }
+        self.condition == Keyword::WHERE
+            && t.is_keyword(Keyword::ON)
+            && next.is_some_and(|n| n.is_keyword(Keyword::CONFLICT))
+    }
 }
 
 /// The edits that AND `condition` to the clause of the statement whose
@@ -55,7 +139,7 @@ pub fn and_condition(
         if t.is_trivia() {
             continue;
         }
-        if depth == 0 && stops.ends.iter().any(|&k| t.is_keyword(k)) {
+        if depth == 0 && stops.ends_at(toks, j) {
             break;
         }
         if depth == 0 && t.is_keyword(stops.condition) {

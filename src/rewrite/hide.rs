@@ -1,11 +1,17 @@
 //! Hiding: every reference to a soft table with `hide` sees only its live
 //! rows, where it stands.
 //!
-//! - A FROM item (any join, subquery, CTE body, LATERAL, set operation,
-//!   USING, MERGE's source, INSERT ... SELECT) `t [AS] a` becomes
-//!   `(SELECT * FROM t WHERE <live>) [AS] a`, or `... AS t` without an
-//!   alias: outer joins keep their meaning, the planner flattens the
-//!   subquery, the indexes are used.
+//! - A SELECT's FROM item stays a table (its key still makes its other
+//!   columns groupable, its system columns and row type stay) and the
+//!   condition goes where it filters that table alone: the SELECT's WHERE
+//!   when no join of its FROM item can null-extend it (inner, left and
+//!   cross joins), else the ON of the inner or left join it is the
+//!   right-hand table of. Outer joins keep their meaning.
+//! - Any other FROM item (under a right or full join, in a parenthesised
+//!   join, USING or NATURAL, UPDATE ... FROM, DELETE ... USING, MERGE's
+//!   source) `t [AS] a` becomes `(SELECT * FROM t WHERE <live>) [AS] a`,
+//!   or `... AS t` without an alias: the planner flattens the subquery,
+//!   the indexes are used.
 //! - An UPDATE's or a MERGE's target cannot be a subquery: its own WHERE
 //!   (MERGE: its ON) gets `AND <t is live>`. A DELETE's target is already
 //!   restricted to live rows by the soft delete's rewrite (`delete`).
@@ -21,7 +27,8 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    CopySource, Ident, ObjectName, ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor,
+    CopySource, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query, Select,
+    Statement, TableAlias, TableFactor, TableWithJoins, Visit, Visitor,
 };
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::Token;
@@ -63,11 +70,62 @@ pub fn hide(text: &Text, rules: &Rules, statement: &Statement) -> Option<Hidden>
         scopes: vec![Vec::new()],
         cte_scopes: HashMap::new(),
         targets: Vec::new(),
+        places: HashMap::new(),
+        wheres: Vec::new(),
         hidden: Hidden::default(),
         lost: false,
     };
     let _ = statement.visit(&mut hider);
+    for (keyword, conditions) in std::mem::take(&mut hider.wheres) {
+        let condition = conditions.join(" AND ");
+        match clauses::and_condition(text.toks, keyword, Stops::SELECT, &condition) {
+            Some(mut edits) => hider.hidden.edits.append(&mut edits),
+            None => hider.lost = true,
+        }
+    }
     (!hider.lost).then_some(hider.hidden)
+}
+
+/// Where a SELECT's FROM item is restricted while it stays a table.
+#[derive(Clone, Copy)]
+enum Place {
+    /// The WHERE of the SELECT whose keyword is this token.
+    Where(usize),
+    /// The ON right after it.
+    On,
+}
+
+/// The places of the tables of one FROM item (a table and its joins).
+fn places(item: &TableWithJoins, select: usize, into: &mut HashMap<*const TableFactor, Place>) {
+    // Inner, left and cross joins never null-extend their left-hand side:
+    // the tables there may be filtered after the joins, in the WHERE.
+    let preserved = item.joins.iter().all(|j| {
+        matches!(
+            j.join_operator,
+            JoinOperator::Join(_)
+                | JoinOperator::Inner(_)
+                | JoinOperator::Left(_)
+                | JoinOperator::LeftOuter(_)
+                | JoinOperator::CrossJoin(JoinConstraint::None)
+        )
+    });
+    if preserved {
+        into.insert(&item.relation, Place::Where(select));
+    }
+    for join in &item.joins {
+        match &join.join_operator {
+            JoinOperator::Join(JoinConstraint::On(_))
+            | JoinOperator::Inner(JoinConstraint::On(_))
+            | JoinOperator::Left(JoinConstraint::On(_))
+            | JoinOperator::LeftOuter(JoinConstraint::On(_)) => {
+                into.insert(&join.relation, Place::On);
+            }
+            JoinOperator::CrossJoin(JoinConstraint::None) if preserved => {
+                into.insert(&join.relation, Place::Where(select));
+            }
+            _ => {}
+        }
+    }
 }
 
 struct Hider<'a> {
@@ -80,6 +138,11 @@ struct Hider<'a> {
     cte_scopes: HashMap<*const Query, Vec<String>>,
     /// Where UPDATE, DELETE and MERGE targets start: not FROM items.
     targets: Vec<usize>,
+    /// SELECTs' FROM items that stay tables, and where their condition
+    /// goes (by the items' addresses in the statement).
+    places: HashMap<*const TableFactor, Place>,
+    /// The conditions for each SELECT's WHERE, by its keyword's token.
+    wheres: Vec<(usize, Vec<String>)>,
     hidden: Hidden,
     /// A reference could not be placed in the text.
     lost: bool,
@@ -158,6 +221,15 @@ impl Visitor for Hider<'_> {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
+        if let Some(keyword) = self.text.token_at(select.select_token.0.span.start) {
+            for item in &select.from {
+                places(item, keyword, &mut self.places);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         if let TableFactor::Table {
             name,
@@ -166,7 +238,8 @@ impl Visitor for Hider<'_> {
             ..
         } = factor
         {
-            self.restrict_item(name, alias.as_ref().map(|a| &a.name));
+            let place = self.places.get(&(factor as *const TableFactor)).copied();
+            self.restrict_item(name, alias.as_ref(), place);
         }
         ControlFlow::Continue(())
     }
@@ -216,8 +289,14 @@ impl Hider<'_> {
         Some((self.text.toks[first].start, self.text.toks[last].end))
     }
 
-    /// `t [AS] a` → `(SELECT * FROM t WHERE <live>) [AS] a`.
-    fn restrict_item(&mut self, name: &ObjectName, alias: Option<&Ident>) {
+    /// A FROM item restricted in `place`, or else `t [AS] a` →
+    /// `(SELECT * FROM t WHERE <live>) [AS] a`.
+    fn restrict_item(
+        &mut self,
+        name: &ObjectName,
+        alias: Option<&TableAlias>,
+        place: Option<Place>,
+    ) {
         let Some(marker) = self.hidden_marker(name).cloned() else {
             return;
         };
@@ -226,6 +305,9 @@ impl Hider<'_> {
             return;
         };
         if self.targets.contains(&first) {
+            return;
+        }
+        if place.is_some_and(|place| self.place(place, name, alias, &marker)) {
             return;
         }
         let Some((start, end)) = self.name_span(name) else {
@@ -255,6 +337,52 @@ impl Hider<'_> {
             end,
             text: text.as_str().into(),
         });
+    }
+
+    /// `AND <live>` on the table's WHERE or ON; false when the text is not
+    /// as expected, or an alias renames its columns (the marker's too).
+    fn place(
+        &mut self,
+        place: Place,
+        name: &ObjectName,
+        alias: Option<&TableAlias>,
+        marker: &Marker,
+    ) -> bool {
+        if alias.is_some_and(|a| !a.columns.is_empty()) {
+            return false;
+        }
+        let reference = match alias {
+            Some(alias) => self.token(&alias.name),
+            None => name.0.last().and_then(|p| self.ident_token(p)),
+        };
+        let Some(reference) = reference else {
+            return false;
+        };
+        let toks = self.text.toks;
+        let t = &toks[reference];
+        let live = marker.live(&self.text.sql[t.start..t.end]);
+        match place {
+            Place::Where(keyword) => match self.wheres.iter_mut().find(|w| w.0 == keyword) {
+                Some(conditions) => conditions.1.push(live),
+                None => self.wheres.push((keyword, vec![live])),
+            },
+            Place::On => {
+                let on = next_significant(toks, reference);
+                if !on.is_some_and(|on| toks[on].is_keyword(Keyword::ON)) {
+                    return false;
+                }
+                match clauses::and_condition(toks, reference, Stops::JOIN_ON, &live) {
+                    Some(mut edits) => self.hidden.edits.append(&mut edits),
+                    None => return false,
+                }
+            }
+        }
+        if let Some((start, end)) = self.name_span(name) {
+            self.hidden
+                .tables
+                .push(self.text.sql[start..end].to_owned());
+        }
+        true
     }
 
     /// Where `ONLY` starts, when it stands right before token `first`.

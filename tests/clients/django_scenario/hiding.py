@@ -527,33 +527,9 @@ def ask(qs, alias, log):
     return answers, statements
 
 
-# Questions softdel answers wrongly today, and how: whenever the primary
-# key is among what it groups by, Django groups by the primary key alone
-# and selects the model's other columns, which PostgreSQL accepts for a
-# table (they depend on its primary key) but not for the subquery a hidden
-# table becomes (42803, "column ... must appear in the GROUP BY clause").
-# Each may give this error or the right answer; anything else fails.
-KNOWN_WRONG = {
-    name: {"error": "GroupingError 42803"}
-    for name in (
-        "annotate(Count) on instances",
-        "annotate(Count) across the many-to-many",
-        "annotate(Count).filter() (HAVING)",
-        "values(pk, name).annotate(Count, Sum)",
-        "values(pk, name).annotate(Count) across the many-to-many",
-    )
-}
-
-
 def compare(answers, expected, statements, what):
     """Checks every answer, printing all that differ before failing."""
     differ = [name for name in expected if answers.get(name) != expected[name]]
-    for name in [n for n in differ if answers.get(n) == KNOWN_WRONG.get(n)]:
-        say(f"  KNOWN WRONG: {name}: {answers[name]!r} instead of {expected[name]!r}")
-        for e in statements.get(name, []):
-            if e["error"]:
-                say(f"      {e['wire']}\n        -> ERROR {e['error']}")
-        differ.remove(name)
     for name in differ:
         say(f"  DIFFERS: {name}\n    {what}: {expected[name]!r}")
         say(f"    through softdel: {answers.get(name)!r}")
@@ -562,9 +538,7 @@ def compare(answers, expected, statements, what):
             say(f"      {e['wire']}\n        -> {outcome}")
     if differ:
         raise Failed(f"{len(differ)} of {len(expected)} answers differ from {what}: {differ}")
-    known = sum(answers.get(n) == KNOWN_WRONG.get(n) for n in expected)
-    equal = len(expected) - known
-    check(True, f"{equal} answers through softdel equal {what} ({known} known wrong)")
+    check(True, f"all {len(expected)} answers through softdel equal {what}")
 
 
 def same_on_both(qs, log, what):
