@@ -190,6 +190,12 @@ fn show_operation(op: &Operation, rows: &[JournalRow], json: bool) -> anyhow::Re
         ("action", op.action.to_string()),
         ("rows", op.row_count.to_string()),
         ("reason", op.reason.clone().unwrap_or_default()),
+        (
+            "cascaded",
+            op.cascaded_from
+                .map(|id| format!("from operation {id} (ON DELETE CASCADE)"))
+                .unwrap_or_default(),
+        ),
         ("sql", op.sql.clone()),
     ];
     for (name, value) in fields.iter().filter(|(_, v)| !v.is_empty()) {

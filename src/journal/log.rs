@@ -41,6 +41,8 @@ pub struct Operation {
     pub row_count: i64,
     pub sql: String,
     pub reason: Option<String>,
+    /// The soft delete whose ON DELETE CASCADE key carried this one.
+    pub cascaded_from: Option<i64>,
 }
 
 /// Operations matching `filter`, newest first.
@@ -59,7 +61,7 @@ pub async fn operations(
             &format!(
                 "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), txid, \
                     db_user, application_name, database, client_addr, connection_id, \
-                    table_schema || '.' || table_name, action, row_count, sql, reason, path \
+                    table_schema || '.' || table_name, action, row_count, sql, reason, path, cascaded_from \
              FROM {SCHEMA}.operations \
              WHERE ($1::text IS NULL OR table_schema = $1) \
                AND ($2::text IS NULL OR table_name = $2) \
@@ -99,6 +101,7 @@ pub async fn operations(
                 row_count: r.get(10),
                 sql: r.get(11),
                 reason: r.get(12),
+                cascaded_from: r.get(14),
             })
         })
         .collect()

@@ -346,10 +346,19 @@ fn cascade_finding(
     };
     if key.parent == table.oid && key.child != table.oid {
         // This table is the parent: its deletes reach the child.
-        let child_protected = *mode_of(&key.child_name) != Mode::Allow;
+        let child_mode = mode_of(&key.child_name);
+        let child_protected = *child_mode != Mode::Allow;
         let consequence = match rule.mode {
+            Mode::Soft(_) if key.on_delete == 'c' && child_mode.is_soft() => format!(
+                "a soft delete also soft-deletes the rows of {} that refer to it (undelete brings them back with it)",
+                key.child_name
+            ),
+            Mode::Soft(_) if key.on_delete == 'c' => format!(
+                "a soft delete does not {action} into {}, which is not soft: its rows stay, referring to soft-deleted rows",
+                key.child_name
+            ),
             Mode::Soft(_) => format!(
-                "a soft delete does not {action}: rows of {} stay live, referring to soft-deleted rows",
+                "a soft delete does not {action}: rows of {} stay as they are, referring to soft-deleted rows",
                 key.child_name
             ),
             Mode::Journal if key.on_delete == 'c' && !child_protected => format!(

@@ -6,14 +6,17 @@
 use super::Phase;
 use super::between::Between;
 use super::refusals::Refusals;
+use super::reload::LiveEngine;
 use super::spliced::Spliced;
 use super::translate::{Event, Translated, Translator};
+use super::unique_hint;
 use crate::metrics::Metrics;
 use crate::protocol::{
     Answering, BackendTag, Header, ProtocolError, TransactionStatus, cancel_request, codec,
     next_backend_frame,
 };
 use crate::rewrite::Lexing;
+use std::sync::Arc;
 
 /// How the authentication exchange is relayed.
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +33,8 @@ const CHANNEL_BINDING_HINT: &str = "softdel terminates TLS, so SCRAM channel bin
 
 pub struct FromServer {
     auth: Auth,
+    /// The rules in force, for the hint on a unique key a hidden row holds.
+    live: Arc<LiveEngine>,
     translator: Translator,
     refusals: Refusals,
     /// The server's BackendKeyData body: what a CancelRequest must carry.
@@ -48,9 +53,15 @@ pub struct ServerStep {
 }
 
 impl FromServer {
-    pub fn new(auth: Auth, translator: Translator, refusals: Refusals) -> FromServer {
+    pub fn new(
+        auth: Auth,
+        live: Arc<LiveEngine>,
+        translator: Translator,
+        refusals: Refusals,
+    ) -> FromServer {
         FromServer {
             auth,
+            live,
             translator,
             refusals,
             cancel_key: None,
@@ -112,13 +123,20 @@ impl FromServer {
             _ => {}
         }
         self.last_was_error = tag == BackendTag::ErrorResponse;
-        let translated = if !between.pipeline.authenticated() {
+        let mut translated = if !between.pipeline.authenticated() {
             self.authentication(tag, frame)
         } else if between.rewritten {
             self.translate(tag, frame, between.pipeline.answering())
         } else {
             Translated::Original
         };
+        let hidden = !between.show_deleted.current();
+        if tag == BackendTag::ErrorResponse && hidden && matches!(translated, Translated::Original)
+        {
+            if let Some(hinted) = unique_hint::hinted(frame, self.live.current().rules()) {
+                translated = Translated::Replaced(hinted);
+            }
+        }
         if let Some(sent) = between.pipeline.server_message(tag, frame) {
             self.refusals.metrics.observe_statement(sent.elapsed());
         }

@@ -25,6 +25,7 @@ mod shutdown;
 mod spliced;
 mod tls;
 mod translate;
+mod unique_hint;
 mod upstream;
 mod workers;
 

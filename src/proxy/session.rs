@@ -179,7 +179,7 @@ impl Who {
         let metrics = self.services.metrics;
         // Reloads keep the nonce, so one translator serves throughout.
         let translator = Translator::new(live.current().nonce());
-        let intercept = Intercept::new(live, Arc::clone(&metrics), info.clone());
+        let intercept = Intercept::new(Arc::clone(&live), Arc::clone(&metrics), info.clone());
         let refusals = Refusals {
             metrics,
             recorder: self.services.recorder,
@@ -199,7 +199,7 @@ impl Who {
         };
         (
             FromClient::new(intercept),
-            FromServer::new(auth, translator, refusals),
+            FromServer::new(auth, live, translator, refusals),
         )
     }
 }

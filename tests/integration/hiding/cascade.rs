@@ -213,8 +213,12 @@ async fn a_soft_delete_through_the_proxy_cascades_and_undelete_brings_back_what_
     let notes = rows(&app, "SELECT count(*) FROM notes WHERE order_id <= 3").await;
     assert_eq!(notes, [["3"]], "notes stay");
 
-    // Undelete of the customer's operation alone: exactly what it took.
     let url = cluster().url(&s.soft);
+    let log = softdel(&["log", "--database-url", &url, "--op", &orders.0.to_string()]).await;
+    let cause = format!("cascaded:    from operation {customer} (ON DELETE CASCADE)");
+    assert!(log.ok && log.stdout.contains(&cause), "{log:?}");
+
+    // Undelete of the customer's operation alone: exactly what it took.
     let run = softdel(&["undelete", "--database-url", &url, &customer.to_string()]).await;
     assert!(run.ok, "{run:?}");
     let after = s.everything().await;

@@ -8,6 +8,7 @@ mod check;
 mod corpus;
 mod differential;
 mod show_deleted;
+mod unique;
 
 use std::net::SocketAddr;
 

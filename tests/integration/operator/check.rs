@@ -96,7 +96,7 @@ async fn check_fails_on_what_would_make_softdel_misbehave() {
         "  PROBLEM  no column is_active: every DELETE on this table will fail",
         "  PROBLEM  no primary key: `softdel undelete` cannot match its rows",
         "  PROBLEM  no table invoices in this database: the rule protects nothing",
-        "  warning  foreign key shipments_order_id_fkey from shipments ON DELETE CASCADE: a soft delete does not CASCADE",
+        "  warning  foreign key shipments_order_id_fkey from shipments ON DELETE CASCADE: a soft delete does not CASCADE into shipments, which is not soft",
         "  warning  foreign key orders_customer_fk to customers ON DELETE CASCADE: the guard refuses a DELETE on customers that would cascade into rows of this table",
         // The guard installed is the shop's, not what these rules say.
         "  PROBLEM  public.scratch: no guard installed (the rules say journal, at most 1000 rows)",

@@ -136,7 +136,7 @@ async fn an_unreachable_database_or_a_missing_or_newer_journal_is_a_clear_error(
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 99, newer than this softdel's (3): upgrade softdel"),
+            .contains("version 99, newer than this softdel's (4): upgrade softdel"),
         "{run:?}"
     );
 }
@@ -177,7 +177,7 @@ async fn init_upgrades_a_version_1_journal() {
     assert!(run.ok, "{run:?}");
     assert!(
         run.stdout
-            .contains("softdel journal upgraded from version 1 to 3"),
+            .contains("softdel journal upgraded from version 1 to 4"),
         "{run:?}"
     );
     let run = softdel(&["log", "--database-url", &url, "--op", "1"]).await;
