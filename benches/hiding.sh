@@ -333,7 +333,8 @@ rewritten_query() {
     out="$("$SOFTDEL_BIN" rewrite --rules "$WORK/rules.yaml" "$(plain_query '$1')")" \
         || die "softdel rewrite failed"
     REWRITTEN="$(tail -n +2 <<<"$out" | tr '\n' ' ' | sed -E 's/[[:space:]]+/ /g; s/ $//')"
-    [[ "$REWRITTEN" == *"(SELECT * FROM $TABLE WHERE"* ]] \
+    # shellcheck disable=SC2016
+    [[ "$REWRITTEN" != "$(plain_query '$1')" && "$REWRITTEN" == *"$TABLE.$MARKER_COLUMN"* ]] \
         || die "softdel rewrite does not hide $TABLE's deleted rows: $out"
 }
 
