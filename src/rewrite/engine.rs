@@ -6,7 +6,8 @@ use std::hash::{BuildHasher, Hasher};
 use dashmap::DashMap;
 
 use super::names::Names;
-use super::scan::scan_with;
+use super::scan::{Suspects, scan_with};
+use super::shaped::{self, Shaped};
 use super::{Decision, Lexing, analyze, fallback};
 use crate::rules::Rules;
 
@@ -32,6 +33,9 @@ pub struct Engine {
     /// Decisions for suspect texts, one map per lexing mode and
     /// `softdel.show_deleted` setting.
     cache: [DashMap<Box<str>, Decision>; 4],
+    /// The same, for texts that differ only in their literals, by shape
+    /// (see `shaped`).
+    shapes: [DashMap<Box<str>, shaped::Entry>; 4],
 }
 
 /// What a session contributes to the decision on a text.
@@ -76,6 +80,7 @@ impl Engine {
             nonce,
             hidden,
             cache: Default::default(),
+            shapes: Default::default(),
         }
     }
 
@@ -97,25 +102,52 @@ impl Engine {
     /// Whether `sql` is worth parsing under `view`: it may destroy rows,
     /// or read a table whose deleted rows the session does not see.
     pub fn suspect(&self, sql: &str, view: impl Into<View>) -> bool {
-        let view = view.into();
+        self.scan(sql, view.into()).worth_parsing()
+    }
+
+    fn scan(&self, sql: &str, view: View) -> Suspects {
         let nothing = Names::default();
         let hidden = if view.show_deleted {
             &nothing
         } else {
             &self.hidden
         };
-        scan_with(sql, view.lexing, hidden).worth_parsing()
+        scan_with(sql, view.lexing, hidden)
+    }
+
+    /// The decision for a text from its shape's, when the shape's rewrite
+    /// only hides (the shape is decided the first time it is seen).
+    fn shape(&self, shaped: &Shaped, view: View) -> Option<(Decision, Lookup)> {
+        let shapes = &self.shapes[view.slot()];
+        if let Some(entry) = shapes.get(shaped.key.as_str()) {
+            return entry.as_ref().map(|cut| (shaped.decide(cut), Lookup::Hit));
+        }
+        let entry = shaped.entry(&self.analyze_uncached(&shaped.key, view), view.lexing);
+        if shapes.len() >= CACHE_CAPACITY {
+            shapes.clear();
+        }
+        shapes.insert(shaped.key.as_str().into(), entry.clone());
+        entry.map(|cut| (shaped.decide(&cut), Lookup::Miss))
     }
 
     /// `decide`, saying whether the cache answered.
     pub fn decide_traced(&self, sql: &str, view: impl Into<View>) -> (Decision, Lookup) {
         let view = view.into();
-        if !self.suspect(sql, view) {
+        let suspects = self.scan(sql, view);
+        if !suspects.worth_parsing() {
             return (Decision::Pass, Lookup::Skipped);
         }
         let cache = &self.cache[view.slot()];
         if let Some(hit) = cache.get(sql) {
             return (hit.clone(), Lookup::Hit);
+        }
+        // Only hiding is shared between texts of one shape: a text that
+        // may destroy rows is decided on its own.
+        if !suspects.any()
+            && let Some(shaped) = Shaped::of(sql, view.lexing)
+            && let Some(found) = self.shape(&shaped, view)
+        {
+            return found;
         }
         let decision = self.analyze_uncached(sql, view);
         if cache.len() >= CACHE_CAPACITY {

@@ -107,6 +107,74 @@ pub fn scan_with(sql: &str, lexing: Lexing, hidden: &Names) -> Suspects {
     suspects
 }
 
+/// A number or a plain string literal of a text (`'...'`, also after a
+/// type name or `B`/`X`/`N`/`U&`; not `E'...'` nor dollar quotes), by
+/// byte range: what `shaped` lifts out of a text.
+pub fn literals(sql: &str, lexing: Lexing) -> Vec<std::ops::Range<usize>> {
+    let bytes = sql.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        i = match b {
+            b'-' if bytes.get(i + 1) == Some(&b'-') => skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+            b'\'' => {
+                let end = skip_string(bytes, i + 1, !lexing.standard_conforming_strings);
+                found.push(i..end);
+                end
+            }
+            b'"' => skip_quoted_identifier(bytes, i + 1),
+            b'$' => match dollar_tag(bytes, i) {
+                Some(tag_len) => dollar_body(bytes, i, tag_len).0,
+                // `$1`: a parameter, not a number.
+                None => word_end(bytes, i + 1),
+            },
+            _ if is_word_start(b) => {
+                let end = word_end(bytes, i);
+                if bytes[i..end].eq_ignore_ascii_case(b"e") && bytes.get(end) == Some(&b'\'') {
+                    skip_string(bytes, end + 1, true)
+                } else {
+                    end
+                }
+            }
+            _ if b.is_ascii_digit()
+                || (b == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) =>
+            {
+                let end = number_end(bytes, i);
+                found.push(i..end);
+                end
+            }
+            _ => i + 1,
+        };
+    }
+    found
+}
+
+/// Where a number ends, as PostgreSQL 15 reads it: digits and a point,
+/// then an exponent (`e`, a sign, digits) if one follows; a letter after
+/// that starts the next token (`1abc` is `1 abc`).
+fn number_end(bytes: &[u8], start: usize) -> usize {
+    let digits = |mut i: usize| {
+        while bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+        {
+            i += 1;
+        }
+        i
+    };
+    let i = digits(start);
+    if !matches!(bytes.get(i), Some(b'e' | b'E')) {
+        return i;
+    }
+    let sign = usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+    match bytes.get(i + 1 + sign) {
+        Some(b) if b.is_ascii_digit() => digits(i + 1 + sign),
+        _ => i,
+    }
+}
+
 fn mark(suspects: &mut Suspects, word: &[u8]) {
     if word.len() < 4 || word.len() > 8 {
         return;

@@ -41,6 +41,11 @@ impl Template {
             .extend(other.holes.iter().map(|&(at, hole)| (base + at, hole)));
     }
 
+    /// Whether it has no holes: the same text for every session.
+    pub(super) fn is_plain(&self) -> bool {
+        self.holes.is_empty()
+    }
+
     /// The text without its holes.
     pub(super) fn text(&self) -> &str {
         &self.text

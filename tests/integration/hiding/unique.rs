@@ -29,11 +29,15 @@ async fn a_key_held_by_a_hidden_row_gets_a_hint_the_others_do_not() {
         "{text}"
     );
     // Both protocols: the same error.
-    c.batch_execute(taken).await.expect_err("simple protocol too");
+    c.batch_execute(taken)
+        .await
+        .expect_err("simple protocol too");
     // Not a hidden table: the server's error as it is.
     let customer = "INSERT INTO customers (id, name) VALUES (1, 'again')";
     assert_eq!(hint(&c, customer).await, None);
     // A session that shows deleted rows sees the row itself.
-    c.batch_execute("SET softdel.show_deleted = on").await.unwrap();
+    c.batch_execute("SET softdel.show_deleted = on")
+        .await
+        .unwrap();
     assert_eq!(hint(&c, taken).await, None);
 }
