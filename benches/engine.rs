@@ -228,5 +228,37 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pass, cached, cold, render);
+/// A client that writes its values into the text (the simple protocol):
+/// every text is new, of one shape. Each iteration formats a new key (the
+/// formatting alone is measured too, apart).
+fn shaped(c: &mut Criterion) {
+    let engine = engine();
+    let text = |id: u64| {
+        format!(
+            "SELECT \"app_payment\".\"id\", \"app_payment\".\"amount\" FROM \"app_payment\" \
+             WHERE \"app_payment\".\"id\" = {id} LIMIT 21"
+        )
+    };
+    assert!(matches!(
+        engine.decide(&text(0), Lexing::default()),
+        Decision::Rewrite(_)
+    ));
+    let mut group = c.benchmark_group("decide/shaped");
+    let mut id = 0u64;
+    group.bench_function("format_only", |b| {
+        b.iter(|| {
+            id += 1;
+            black_box(text(id))
+        })
+    });
+    group.bench_function("hide_by_literal_key", |b| {
+        b.iter(|| {
+            id += 1;
+            engine.decide(&text(id), Lexing::default())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pass, cached, shaped, cold, render);
 criterion_main!(benches);
