@@ -54,16 +54,9 @@
 # an ordinary user when everything is already installed.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
-# Captured before argument parsing so the report shows exactly what was run.
-COMMAND_LINE="$(printf '%q ' "$0" "$@")"
-COMMAND_LINE="${COMMAND_LINE% }"
-readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-
-clear_caller_env
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$@"
 export PGCONNECT_TIMEOUT=5
 
 DURATION="${DURATION:-10}"
@@ -83,20 +76,6 @@ readonly TABLE=pgbench_accounts
 # The design's target (see the usage text).
 readonly MIN_SOFTDEL_PGBOUNCER=0.95
 
-OUT_FILE=""
-WORK=""           # temp dir holding everything below
-PGDATA_DIR=""
-DIRECT_PORT=""    # PostgreSQL itself
-SOFTDEL_PORT=""
-BOUNCER_PORT=""
-PGBOUNCER_BIN=""
-SOFTDEL_BIN=""
-SOFTDEL_PID=""
-BOUNCER_PID=""    # pid of the (runuser ->) pgbouncer we started
-PG_STARTED=0
-INTERRUPTED=0
-USED_PORTS=()
-FAILURES=0
 ACCOUNTS=0        # rows of pgbench_accounts (100,000 * SCALE)
 DELETED=0         # of which soft-deleted
 DELETED_AID=""    # an aid soft-deleted, and a live one, for the checks
@@ -105,23 +84,9 @@ MARKER_COLUMN=""  # deleted_at or is_active
 LIVE_FILTER=""    # the filter a user writes by hand
 DELETED_SET=""    # what marks a row deleted
 REWRITTEN=""      # what softdel sends for the plain query
-declare -A TPS=() LAT=() CPU=()
-
-
-# The comment block at the top, up to the first line that is not a comment.
-usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
 
 parse_args() {
-    while (($#)); do
-        case "$1" in
-            --out)    [[ $# -ge 2 ]] || die "--out needs a file name"; OUT_FILE="$2"; shift 2 ;;
-            --out=*)  OUT_FILE="${1#--out=}"; shift ;;
-            -h|--help) usage; exit 0 ;;
-            *) usage >&2; die "unknown argument: $1" ;;
-        esac
-    done
-    [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
-    [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
+    parse_common_args "$@"
     [[ "$SCALE" =~ ^[1-9][0-9]*$ ]] || die "SCALE must be a positive integer (got '$SCALE')"
     if ! [[ "$DELETED_EVERY" =~ ^[1-9][0-9]*$ ]] || ((DELETED_EVERY < 2)); then
         die "DELETED_EVERY must be an integer >= 2 (got '$DELETED_EVERY')"
@@ -132,52 +97,17 @@ parse_args() {
         flag) MARKER_COLUMN=is_active LIVE_FILTER="is_active" DELETED_SET="is_active = false" ;;
         *) die "MARKER must be timestamp or flag (got '$MARKER')" ;;
     esac
-    ((${#MODES[@]})) || die "MODES is empty"
-    ((${#CLIENTS[@]})) || die "CLIENTS is empty"
-    ((${#TARGETS[@]})) || die "TARGETS is empty"
-    local m c t
-    for m in "${MODES[@]}"; do
-        [[ "$m" =~ ^(simple|extended|prepared)$ ]] || die "MODES: unknown pgbench mode '$m'"
-    done
-    for c in "${CLIENTS[@]}"; do
-        [[ "$c" =~ ^[1-9][0-9]*$ ]] || die "CLIENTS: not a positive integer: '$c'"
-    done
-    for t in "${TARGETS[@]}"; do
-        [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "TARGETS: unknown target '$t' (known: ${ALL_TARGETS[*]})"
-    done
+    check_lists "TARGETS is empty"
     ACCOUNTS=$((100000 * SCALE))
     DELETED=$((ACCOUNTS / DELETED_EVERY))
     DELETED_AID=$DELETED_EVERY
     LIVE_AID=$((DELETED_EVERY + 1))
-    if [[ -n "$OUT_FILE" ]]; then
-        # Fail now rather than after minutes of benchmarking.
-        local out_dir
-        out_dir="$(cd "$(dirname "$OUT_FILE")" 2>/dev/null && pwd)" \
-            || die "directory of --out file does not exist: $OUT_FILE"
-        OUT_FILE="$out_dir/$(basename "$OUT_FILE")"
-        if [[ -e "$OUT_FILE" ]]; then
-            [[ -w "$OUT_FILE" ]] || die "cannot write $OUT_FILE"
-        else
-            [[ -w "$out_dir" ]] || die "cannot create files in $out_dir"
-        fi
-    fi
+    check_out_file
 }
 
 wants() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
 # --- installation --------------------------------------------------------
-
-find_pgbouncer() {
-    # /usr/sbin is often not on a non-root user's PATH.
-    PGBOUNCER_BIN="$(command -v pgbouncer || true)"
-    if [[ -z "$PGBOUNCER_BIN" && -x /usr/sbin/pgbouncer ]]; then
-        PGBOUNCER_BIN=/usr/sbin/pgbouncer
-    fi
-}
-
-apt_install() {
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null >&2
-}
 
 ensure_packages() {
     find_pgbouncer
@@ -186,10 +116,7 @@ ensure_packages() {
     if wants pgbouncer && [[ -z "$PGBOUNCER_BIN" ]]; then missing+=(pgbouncer); fi
     ((${#missing[@]})) || return 0
     is_root || die "missing: ${missing[*]} (PostgreSQL binaries looked for in $POSTGRES_BINDIR); run as root or: apt-get install ${missing[*]}"
-    # On a systemd host the packages also start their default services
-    # (postgresql on 5432, pgbouncer on 6432); ours use other ports.
-    log "installing missing packages: ${missing[*]}"
-    apt-get update -q </dev/null >&2 || warn "apt-get update failed; trying to install anyway"
+    begin_install "missing packages: ${missing[*]}"
     apt_install "${missing[@]}" || die "could not install ${missing[*]}"
     have_postgres || die "postgresql-15 installed but binaries not found in $POSTGRES_BINDIR"
     if wants pgbouncer; then
@@ -198,77 +125,11 @@ ensure_packages() {
     fi
 }
 
-# --- helpers -------------------------------------------------------------
-
-# SQL straight to PostgreSQL (setup and checks of the data).
-sql() { psql_at "$DIRECT_PORT" -d "$DB" -c "$1"; }
-
-database_url() { echo "postgres://$DB_USER@127.0.0.1:$DIRECT_PORT/$DB"; }
-
-dump_logs() {
-    local f
-    for f in "$WORK"/postgres.log "$WORK"/softdel.log "$WORK"/pgbouncer/pgbouncer.log; do
-        [[ -s "$f" ]] || continue
-        printf '\n[bench] --- last lines of %s ---\n' "${f#"$WORK"/}" >&2
-        tail -n 30 "$f" >&2
-    done
-}
-
-# Runs on every exit (normal, error, Ctrl-C): stop what we started, drop temp files.
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    # Logs help explain a failure, not a Ctrl-C.
-    if [[ -n "$WORK" && $rc -ne 0 && $INTERRUPTED -eq 0 ]]; then dump_logs; fi
-    if [[ -n "$BOUNCER_PID" ]]; then
-        # Signal pgbouncer itself (pidfile) rather than rely on runuser forwarding it.
-        local bpid
-        bpid="$(cat "$WORK/pgbouncer/pgbouncer.pid" 2>/dev/null)"
-        [[ -n "$bpid" ]] && kill_wait "$bpid"
-        kill_wait "$BOUNCER_PID"
-    fi
-    [[ -n "$SOFTDEL_PID" ]] && kill_wait "$SOFTDEL_PID"
-    if ((PG_STARTED)); then
-        as_pg "$POSTGRES_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w >/dev/null 2>&1
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$rc"
-}
-
 # --- setup ---------------------------------------------------------------
 
-make_workdir() {
-    WORK="$(mktemp -d "${TMPDIR:-/tmp}/softdel-bench.XXXXXX")"
-    PGDATA_DIR="$WORK/data"
-    mkdir -p "$WORK/pgbouncer"
-    if is_root; then
-        id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist"
-        chown -R postgres: "$WORK"
-    fi
-}
-
-start_postgres() {
-    pick_free_port DIRECT_PORT
-    log "initdb + starting PostgreSQL on 127.0.0.1:$DIRECT_PORT"
-    as_pg "$POSTGRES_BINDIR/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust --no-sync \
-        -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 \
-        || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+start_postgres_for_reads() {
     # Throwaway cluster: durability off (reads only), as in proxy_overhead.sh.
-    cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# --- hiding.sh ---
-listen_addresses = '127.0.0.1'
-port = $DIRECT_PORT
-unix_socket_directories = '$WORK'
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-max_connections = 200
-EOF
-    PG_STARTED=1
-    as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
-        || die "PostgreSQL failed to start"
+    start_postgres hiding.sh "${NO_DURABILITY[@]}" "max_connections = 200"
 }
 
 # pgbench_accounts with its marker column; every DELETED_EVERY-th account
@@ -276,10 +137,7 @@ EOF
 # empty), then vacuumed and analyzed.
 create_schema() {
     log "creating database '$DB', pgbench -i -s $SCALE, marking $DELETED of $ACCOUNTS accounts deleted ($MARKER_COLUMN)"
-    psql_at "$DIRECT_PORT" -d postgres -c "create database $DB"
-    "$POSTGRES_BINDIR/pgbench" -i -q -s "$SCALE" -h 127.0.0.1 -p "$DIRECT_PORT" -U "$DB_USER" "$DB" \
-        >"$WORK/pgbench-init.log" 2>&1 \
-        || { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
+    pgbench_init "$SCALE"
     if [[ "$MARKER" == timestamp ]]; then
         sql "ALTER TABLE $TABLE ADD COLUMN deleted_at timestamptz" >/dev/null
     else
@@ -300,27 +158,9 @@ tables:
     $MARKER: $MARKER_COLUMN
     # hide: true, the default
 EOF
-    "$SOFTDEL_BIN" rules check "$WORK/rules.yaml" >"$WORK/rules-check.log" 2>&1 \
-        || { cat "$WORK/rules-check.log" >&2; die "the benchmark's rules file is refused"; }
+    check_rules
     grep -q "^$TABLE: soft, .*deleted rows hidden" "$WORK/rules-check.log" \
         || { cat "$WORK/rules-check.log" >&2; die "softdel rules check does not say $TABLE's deleted rows are hidden"; }
-}
-
-# The guard of pgbench_accounts; reported as added, and its triggers there.
-install_guard() {
-    log "installing the journal and the guard (softdel init --rules)"
-    "$SOFTDEL_BIN" init --database-url "$(database_url)" --rules "$WORK/rules.yaml" \
-        </dev/null >"$WORK/init.log" 2>&1 \
-        || { cat "$WORK/init.log" >&2; die "softdel init --rules failed"; }
-    grep -Eq "^(public\.)?${TABLE}[[:space:]].*[[:space:]]added[[:space:]]*\$" "$WORK/init.log" \
-        || { cat "$WORK/init.log" >&2; die "softdel init --rules did not report the guard of $TABLE as added (output above)"; }
-    local triggers t
-    triggers="$(sql "SELECT string_agg(tgrelid::regclass || '.' || tgname, ' ' ORDER BY 1)
-                     FROM pg_trigger WHERE tgname LIKE 'softdel\_guard\_%' AND tgenabled = 'A'")"
-    for t in "$TABLE.softdel_guard_update" "$TABLE.softdel_guard_delete"; do
-        [[ " $triggers " == *" $t "* ]] || die "guard trigger $t missing after softdel init (installed: ${triggers:-none})"
-    done
-    log "guard installed: $triggers"
 }
 
 plain_query() { echo "SELECT abalance FROM $TABLE WHERE aid = $1"; }
@@ -346,46 +186,6 @@ write_scripts() {
     # For the checks: one row into a variable (\gset fails on no row).
     printf '%s \\gset\n' "$(plain_query :aid)" >"$WORK/check_plain.sql"
     printf '%s \\gset\n' "$(filtered_query :aid)" >"$WORK/check_filtered.sql"
-}
-
-start_softdel() {
-    pick_free_port SOFTDEL_PORT
-    log "starting softdel on 127.0.0.1:$SOFTDEL_PORT -> 127.0.0.1:$DIRECT_PORT with $WORK/rules.yaml"
-    "$SOFTDEL_BIN" proxy --listen "127.0.0.1:$SOFTDEL_PORT" --upstream "127.0.0.1:$DIRECT_PORT" \
-        --rules "$WORK/rules.yaml" </dev/null >"$WORK/softdel.log" 2>&1 &
-    SOFTDEL_PID=$!
-    wait_for_sql softdel "$SOFTDEL_PORT" "$SOFTDEL_PID"
-}
-
-start_pgbouncer() {
-    wants pgbouncer || return 0
-    pick_free_port BOUNCER_PORT
-    log "starting pgbouncer (session mode) on 127.0.0.1:$BOUNCER_PORT"
-    local dir="$WORK/pgbouncer"
-    # auth_type=trust still requires the user to be listed in auth_file.
-    printf '"%s" ""\n' "$DB_USER" >"$dir/userlist.txt"
-    cat >"$dir/pgbouncer.ini" <<EOF
-[databases]
-$DB = host=127.0.0.1 port=$DIRECT_PORT dbname=$DB
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $BOUNCER_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/userlist.txt
-pool_mode = session
-max_client_conn = 200
-default_pool_size = 100
-pidfile = $dir/pgbouncer.pid
-ignore_startup_parameters = extra_float_digits
-EOF
-    is_root && chown -R postgres: "$dir"
-    # Foreground process in the background (not -d) so we own its pid. It
-    # logs to stderr; no `logfile`, as root creates the redirect target.
-    as_pg "$PGBOUNCER_BIN" "$dir/pgbouncer.ini" </dev/null >>"$dir/pgbouncer.log" 2>&1 &
-    BOUNCER_PID=$!
-    wait_for_sql pgbouncer "$BOUNCER_PORT" "$BOUNCER_PID"
 }
 
 # --- the targets ---------------------------------------------------------
@@ -472,93 +272,19 @@ check_hiding() {
 
 # run_pgbench TARGET MODE CLIENTS SECONDS: prints pgbench's output; fails like pgbench.
 run_pgbench() {
-    local target="$1" mode="$2" clients="$3" secs="$4"
-    local threads=$((clients < MAX_THREADS ? clients : MAX_THREADS))
-    "$POSTGRES_BINDIR/pgbench" -n -M "$mode" -c "$clients" -j "$threads" -T "$secs" \
-        -D naccounts="$ACCOUNTS" -f "$WORK/$(target_script "$target").sql" \
-        -h 127.0.0.1 -p "$(target_port "$target")" -U "$DB_USER" "$DB" 2>&1
-}
-
-# Warm caches (and prove each target works) before the first measured point,
-# so the first column measured is not penalised.
-warm_up() {
-    ((WARMUP > 0)) || return 0
-    local t
-    for t in "${TARGETS[@]}"; do
-        log "warm-up: $t (${WARMUP}s)"
-        run_pgbench "$t" simple 2 "$WARMUP" >"$WORK/warmup.log" \
-            || { warn "warm-up through $t failed:"; tail -n 20 "$WORK/warmup.log" >&2; }
-    done
-}
-
-# CPU time (user + system) a process has used, in clock ticks.
-cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo ""
-}
-
-# measure TARGET MODE CLIENTS: fill TPS/LAT for that point ("fail" on
-# error), and for a proxy the CPU it spent per transaction (µs).
-measure() {
-    local target="$1" mode="$2" clients="$3" key="$2,$3,$1" out="" pid before="" after="" txs=""
-    log "pgbench -M $mode -c $clients -> $target (${DURATION}s)"
-    pid="$(proxy_pid "$target")"
-    [[ -n "$pid" ]] && before="$(cpu_ticks "$pid")"
-    if out="$(run_pgbench "$target" "$mode" "$clients" "$DURATION")"; then
-        TPS[$key]="$(awk '/^tps = .*without initial connection time/ { print $3 }' <<<"$out")"
-        LAT[$key]="$(awk '/^latency average = / { print $4 }' <<<"$out")"
-        txs="$(awk -F': ' '/^number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")"
-        [[ -n "$pid" ]] && after="$(cpu_ticks "$pid")"
-        if [[ -n "$before" && -n "$after" && "$txs" =~ ^[0-9]+$ ]] && ((txs > 0)); then
-            CPU[$key]="$(awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" -v n="$txs" \
-                'BEGIN { printf "%.2f", t * 1e6 / hz / n }')"
-        fi
-    fi
-    if [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" ]]; then
-        warn "pgbench through $target failed (mode=$mode clients=$clients):"
-        tail -n 20 <<<"$out" >&2
-        if [[ "$target" == softdel* ]] && ! kill -0 "$SOFTDEL_PID" 2>/dev/null; then
-            warn "the softdel process has exited; see softdel.log at the end"
-        fi
-        TPS[$key]=fail LAT[$key]=fail
-        FAILURES=$((FAILURES + 1))
-    fi
-}
-
-run_matrix() {
-    local mode clients t
-    for mode in "${MODES[@]}"; do
-        for clients in "${CLIENTS[@]}"; do
-            # Targets back to back per point, so drift (thermal, noisy
-            # neighbours) hits all columns of a row alike.
-            for t in "${TARGETS[@]}"; do
-                measure "$t" "$mode" "$clients"
-            done
-        done
-    done
+    pgbench_through "$@" -D naccounts="$ACCOUNTS" -f "$WORK/$(target_script "$1").sql"
 }
 
 # --- report --------------------------------------------------------------
 
-# ratio A B: A/B with 3 decimals, "-" if either is not a number.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.3f", a / b; else printf "-" }'; }
-
-# at_least VALUE LIMIT: exit status 0 when VALUE is a number >= LIMIT.
-at_least() { awk -v v="$1" -v l="$2" 'BEGIN { exit !(v ~ /^[0-9.]+$/ && v + 0 >= l + 0) }'; }
-
 machine_info() {
-    local pg_version bouncer_version="not measured" softdel_rev cpu
+    local pg_version bouncer_version="not measured"
     pg_version="$(psql_at "$DIRECT_PORT" -d postgres -c 'show server_version')"
-    if [[ -n "$BOUNCER_PORT" ]]; then
-        bouncer_version="$("$PGBOUNCER_BIN" --version 2>&1 | head -n 1) (session mode)"
-    fi
-    softdel_rev="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-    cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
-    echo "## softdel hiding: a select by primary key on a hidden soft table"
-    echo
-    echo "- machine: nproc=$(nproc), ${cpu:-unknown CPU}, $(uname -sr)"
+    [[ -n "$BOUNCER_PORT" ]] && bouncer_version="$(pgbouncer_version)"
+    report_heading "softdel hiding: a select by primary key on a hidden soft table"
     echo "- PostgreSQL: $pg_version (fsync=off); $TABLE: $ACCOUNTS rows (pgbench -i -s $SCALE), $DELETED soft-deleted (every ${DELETED_EVERY}th aid, $MARKER_COLUMN)"
     echo "- pgbouncer: $bouncer_version"
-    echo "- softdel: $softdel_rev (release build); rules: $TABLE on_delete soft, $MARKER $MARKER_COLUMN, hidden; guard installed with softdel init --rules"
+    echo "- softdel: $(softdel_rev) (release build); rules: $TABLE on_delete soft, $MARKER $MARKER_COLUMN, hidden; guard installed with softdel init --rules"
     echo "- command: DURATION=$DURATION WARMUP=$WARMUP SCALE=$SCALE DELETED_EVERY=$DELETED_EVERY MARKER=$MARKER MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" TARGETS=\"${TARGETS[*]}\" MAX_THREADS=$MAX_THREADS $COMMAND_LINE"
     echo "- pgbench: pgbench -n -M <mode> -c <clients> -j min(<clients>,$MAX_THREADS) -T $DURATION -D naccounts=$ACCOUNTS -f <script>"
     echo "- plain script (softdel): \\set aid random(1, :naccounts); $(plain_query :aid);"
@@ -599,84 +325,42 @@ table() {
     done
 }
 
-# The proxies' CPU per transaction, side by side.
-cpu_row() {
-    printf '| %-8s | %7s | %19s | %21s | %17s |\n' "$@"
-}
-
-cpu_table() {
+# The proxies' CPU per transaction, when both are measured.
+proxies_cpu() {
     if ! { wants softdel && wants pgbouncer; }; then return 0; fi
-    echo
-    echo "CPU per transaction (user + system time of the proxy process / transactions):"
-    echo
-    cpu_row mode clients "softdel µs/tx" "pgbouncer µs/tx" "softdel/pgbouncer"
-    cpu_row -------- ------: ------------------: --------------------: ----------------:
-    local mode clients k
-    for mode in "${MODES[@]}"; do
-        for clients in "${CLIENTS[@]}"; do
-            k="$mode,$clients"
-            cpu_row "$mode" "$clients" "$(fmt_num "${CPU[$k,softdel]:-}" %.2f)" \
-                "$(fmt_num "${CPU[$k,pgbouncer]:-}" %.2f)" "$(ratio "${CPU[$k,softdel]:-}" "${CPU[$k,pgbouncer]:-}")"
-        done
-    done
+    cpu_table
 }
 
 # What the design set out to reach, point by point.
 targets() {
     if ! { wants softdel && wants pgbouncer; }; then return 0; fi
-    local mode clients r met=() missed=() m=""
-    for mode in "${MODES[@]}"; do
-        for clients in "${CLIENTS[@]}"; do
-            r="$(ratio "${TPS[$mode,$clients,softdel]:-}" "${TPS[$mode,$clients,pgbouncer]:-}")"
-            if at_least "$r" "$MIN_SOFTDEL_PGBOUNCER"; then met+=("$mode/$clients $r"); else missed+=("$mode/$clients $r"); fi
-        done
-    done
+    local met=() missed=()
+    score_points TPS softdel pgbouncer at_least "$MIN_SOFTDEL_PGBOUNCER"
     echo
-    printf -- '- target softdel/pgbouncer >= %s in TPS: ' "$MIN_SOFTDEL_PGBOUNCER"
-    if ((${#missed[@]})); then
-        for r in "${missed[@]}"; do m+="${m:+, }$r"; done
-        printf '**not met** (%d of %d points): %s' "${#missed[@]}" "$((${#met[@]} + ${#missed[@]}))" "$m"
-        m=""
-        for r in "${met[@]}"; do m+="${m:+, }$r"; done
-        [[ -n "$m" ]] && printf '; met: %s' "$m"
-    else
-        for r in "${met[@]}"; do m+="${m:+, }$r"; done
-        printf 'met at every point: %s' "$m"
-    fi
-    echo
-}
-
-report() {
-    local text
-    text="$(machine_info; table; cpu_table; targets)"
-    printf '%s\n' "$text"
-    if [[ -n "$OUT_FILE" ]]; then
-        printf '%s\n' "$text" >"$OUT_FILE"
-        log "report written to $OUT_FILE"
-    fi
+    printf -- '- target softdel/pgbouncer >= %s in TPS: %s\n' "$MIN_SOFTDEL_PGBOUNCER" "$(met_missed)"
 }
 
 main() {
     parse_args "$@"
-    trap cleanup EXIT
-    trap 'INTERRUPTED=1; exit 130' INT
-    trap 'INTERRUPTED=1; exit 143' TERM
+    install_traps
 
     ensure_packages
     build_softdel
-    make_workdir
-    start_postgres
+    make_workdir pgbouncer
+    start_postgres_for_reads
     create_schema
     write_rules
-    install_guard
+    # The guard of pgbench_accounts: reported as added, and its triggers there.
+    install_guard "$TABLE" "$TABLE.softdel_guard_update" "$TABLE.softdel_guard_delete"
     rewritten_query
     write_scripts
-    start_softdel
-    start_pgbouncer
+    start_softdel --rules "$WORK/rules.yaml"
+    # shellcheck disable=SC2119 # no extra pgbouncer settings
+    if wants pgbouncer; then start_pgbouncer; fi
     check_hiding
-    warm_up
-    run_matrix
-    report
+    warm_up "${TARGETS[@]}"
+    run_matrix measure_point "${TARGETS[@]}"
+    report machine_info table proxies_cpu targets
     ((FAILURES == 0)) || die "$FAILURES pgbench run(s) failed (marked 'fail' in the table)"
 }
 

@@ -20,57 +20,36 @@
 # (PostgreSQL and PgBouncer as `postgres`) or as an ordinary user.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
-COMMAND_LINE="$(printf '%q ' "$0" "$@")"
-COMMAND_LINE="${COMMAND_LINE% }"
-readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-clear_caller_env
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$@"
 
 TXS="${TXS:-3000}"
 BASE_TXS="${BASE_TXS:-500}"
 OTHER_SOFTDEL="${OTHER_SOFTDEL:-}"
 POSTGRES_BINDIR="${POSTGRES_BINDIR:-/usr/lib/postgresql/15/bin}"
 DB=bench DB_USER=postgres
-OUT_FILE=""
-WORK="" PG_STARTED=0
 declare -A IR=()
 
 [[ "${1:-}" == "--out" ]] && OUT_FILE="${2:?--out needs a file}"
 ((TXS > BASE_TXS)) || die "TXS ($TXS) must be more than BASE_TXS ($BASE_TXS)"
 
-cleanup() {
-    if ((PG_STARTED)); then
-        as_pg "$POSTGRES_BINDIR/pg_ctl" stop -D "$WORK/data" -m immediate >/dev/null 2>&1 || true
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-}
-
 ensure_tools() {
     command -v valgrind >/dev/null || { is_root && apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
     command -v valgrind >/dev/null || die "valgrind is missing (apt-get install valgrind)"
     have_postgres || die "PostgreSQL 15 is missing: run benches/proxy_overhead.sh once, or scripts/install-deps.sh"
-    PGBOUNCER_BIN="$(command -v pgbouncer || echo /usr/sbin/pgbouncer)"
-    [[ -x "$PGBOUNCER_BIN" ]] || die "pgbouncer is missing: run scripts/install-deps.sh"
+    find_pgbouncer
+    [[ -n "$PGBOUNCER_BIN" ]] || die "pgbouncer is missing: run scripts/install-deps.sh"
 }
 
-start_postgres() {
+# The cluster and pgbench's tables at scale 1.
+start_cluster() {
     WORK="$(mktemp -d "${TMPDIR:-/tmp}/softdel-instructions.XXXXXX")"
+    PGDATA_DIR="$WORK/data"
     # PgBouncer (as postgres) writes its callgrind file here too.
     chmod 777 "$WORK"
-    pick_free_port DIRECT_PORT
-    as_pg "$POSTGRES_BINDIR/initdb" -D "$WORK/data" -U "$DB_USER" --auth=trust --no-sync \
-        -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 || die "initdb failed"
-    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\n" \
-        "$DIRECT_PORT" "$WORK" >>"$WORK/data/postgresql.conf"
-    PG_STARTED=1
-    as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
-        || die "PostgreSQL failed to start"
-    psql_at "$DIRECT_PORT" -d postgres -c "create database $DB"
-    "$POSTGRES_BINDIR/pgbench" -i -q -s 1 -h 127.0.0.1 -p "$DIRECT_PORT" -U "$DB_USER" "$DB" \
-        >"$WORK/pgbench-init.log" 2>&1 || die "pgbench -i failed"
+    start_postgres instructions.sh "fsync = off"
+    pgbench_init 1
 }
 
 # proxy_command TARGET PORT: the command line of a proxy listening on PORT.
@@ -136,38 +115,32 @@ measure() {
         'BEGIN { printf "%.0f", (a - b) / n }')"
 }
 
-report() {
-    local mode text
-    text="$(
-        echo "## Proxy instructions per transaction (callgrind, pgbench -S, 1 client)"
+instructions_table() {
+    local mode
+    echo "## Proxy instructions per transaction (callgrind, pgbench -S, 1 client)"
+    echo
+    echo "- softdel: $(softdel_rev)${OTHER_SOFTDEL:+; other softdel: $OTHER_SOFTDEL}"
+    echo "- pgbouncer: $(pgbouncer_version)"
+    echo "- command: TXS=$TXS BASE_TXS=$BASE_TXS${OTHER_SOFTDEL:+ OTHER_SOFTDEL=$OTHER_SOFTDEL} $COMMAND_LINE"
+    echo
+    echo "| mode     | softdel | pgbouncer | softdel/pgbouncer |${OTHER_SOFTDEL:+ other softdel | softdel/other |}"
+    echo "| -------- | ------: | --------: | ----------------: |${OTHER_SOFTDEL:+ ------------: | ------------: |}"
+    for mode in simple extended; do
+        printf '| %-8s | %7s | %9s | %17s |' "$mode" "${IR[softdel,$mode]}" "${IR[pgbouncer,$mode]}" \
+            "$(ratio "${IR[softdel,$mode]}" "${IR[pgbouncer,$mode]}")"
+        if [[ -n "$OTHER_SOFTDEL" ]]; then
+            printf ' %12s | %13s |' "${IR[other,$mode]}" "$(ratio "${IR[softdel,$mode]}" "${IR[other,$mode]}")"
+        fi
         echo
-        echo "- softdel: $(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)${OTHER_SOFTDEL:+; other softdel: $OTHER_SOFTDEL}"
-        echo "- pgbouncer: $("$PGBOUNCER_BIN" --version 2>&1 | head -n 1) (session mode)"
-        echo "- command: TXS=$TXS BASE_TXS=$BASE_TXS${OTHER_SOFTDEL:+ OTHER_SOFTDEL=$OTHER_SOFTDEL} $COMMAND_LINE"
-        echo
-        echo "| mode     | softdel | pgbouncer | softdel/pgbouncer |${OTHER_SOFTDEL:+ other softdel | softdel/other |}"
-        echo "| -------- | ------: | --------: | ----------------: |${OTHER_SOFTDEL:+ ------------: | ------------: |}"
-        for mode in simple extended; do
-            printf '| %-8s | %7s | %9s | %17s |' "$mode" "${IR[softdel,$mode]}" "${IR[pgbouncer,$mode]}" \
-                "$(awk -v a="${IR[softdel,$mode]}" -v b="${IR[pgbouncer,$mode]}" 'BEGIN { printf "%.3f", a / b }')"
-            if [[ -n "$OTHER_SOFTDEL" ]]; then
-                printf ' %12s | %13s |' "${IR[other,$mode]}" \
-                    "$(awk -v a="${IR[softdel,$mode]}" -v b="${IR[other,$mode]}" 'BEGIN { printf "%.3f", a / b }')"
-            fi
-            echo
-        done
-    )"
-    printf '%s\n' "$text"
-    [[ -n "$OUT_FILE" ]] && printf '%s\n' "$text" >"$OUT_FILE"
-    return 0
+    done
 }
 
 main() {
-    trap cleanup EXIT
+    trap stop_all EXIT
     ensure_tools
     build_softdel
     [[ -z "$OTHER_SOFTDEL" || -x "$OTHER_SOFTDEL" ]] || die "OTHER_SOFTDEL=$OTHER_SOFTDEL is not an executable"
-    start_postgres
+    start_cluster
     local targets=(softdel pgbouncer) target mode
     [[ -n "$OTHER_SOFTDEL" ]] && targets+=(other)
     for mode in simple extended; do
@@ -175,7 +148,7 @@ main() {
             measure "$target" "$mode"
         done
     done
-    report
+    report instructions_table
 }
 
 main "$@"

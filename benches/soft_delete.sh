@@ -92,16 +92,9 @@
 # ordinary user when it is already installed.
 set -euo pipefail
 
-SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
-# Captured before argument parsing so the report shows exactly what was run.
-COMMAND_LINE="$(printf '%q ' "$0" "$@")"
-COMMAND_LINE="${COMMAND_LINE% }"
-readonly SCRIPT_DIR REPO_ROOT COMMAND_LINE
 # shellcheck source=benches/lib.sh
-source "$SCRIPT_DIR/lib.sh"
-
-clear_caller_env
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init "$@"
 export PGCONNECT_TIMEOUT=5
 
 DURATION="${DURATION:-10}"
@@ -122,37 +115,15 @@ readonly DB=bench
 readonly DB_USER=postgres
 # The design's targets (see the usage text).
 readonly MAX_SOFT_AUDIT=1.25 MAX_SOFT_DIRECT=2 MAX_BULK_JOURNAL_BARE=3
+# The report's ratios (of latencies) have two decimals.
+RATIO_DECIMALS=2
 
-OUT_FILE=""
-WORK=""           # temp dir holding everything below
-PGDATA_DIR=""
-DIRECT_PORT=""    # PostgreSQL itself
-SOFTDEL_PORT=""
-SOFTDEL_BIN=""
-SOFTDEL_PID=""
 JOURNAL_BASE=0    # the journal's last operation id before every run (see reset_journal)
-PG_STARTED=0
-INTERRUPTED=0
-USED_PORTS=()
-FAILURES=0
 MISMATCHES=0
-declare -A TPS=() LAT=() CHECK=() BULK_MS=() BULK_CHECK=()
-
-
-# The comment block at the top, up to the first line that is not a comment.
-usage() { awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"; }
+declare -A CHECK=() BULK_MS=() BULK_CHECK=()
 
 parse_args() {
-    while (($#)); do
-        case "$1" in
-            --out)    [[ $# -ge 2 ]] || die "--out needs a file name"; OUT_FILE="$2"; shift 2 ;;
-            --out=*)  OUT_FILE="${1#--out=}"; shift ;;
-            -h|--help) usage; exit 0 ;;
-            *) usage >&2; die "unknown argument: $1" ;;
-        esac
-    done
-    [[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (got '$DURATION')"
-    [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer (got '$WARMUP')"
+    parse_common_args "$@"
     ROWS="${ROWS:-$((120000 * DURATION))}"
     [[ "$DURABILITY" == on || "$DURABILITY" == off ]] || die "DURABILITY must be on or off (got '$DURABILITY')"
     [[ "$ROWS" =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive integer (got '$ROWS')"
@@ -160,31 +131,11 @@ parse_args() {
     [[ "$BULK_ROWS" =~ ^[1-9][0-9]*$ ]] || die "BULK_ROWS must be a positive integer (got '$BULK_ROWS')"
     [[ "$BULK_REPS" =~ ^[0-9]+$ ]] || die "BULK_REPS must be a non-negative integer (got '$BULK_REPS')"
     [[ "$JOURNAL_SEED" =~ ^[0-9]+$ ]] || die "JOURNAL_SEED must be a non-negative integer (got '$JOURNAL_SEED')"
-    ((${#MODES[@]})) || die "MODES is empty"
-    ((${#CLIENTS[@]})) || die "CLIENTS is empty"
-    ((${#TARGETS[@]} || BULK_REPS)) || die "TARGETS is empty and BULK_REPS is 0: nothing to measure"
-    local m c t
-    for m in "${MODES[@]}"; do
-        [[ "$m" =~ ^(simple|extended|prepared)$ ]] || die "MODES: unknown pgbench mode '$m'"
-    done
-    for c in "${CLIENTS[@]}"; do
-        [[ "$c" =~ ^[1-9][0-9]*$ ]] || die "CLIENTS: not a positive integer: '$c'"
-    done
-    for t in "${TARGETS[@]}"; do
-        [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || die "TARGETS: unknown target '$t' (known: ${ALL_TARGETS[*]})"
-    done
-    if [[ -n "$OUT_FILE" ]]; then
-        # Fail now rather than after minutes of benchmarking.
-        local out_dir
-        out_dir="$(cd "$(dirname "$OUT_FILE")" 2>/dev/null && pwd)" \
-            || die "directory of --out file does not exist: $OUT_FILE"
-        OUT_FILE="$out_dir/$(basename "$OUT_FILE")"
-        if [[ -e "$OUT_FILE" ]]; then
-            [[ -w "$OUT_FILE" ]] || die "cannot write $OUT_FILE"
-        else
-            [[ -w "$out_dir" ]] || die "cannot create files in $out_dir"
-        fi
-    fi
+    # Without single-row targets there is still the bulk section to measure.
+    local no_targets="TARGETS is empty and BULK_REPS is 0: nothing to measure"
+    ((BULK_REPS == 0)) || no_targets=""
+    check_lists "$no_targets"
+    check_out_file
 }
 
 # --- installation --------------------------------------------------------
@@ -192,80 +143,20 @@ parse_args() {
 ensure_packages() {
     have_postgres && return 0
     is_root || die "PostgreSQL 15 not found in $POSTGRES_BINDIR; run as root or: apt-get install postgresql-15"
-    # On a systemd host the package also starts its default service on
-    # 5432; ours uses another port.
-    log "installing postgresql-15"
-    apt-get update -q </dev/null >&2 || warn "apt-get update failed; trying to install anyway"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-15 </dev/null >&2 \
-        || die "could not install postgresql-15"
+    begin_install postgresql-15
+    apt_install postgresql-15 || die "could not install postgresql-15"
     have_postgres || die "postgresql-15 installed but binaries not found in $POSTGRES_BINDIR"
-}
-
-# --- helpers -------------------------------------------------------------
-
-# SQL straight to PostgreSQL (setup and checks never go through the proxy).
-sql() { psql_at "$DIRECT_PORT" -d "$DB" -c "$1"; }
-
-database_url() { echo "postgres://$DB_USER@127.0.0.1:$DIRECT_PORT/$DB"; }
-
-dump_logs() {
-    local f
-    for f in "$WORK"/postgres.log "$WORK"/softdel.log; do
-        [[ -s "$f" ]] || continue
-        printf '\n[bench] --- last lines of %s ---\n' "${f#"$WORK"/}" >&2
-        tail -n 30 "$f" >&2
-    done
-}
-
-# Runs on every exit (normal, error, Ctrl-C): stop what we started, drop temp files.
-cleanup() {
-    local rc=$?
-    set +e
-    trap - EXIT INT TERM
-    # Logs help explain a failure, not a Ctrl-C.
-    if [[ -n "$WORK" && $rc -ne 0 && $INTERRUPTED -eq 0 ]]; then dump_logs; fi
-    [[ -n "$SOFTDEL_PID" ]] && kill_wait "$SOFTDEL_PID"
-    if ((PG_STARTED)); then
-        as_pg "$POSTGRES_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w >/dev/null 2>&1
-    fi
-    [[ -n "$WORK" ]] && rm -rf "$WORK"
-    exit "$rc"
 }
 
 # --- setup ---------------------------------------------------------------
 
-make_workdir() {
-    WORK="$(mktemp -d "${TMPDIR:-/tmp}/softdel-bench.XXXXXX")"
-    PGDATA_DIR="$WORK/data"
-    if is_root; then
-        id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist"
-        chown -R postgres: "$WORK"
-    fi
-}
-
-start_postgres() {
-    pick_free_port DIRECT_PORT
-    log "initdb + starting PostgreSQL on 127.0.0.1:$DIRECT_PORT"
-    as_pg "$POSTGRES_BINDIR/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust --no-sync \
-        -E UTF8 --locale=C >"$WORK/initdb.log" 2>&1 \
-        || { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-    # Durability off by default (as in proxy_overhead.sh): the figures show
-    # the statements' CPU cost rather than the disk's. DURABILITY=on keeps
-    # PostgreSQL's defaults.
-    cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# --- soft_delete.sh ---
-listen_addresses = '127.0.0.1'
-port = $DIRECT_PORT
-unix_socket_directories = '$WORK'
-max_connections = 100
-EOF
-    if [[ "$DURABILITY" == off ]]; then
-        printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$PGDATA_DIR/postgresql.conf"
-    fi
-    PG_STARTED=1
-    as_pg "$POSTGRES_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$WORK/postgres.log" -w -t 60 >/dev/null \
-        || die "PostgreSQL failed to start"
+# Durability off by default (as in proxy_overhead.sh): the figures show the
+# statements' CPU cost rather than the disk's. DURABILITY=on keeps
+# PostgreSQL's defaults.
+start_postgres_for_deletes() {
+    local settings=("max_connections = 100")
+    [[ "$DURABILITY" == off ]] && settings+=("${NO_DURABILITY[@]}")
+    start_postgres soft_delete.sh "${settings[@]}"
 }
 
 # The table of each single-row target; all have the same columns and index.
@@ -339,30 +230,7 @@ tables:
     on_delete: journal
     max_rows: 0
 EOF
-    "$SOFTDEL_BIN" rules check "$WORK/rules.yaml" >"$WORK/rules-check.log" 2>&1 \
-        || { cat "$WORK/rules-check.log" >&2; die "the benchmark's rules file is refused"; }
-}
-
-# The journal and the guard of the tables the rules protect (items: soft,
-# items_journal: journal); both must be reported as added.
-install_guard() {
-    log "installing the journal and the guard (softdel init --rules)"
-    "$SOFTDEL_BIN" init --database-url "$(database_url)" --rules "$WORK/rules.yaml" \
-        </dev/null >"$WORK/init.log" 2>&1 \
-        || { cat "$WORK/init.log" >&2; die "softdel init --rules failed"; }
-    local t
-    for t in items items_journal; do
-        grep -Eq "^(public\.)?$t[[:space:]].*[[:space:]]added[[:space:]]*\$" "$WORK/init.log" \
-            || { cat "$WORK/init.log" >&2; die "softdel init --rules did not report the guard of $t as added (output above)"; }
-    done
-    # The triggers themselves, not only what init says.
-    local triggers
-    triggers="$(sql "SELECT string_agg(tgrelid::regclass || '.' || tgname, ' ' ORDER BY 1)
-                     FROM pg_trigger WHERE tgname LIKE 'softdel\_guard\_%' AND tgenabled = 'A'")"
-    for t in items.softdel_guard_update items.softdel_guard_delete items_journal.softdel_guard_delete; do
-        [[ " $triggers " == *" $t "* ]] || die "guard trigger $t missing after softdel init (installed: ${triggers:-none})"
-    done
-    log "guard installed: $triggers"
+    check_rules
 }
 
 # soft_sql: the statement softdel sends for `DELETE FROM items WHERE id =
@@ -416,15 +284,6 @@ write_scripts() {
         esac
         printf '%s;\n' "$statement" >"$WORK/bulk_$t.sql"
     done
-}
-
-start_softdel() {
-    pick_free_port SOFTDEL_PORT
-    log "starting softdel on 127.0.0.1:$SOFTDEL_PORT -> 127.0.0.1:$DIRECT_PORT with $WORK/rules.yaml"
-    "$SOFTDEL_BIN" proxy --listen "127.0.0.1:$SOFTDEL_PORT" --upstream "127.0.0.1:$DIRECT_PORT" \
-        --rules "$WORK/rules.yaml" </dev/null >"$WORK/softdel.log" 2>&1 &
-    SOFTDEL_PID=$!
-    wait_for_sql softdel "$SOFTDEL_PORT" "$SOFTDEL_PID"
 }
 
 # Proves the proxy and the guard apply the rules before anything is
@@ -539,30 +398,13 @@ target_port() {
 
 # run_pgbench TARGET MODE CLIENTS SECONDS: prints pgbench's output; fails like pgbench.
 run_pgbench() {
-    local target="$1" mode="$2" clients="$3" secs="$4"
-    local threads=$((clients < MAX_THREADS ? clients : MAX_THREADS))
-    "$POSTGRES_BINDIR/pgbench" -n -M "$mode" -c "$clients" -j "$threads" -T "$secs" \
-        -D n=0 -D nclients="$clients" -f "$WORK/delete_$target.sql" \
-        -h 127.0.0.1 -p "$(target_port "$target")" -U "$DB_USER" "$DB" 2>&1
+    pgbench_through "$@" -D n=0 -D nclients="$3" -f "$WORK/delete_$1.sql"
 }
 
 # run_bulk TARGET: one transaction of the bulk script; prints pgbench's output.
 run_bulk() {
     "$POSTGRES_BINDIR/pgbench" -n -M simple -c 1 -j 1 -t 1 -f "$WORK/bulk_$1.sql" \
         -h 127.0.0.1 -p "$(target_port "$1")" -U "$DB_USER" "$DB" 2>&1
-}
-
-# Warm caches (and prove each target works) before the first measured point,
-# so the first column measured is not penalised.
-warm_up() {
-    ((WARMUP > 0)) || return 0
-    local t
-    for t in "${TARGETS[@]}"; do
-        log "warm-up: $t (${WARMUP}s)"
-        refill "$t"
-        run_pgbench "$t" simple 2 "$WARMUP" >"$WORK/warmup.log" \
-            || { warn "warm-up through $t failed:"; tail -n 20 "$WORK/warmup.log" >&2; }
-    done
 }
 
 # verify TARGET KEY PROCESSED: did every transaction remove (or mark) a row
@@ -601,40 +443,17 @@ verify() {
     fi
 }
 
-# measure TARGET MODE CLIENTS: fill TPS/LAT for that point ("fail" on error).
+# measure TARGET MODE CLIENTS: the table refilled, then TPS/LAT for that
+# point ("fail" on error) and what the run removed checked.
 measure() {
-    local target="$1" mode="$2" clients="$3" key="$2,$3,$1" out="" processed=""
+    local target="$1" key="$2,$3,$1"
     refill "$target"
-    log "pgbench -M $mode -c $clients -> $target (${DURATION}s)"
-    if out="$(run_pgbench "$target" "$mode" "$clients" "$DURATION")"; then
-        TPS[$key]="$(awk '/^tps = .*without initial connection time/ { print $3 }' <<<"$out")"
-        LAT[$key]="$(awk '/^latency average = / { print $4 }' <<<"$out")"
-        processed="$(awk -F': ' '/^number of transactions actually processed/ { split($2, a, "/"); print a[1] }' <<<"$out")"
+    measure_point "$@"
+    if [[ "${TPS[$key]}" == fail ]]; then
+        CHECK[$key]=fail
+    else
+        verify "$target" "$key" "$LAST_TXS"
     fi
-    if [[ -z "${TPS[$key]:-}" || -z "${LAT[$key]:-}" || -z "${processed:-}" ]]; then
-        warn "pgbench through $target failed (mode=$mode clients=$clients):"
-        tail -n 20 <<<"$out" >&2
-        if [[ "$(target_port "$target")" == "$SOFTDEL_PORT" ]] && ! kill -0 "$SOFTDEL_PID" 2>/dev/null; then
-            warn "the softdel process has exited; see softdel.log at the end"
-        fi
-        TPS[$key]=fail LAT[$key]=fail CHECK[$key]=fail
-        FAILURES=$((FAILURES + 1))
-        return 0
-    fi
-    verify "$target" "$key" "$processed"
-}
-
-run_matrix() {
-    local mode clients t
-    for mode in "${MODES[@]}"; do
-        for clients in "${CLIENTS[@]}"; do
-            # Targets back to back per point, so drift (thermal, noisy
-            # neighbours) hits all columns of a row alike.
-            for t in "${TARGETS[@]}"; do
-                measure "$t" "$mode" "$clients"
-            done
-        done
-    done
 }
 
 # bulk_verify TARGET: prints "ok" or what differs. The table must be empty;
@@ -710,12 +529,6 @@ run_bulk_section() {
 
 # --- report --------------------------------------------------------------
 
-# ratio A B: A/B with 2 decimals, "-" if either is not a number.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf "%.2f", a / b; else printf "-" }'; }
-
-# at_most VALUE LIMIT: exit status 0 when VALUE is a number <= LIMIT.
-at_most() { awk -v v="$1" -v l="$2" 'BEGIN { exit !(v ~ /^[0-9.]+$/ && v + 0 <= l + 0) }'; }
-
 # stat_of median|min|max VALUES: of the whitespace-separated numbers in
 # VALUES, 3 decimals ("-" for none).
 stat_of() {
@@ -731,19 +544,15 @@ stat_of() {
 }
 
 machine_info() {
-    local pg_version softdel_rev cpu
+    local pg_version
     pg_version="$(psql_at "$DIRECT_PORT" -d postgres -c 'show server_version')"
-    softdel_rev="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-    cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
-    echo "## softdel soft DELETE cost (guard installed), against a hard DELETE and an audit trigger"
-    echo
-    echo "- machine: nproc=$(nproc), ${cpu:-unknown CPU}, $(uname -sr)"
+    report_heading "softdel soft DELETE cost (guard installed), against a hard DELETE and an audit trigger"
     if [[ "$DURABILITY" == off ]]; then
         echo "- PostgreSQL: $pg_version (fsync=off, synchronous_commit=off, full_page_writes=off)"
     else
         echo "- PostgreSQL: $pg_version (durability defaults: fsync=on, synchronous_commit=on)"
     fi
-    echo "- softdel: $softdel_rev (release build); journal and guard installed with softdel init --rules"
+    echo "- softdel: $(softdel_rev) (release build); journal and guard installed with softdel init --rules"
     echo "- command: DURATION=$DURATION DURABILITY=$DURABILITY WARMUP=$WARMUP ROWS=$ROWS MODES=\"${MODES[*]}\" CLIENTS=\"${CLIENTS[*]}\" TARGETS=\"${TARGETS[*]}\" MAX_THREADS=$MAX_THREADS BULK_ROWS=$BULK_ROWS BULK_REPS=$BULK_REPS JOURNAL_SEED=$JOURNAL_SEED $COMMAND_LINE"
     if ((JOURNAL_SEED > 0)); then
         echo "- journal: $JOURNAL_SEED operations with a row image each before every run (vacuumed, analyzed), as in a database where softdel is in use"
@@ -842,48 +651,19 @@ bulk_table() {
     echo
 }
 
-# met_missed: " met at every point: ..." or " **not met** (n of N points): ...; met: ..."
-# from the arrays met and missed of the caller.
-met_missed() {
-    local total=$((${#met[@]} + ${#missed[@]})) m="" x
-    for x in "${missed[@]}"; do m+="${m:+, }$x"; done
-    if ((${#missed[@]})); then
-        printf '**not met** (%d of %d points): %s' "${#missed[@]}" "$total" "$m"
-        m=""
-        for x in "${met[@]}"; do m+="${m:+, }$x"; done
-        [[ -n "$m" ]] && printf '; met: %s' "$m"
-    else
-        for x in "${met[@]}"; do m+="${m:+, }$x"; done
-        printf 'met at every point: %s' "$m"
-    fi
-    return 0
-}
-
 # What the design set out to reach, point by point.
 targets() {
     echo "### Targets"
     echo
-    local mode clients k r met=() missed=() line
+    local met=() missed=() line
     if [[ " ${TARGETS[*]} " == *" soft "* && " ${TARGETS[*]} " == *" audit "* ]]; then
-        for mode in "${MODES[@]}"; do
-            for clients in "${CLIENTS[@]}"; do
-                k="$mode,$clients"
-                r="$(ratio "${LAT[$k,soft]:-}" "${LAT[$k,audit]:-}")"
-                if at_most "$r" "$MAX_SOFT_AUDIT"; then met+=("$mode/$clients $r"); else missed+=("$mode/$clients $r"); fi
-            done
-        done
+        score_points LAT soft audit at_most "$MAX_SOFT_AUDIT"
         line="- soft/audit <= $MAX_SOFT_AUDIT: "
         echo "$line$(met_missed)"
     fi
     met=() missed=()
     if [[ " ${TARGETS[*]} " == *" soft "* && " ${TARGETS[*]} " == *" direct "* ]]; then
-        for mode in "${MODES[@]}"; do
-            for clients in "${CLIENTS[@]}"; do
-                k="$mode,$clients"
-                r="$(ratio "${LAT[$k,soft]:-}" "${LAT[$k,direct]:-}")"
-                if at_most "$r" "$MAX_SOFT_DIRECT"; then met+=("$mode/$clients $r"); else missed+=("$mode/$clients $r"); fi
-            done
-        done
+        score_points LAT soft direct at_most "$MAX_SOFT_DIRECT"
         line="- soft/direct <= $MAX_SOFT_DIRECT"
         [[ "$DURABILITY" == on ]] && line+=" (DURABILITY=on: the target applies): " \
             || line+=" (the target applies at DURABILITY=on; here fsync is off, for information): "
@@ -903,38 +683,30 @@ targets() {
     fi
 }
 
-report() {
-    local text
-    text="$(machine_info; table; bulk_table; targets)"
-    printf '%s\n' "$text"
-    if [[ -n "$OUT_FILE" ]]; then
-        printf '%s\n' "$text" >"$OUT_FILE"
-        log "report written to $OUT_FILE"
-    fi
-}
-
 main() {
     parse_args "$@"
-    trap cleanup EXIT
-    trap 'INTERRUPTED=1; exit 130' INT
-    trap 'INTERRUPTED=1; exit 143' TERM
+    install_traps
 
     ensure_packages
     build_softdel
+    # shellcheck disable=SC2119 # no pgbouncer here, so no subdirectory
     make_workdir
-    start_postgres
+    start_postgres_for_deletes
     create_schema
     write_rules
-    install_guard
+    # The journal and the guard of the tables the rules protect (items: soft,
+    # items_journal: journal); both must be reported as added.
+    install_guard "items items_journal" \
+        items.softdel_guard_update items.softdel_guard_delete items_journal.softdel_guard_delete
     seed_journal
     fill_soft_table
     write_scripts
-    start_softdel
+    start_softdel --rules "$WORK/rules.yaml"
     check_rules_applied
-    warm_up
-    run_matrix
+    warm_up --before refill "${TARGETS[@]}"
+    run_matrix measure "${TARGETS[@]}"
     run_bulk_section
-    report
+    report machine_info table bulk_table targets
     ((FAILURES == 0)) || die "$FAILURES pgbench run(s) failed (marked 'fail' in the tables)"
     ((MISMATCHES == 0)) || die "$MISMATCHES run(s) did not remove (and journal) what they should (see the checks)"
 }
