@@ -134,7 +134,9 @@ $softdel$;
 -- The operator's own commands, for the rest of their transaction:
 -- `allow('purge')` (softdel purge removes rows soft-deleted long ago: the
 -- guard journals only what else such a DELETE removes, live rows through
--- cascades) and `allow('install')` (softdel init changes the guard, which
+-- cascades), `allow('restore')` (softdel undelete and undo change rows
+-- back, and journal that themselves: the guard journals no update of
+-- theirs) and `allow('install')` (softdel init changes the guard, which
 -- the event triggers otherwise refuse). Only the journal's owner may call
 -- it; the guard checks the token it sets against softdel.secret.
 CREATE OR REPLACE FUNCTION softdel.allow(what text) RETURNS void

@@ -27,10 +27,16 @@ pub enum Action {
     Undelete,
     /// Rows removed for good by `softdel purge`.
     Purge,
+    /// Rows of a table whose rule journals updates (`on_update: journal`)
+    /// changed by one statement: each row's key and the columns that
+    /// changed, before and after.
+    Update,
+    /// Operations reverted by `softdel undo`.
+    Undo,
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 9] = [
         Action::SoftDelete,
         Action::JournalDelete,
         Action::HardDelete,
@@ -38,6 +44,8 @@ impl Action {
         Action::Blocked,
         Action::Undelete,
         Action::Purge,
+        Action::Update,
+        Action::Undo,
     ];
 
     /// The actions whose rows `softdel undelete` can bring back.
@@ -56,6 +64,8 @@ impl Action {
             Action::Blocked => "blocked",
             Action::Undelete => "undelete",
             Action::Purge => "purge",
+            Action::Update => "update",
+            Action::Undo => "undo",
         }
     }
 

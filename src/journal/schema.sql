@@ -1,4 +1,4 @@
--- softdel journal, schema version 4. Installed by `softdel init`; every
+-- softdel journal, schema version 5. Installed by `softdel init`; every
 -- statement is idempotent, so running it over an earlier version upgrades it
 -- (every operation journaled before stays restorable: columns are only
 -- added). Later versions' additions are marked with their version.
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS softdel.operations (
     table_schema text NOT NULL,
     table_name text NOT NULL,
     -- soft_delete | journal_delete | hard_delete | delete | blocked | undelete | purge
+    -- | update | undo (version 5)
     action text NOT NULL,
     row_count bigint NOT NULL,
     -- the statement as the client sent it; for undelete and purge, the command
@@ -71,6 +72,11 @@ ALTER TABLE softdel.operations ADD COLUMN IF NOT EXISTS cascaded_from bigint;
 CREATE INDEX IF NOT EXISTS operations_cascaded_from ON softdel.operations (cascaded_from)
     WHERE cascaded_from IS NOT NULL;
 
+-- Version 5: an `update` operation's rows are not row images but
+-- {"key": {primary key, as the row is now}, "before": {column: value},
+-- "after": {column: value}}, with only the columns the statement changed;
+-- `softdel undo` reverts them column by column and marks them restored_by.
+
 -- The tables the guard protects, as `softdel init --rules` installed it
 -- (by oid: a renamed table keeps its guard). `definition` is the SQL that
 -- was installed, so that a later run (and `softdel check`) can tell what
@@ -86,11 +92,16 @@ CREATE TABLE IF NOT EXISTS softdel.guarded (
     max_rows bigint,
     -- soft tables: journal | refuse
     outside_proxy text,
+    -- journal: updates are journaled (version 5; NULL: not)
+    on_update text,
     -- where the rule came from: file:line
     rule text NOT NULL,
     definition text NOT NULL,
     installed_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Version 5.
+ALTER TABLE softdel.guarded ADD COLUMN IF NOT EXISTS on_update text;
 
 -- A random token only the journal's owner can read: `softdel purge` shows
 -- it to the guard (a setting any client could otherwise forge) so that
