@@ -40,7 +40,11 @@ pub struct LogArgs {
     /// Only operations by this database user.
     #[arg(long)]
     user: Option<String>,
-    /// Only this action: soft_delete, journal_delete, hard_delete, delete, blocked, undelete or purge.
+    /// Only operations by clients with this application_name.
+    #[arg(long)]
+    application: Option<String>,
+    /// Only this action: soft_delete, journal_delete, hard_delete, delete, blocked, undelete,
+    /// purge, update or undo.
     #[arg(long)]
     action: Option<String>,
     /// Show this one operation and the rows it journaled.
@@ -139,6 +143,7 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
             since: args.since,
             until: args.until,
             user: args.user,
+            application: args.application,
             action,
             id: args.op,
             limit: args.limit,
@@ -202,48 +207,19 @@ fn show_operation(op: &Operation, rows: &[JournalRow], json: bool) -> anyhow::Re
         println!("{:<12} {value}", format!("{name}:"));
     }
     if rows.is_empty() {
-        println!("\nno row images (only soft and journaled deletes keep them)");
+        println!("\nno row images (only deletes and journaled updates keep them)");
         return Ok(());
-    }
-    // Columns in the order the first image has them (jsonb sorts keys).
-    let mut columns: Vec<String> = Vec::new();
-    for row in rows {
-        if let Some(object) = row.image.as_object() {
-            for key in object.keys() {
-                if !columns.contains(key) {
-                    columns.push(key.clone());
-                }
-            }
-        }
-    }
-    let mut table = vec![
-        columns
-            .iter()
-            .cloned()
-            .chain(["RESTORED BY".to_owned()])
-            .collect::<Vec<_>>(),
-    ];
-    for row in rows {
-        let mut cells: Vec<String> = columns
-            .iter()
-            .map(|c| match row.image.get(c) {
-                None | Some(serde_json::Value::Null) => String::new(),
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-            })
-            .collect();
-        cells.push(
-            row.restored_by
-                .map(|u| format!("undelete {u}"))
-                .unwrap_or_default(),
-        );
-        table.push(cells);
     }
     println!(
         "\n{} row{}:",
         rows.len(),
         if rows.len() == 1 { "" } else { "s" }
     );
+    let table = if op.action == journal::Action::Update {
+        super::op_rows::changes(rows)
+    } else {
+        super::op_rows::images(rows)
+    };
     print!("{}", super::text::columns(&table));
     Ok(())
 }

@@ -5,6 +5,7 @@ mod db;
 mod demo;
 mod demo_env;
 mod journal;
+mod op_rows;
 mod ops;
 mod proxy;
 mod rewrite;

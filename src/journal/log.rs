@@ -16,6 +16,8 @@ pub struct LogFilter {
     pub until: Option<String>,
     /// Only this database user.
     pub user: Option<String>,
+    /// Only clients with this application_name.
+    pub application: Option<String>,
     /// Only this action.
     pub action: Option<Action>,
     /// Only this operation.
@@ -70,6 +72,7 @@ pub async fn operations(
                AND ($6::text IS NULL OR db_user = $6) \
                AND ($7::text IS NULL OR action = $7) \
                AND ($8::bigint IS NULL OR id = $8) \
+               AND ($9::text IS NULL OR application_name = $9) \
              ORDER BY at DESC, id DESC LIMIT $4"
             ),
             &[
@@ -81,6 +84,7 @@ pub async fn operations(
                 &filter.user,
                 &filter.action,
                 &filter.id,
+                &filter.application,
             ],
         )
         .await?;
@@ -112,7 +116,7 @@ pub async fn operations(
 pub struct JournalRow {
     pub id: i64,
     pub image: serde_json::Value,
-    /// The undelete operation that brought it back, if one did.
+    /// The undelete (or undo) operation that brought it back, if one did.
     pub restored_by: Option<i64>,
 }
 

@@ -404,3 +404,49 @@ async fn init_installs_update_guards_and_says_so() {
         "{run:?}"
     );
 }
+
+#[tokio::test]
+async fn log_shows_updates_by_application_with_their_columns() {
+    let db = Db::open().await;
+    let job = db.proxied("dedup-job").await;
+    job.batch_execute("UPDATE notes SET company_id = 1, body = 'moved' WHERE id IN (2, 5)")
+        .await
+        .unwrap();
+    let user = db.proxied("web").await;
+    user.batch_execute("UPDATE companies SET name = 'Initech' WHERE id = 3")
+        .await
+        .unwrap();
+    let url = cluster().url(&db.database);
+    let run = crate::operator::softdel(&[
+        "log",
+        "--database-url",
+        &url,
+        "--application",
+        "dedup-job",
+        "--json",
+    ])
+    .await;
+    assert!(run.ok, "{run:?}");
+    let ops: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ops.len(), 1, "{run:?}");
+    assert_eq!(ops[0]["action"], "update");
+    assert_eq!(ops[0]["table"], "public.notes");
+    assert_eq!(ops[0]["application_name"], "dedup-job");
+    let id = ops[0]["id"].as_i64().unwrap().to_string();
+    let run = crate::operator::softdel(&["log", "--database-url", &url, "--op", &id]).await;
+    assert!(run.ok, "{run:?}");
+    for line in [
+        "action:      update",
+        "rows:        2",
+        "KEY   COLUMN      BEFORE  AFTER  UNDONE BY",
+        "id=2  body        note 2  moved",
+        "      company_id  3       1",
+        "id=5  body        note 5  moved",
+    ] {
+        assert!(run.stdout.contains(line), "{line:?} in\n{}", run.stdout);
+    }
+}
