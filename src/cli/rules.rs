@@ -48,8 +48,13 @@ fn describe(rules: &Rules) -> String {
         } else {
             ""
         };
+        let updates = if rule.on_update.journaled() {
+            ", updates journaled"
+        } else {
+            ""
+        };
         out.push_str(&format!(
-            "{}: {}{marker}, {}{outside}{hidden}\n",
+            "{}: {}{marker}, {}{outside}{hidden}{updates}\n",
             rule.table,
             rule.mode.as_str(),
             limit(rule.max_rows)

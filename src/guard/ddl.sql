@@ -70,8 +70,8 @@ BEGIN
 END
 $softdel$;
 
--- After any DDL command: every guarded table still has its triggers,
--- enabled ALWAYS, and its marker column (ALTER TABLE ... DISABLE TRIGGER,
+-- After any DDL command: every guarded table still has its triggers (as
+-- src/guard/table.rs trigger_names lists them), enabled ALWAYS, and its marker column (ALTER TABLE ... DISABLE TRIGGER,
 -- ALTER TRIGGER ... RENAME, RENAME COLUMN are refused).
 CREATE OR REPLACE FUNCTION softdel_ddl.on_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
@@ -89,7 +89,8 @@ BEGIN
     JOIN pg_class c ON c.oid = g.relid
     CROSS JOIN LATERAL (
         SELECT format('its trigger %s', t.name) AS what
-        FROM unnest(CASE WHEN g.mode = 'soft'
+        FROM unnest(CASE WHEN g.mode = 'allow' THEN ARRAY['softdel_guard_update']
+                         WHEN g.mode = 'soft' OR g.on_update IS NOT NULL
                          THEN ARRAY['softdel_guard_delete', 'softdel_guard_update', 'softdel_guard_truncate']
                          ELSE ARRAY['softdel_guard_delete', 'softdel_guard_truncate'] END) AS t(name)
         WHERE NOT EXISTS (SELECT FROM pg_trigger p

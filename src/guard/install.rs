@@ -15,7 +15,7 @@ use super::resolve::{GuardSpec, resolve};
 use super::table::{create_sql, drop_sql, trigger_names};
 use super::{EVENT_TRIGGERS, GuardError};
 use crate::journal::{self, Installed, SCHEMA};
-use crate::rules::{Marker, Rules};
+use crate::rules::{Marker, Mode, Rules};
 
 /// What `install` did.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -198,17 +198,19 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
     let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     let max_rows = spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
     let outside_proxy = spec.mode.is_soft().then(|| spec.outside_proxy.as_str());
+    let on_update = spec.journal_updates.then_some("journal");
     client
         .execute(
             &format!(
                 "INSERT INTO {SCHEMA}.guarded (relid, table_schema, table_name, mode, marker_kind, \
-               marker_column, max_rows, outside_proxy, rule, definition) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+               marker_column, max_rows, outside_proxy, rule, definition, on_update) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, \
                table_name = EXCLUDED.table_name, mode = EXCLUDED.mode, \
                marker_kind = EXCLUDED.marker_kind, marker_column = EXCLUDED.marker_column, \
                max_rows = EXCLUDED.max_rows, outside_proxy = EXCLUDED.outside_proxy, \
-               rule = EXCLUDED.rule, definition = EXCLUDED.definition, installed_at = now()"
+               rule = EXCLUDED.rule, definition = EXCLUDED.definition, \
+               on_update = EXCLUDED.on_update, installed_at = now()"
             ),
             &[
                 &spec.relid,
@@ -221,6 +223,7 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
                 &outside_proxy,
                 &spec.rule,
                 &definition,
+                &on_update,
             ],
         )
         .await?;
@@ -235,7 +238,7 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
                 "SELECT g.relid, g.table_schema || '.' || g.table_name, \
                     pg_catalog.format('%I.%I', n.nspname, c.relname), g.definition, g.mode, \
                     g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy, \
-                    g.table_schema, g.table_name \
+                    g.table_schema, g.table_name, g.on_update IS NOT NULL \
              FROM {SCHEMA}.guarded g \
              LEFT JOIN pg_catalog.pg_class c ON c.oid = g.relid \
              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -248,13 +251,15 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
     for row in rows {
         let relid: Oid = row.get(0);
         let mode: String = row.get(4);
+        let updates: bool = row.get(11);
         let quoted_now: Option<String> = row.get(2);
         let triggers_ok = match &quoted_now {
-            Some(_) => triggers_in_place(client, relid, &mode).await?,
+            Some(_) => triggers_in_place(client, relid, &mode, updates).await?,
             None => false,
         };
         let guard = describe_parts(
             &mode,
+            updates,
             row.get::<_, Option<String>>(5).as_deref(),
             row.get::<_, Option<String>>(6).as_deref(),
             row.get::<_, Option<i64>>(7),
@@ -274,9 +279,15 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
     Ok(out)
 }
 
-/// Every trigger of a `mode` guard on `relid` is there, enabled ALWAYS.
-async fn triggers_in_place(client: &Client, relid: Oid, mode: &str) -> Result<bool, GuardError> {
-    let names: Vec<&str> = trigger_names(mode == "soft").to_vec();
+/// Every trigger of a `mode` guard (journaling `updates`) on `relid` is
+/// there, enabled ALWAYS.
+async fn triggers_in_place(
+    client: &Client,
+    relid: Oid,
+    mode: &str,
+    updates: bool,
+) -> Result<bool, GuardError> {
+    let names = trigger_names(mode, updates);
     let n: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_catalog.pg_trigger \
@@ -316,6 +327,7 @@ pub fn describe(spec: &GuardSpec) -> String {
     let (kind, column) = (marker.map(Marker::kind), marker.map(Marker::column));
     describe_parts(
         spec.mode.as_str(),
+        spec.journal_updates,
         kind,
         column,
         spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
@@ -325,11 +337,16 @@ pub fn describe(spec: &GuardSpec) -> String {
 
 fn describe_parts(
     mode: &str,
+    updates: bool,
     marker_kind: Option<&str>,
     marker_column: Option<&str>,
     max_rows: Option<i64>,
     outside_proxy: Option<&str>,
 ) -> String {
+    // Deletes of an allowed table are not the guard's business.
+    if mode == Mode::Allow.as_str() {
+        return "updates journaled".to_owned();
+    }
     let mut text = mode.to_owned();
     if let (Some(kind), Some(column)) = (marker_kind, marker_column) {
         text.push_str(&format!(", {kind} {column}"));
@@ -340,6 +357,9 @@ fn describe_parts(
     }
     if outside_proxy == Some("refuse") {
         text.push_str(", deletes outside the proxy refused");
+    }
+    if updates {
+        text.push_str(", updates journaled");
     }
     text
 }

@@ -19,8 +19,10 @@ pub struct GuardSpec {
     pub relid: Oid,
     pub schema: String,
     pub name: String,
-    /// Soft, Journal or Block.
+    /// Soft, Journal or Block; Allow when the guard only journals updates.
     pub mode: Mode,
+    /// `on_update: journal`: every row an UPDATE changes is journaled.
+    pub journal_updates: bool,
     pub max_rows: Option<u64>,
     pub outside_proxy: OutsideProxy,
     pub primary_key: Vec<String>,
@@ -115,7 +117,7 @@ async fn resolve_with(
     // children they bring (a statement naming a child fires only the
     // child's statement triggers); a child with a rule of its own keeps it.
     let mut children = Vec::new();
-    for rule in rules.tables.iter().filter(|r| r.mode != Mode::Allow) {
+    for rule in rules.guarded() {
         let found = catalog::tables_named(client, rule.table.schema.as_deref(), &rule.table.name)
             .await?
             .into_iter()
@@ -159,12 +161,18 @@ async fn resolve_with(
             };
         }
     }
-    let guarded: Vec<Oid> = specs.keys().copied().collect();
+    // A parent only journaled for its updates lets its deletes through
+    // unjournaled: its cascades into a child are refused as any other's.
+    let guarded: Vec<Oid> = specs
+        .values()
+        .filter(|s| s.mode != Mode::Allow)
+        .map(|s| s.relid)
+        .collect();
     let soft: BTreeMap<Oid, Marker> = specs
         .values()
         .filter_map(|s| Some((s.relid, s.mode.marker()?.clone())))
         .collect();
-    for spec in specs.values_mut() {
+    for spec in specs.values_mut().filter(|s| s.mode != Mode::Allow) {
         spec.cascades = unguarded_cascades(client, spec.relid, &guarded).await?;
         if soft.contains_key(&spec.relid) {
             spec.soft_cascades = soft_cascades(client, spec.relid, &soft).await?;
@@ -186,6 +194,13 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         position: rule.position,
         message: format!("tables.{}: {message}", rule.table),
     };
+    let journal_updates = rule.on_update.journaled();
+    if journal_updates && table.primary_key.is_empty() {
+        return Err(unusable(format!(
+            "table {} has no primary key: a journaled update names each row by it (on_update: journal)",
+            table.display()
+        )));
+    }
     if let Mode::Soft(marker) = &rule.mode {
         let (column, (wanted, kind)) = (marker.column(), marker.column_types());
         match table.column(column) {
@@ -220,6 +235,7 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         schema: table.schema.clone(),
         name: table.name.clone(),
         mode: rule.mode.clone(),
+        journal_updates,
         max_rows: rule.max_rows,
         outside_proxy: rule.outside_proxy,
         primary_key: table.primary_key.clone(),

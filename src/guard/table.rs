@@ -22,19 +22,24 @@
 use super::resolve::{Cascade, GuardSpec, SoftCascade};
 use crate::journal::{Action, SCHEMA};
 use crate::ops::catalog::quote_ident;
+use crate::rewrite::literal;
 use crate::rules::{Marker, Mode, OutsideProxy};
 
-/// The triggers a guard has, by name (a soft table's has one more).
-pub fn trigger_names(soft: bool) -> &'static [&'static str] {
-    if soft {
-        &[
-            "softdel_guard_delete",
-            "softdel_guard_update",
-            "softdel_guard_truncate",
-        ]
-    } else {
-        &["softdel_guard_delete", "softdel_guard_truncate"]
+/// The triggers a guard has, by name: a `mode` table's (`soft`,
+/// `journal`, `block`, or `allow` when only its `updates` are journaled).
+pub fn trigger_names(mode: &str, updates: bool) -> Vec<&'static str> {
+    let deletes = mode != Mode::Allow.as_str();
+    let mut names = Vec::with_capacity(3);
+    if deletes {
+        names.push("softdel_guard_delete");
     }
+    if updates || mode == "soft" {
+        names.push("softdel_guard_update");
+    }
+    if deletes {
+        names.push("softdel_guard_truncate");
+    }
+    names
 }
 
 /// The trigger the proxy checks for before it sends a statement on a
@@ -60,28 +65,34 @@ pub fn function_names(relid: u32, soft: bool) -> Vec<String> {
 /// of it is dropped: see `drop_sql`).
 pub fn create_sql(spec: &GuardSpec) -> String {
     let table = spec.quoted();
-    let mut sql = delete_function(spec);
-    if let Mode::Soft(marker) = &spec.mode {
-        sql.push_str(&update_function(spec, marker));
-    }
     let relid = spec.relid;
-    sql.push_str(&format!(
-        "CREATE TRIGGER softdel_guard_delete AFTER DELETE ON {table}\n    \
-         REFERENCING OLD TABLE AS softdel_old FOR EACH STATEMENT\n    \
-         EXECUTE FUNCTION {SCHEMA}.guard_{relid}_delete();\n"
-    ));
-    if spec.mode.is_soft() {
-        sql.push_str(&format!(
-            "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON {table}\n    \
-             REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    \
-             EXECUTE FUNCTION {SCHEMA}.guard_{relid}_update();\n"
-        ));
+    let triggers = trigger_names(spec.mode.as_str(), spec.journal_updates);
+    let mut sql = String::new();
+    if triggers.contains(&"softdel_guard_delete") {
+        sql.push_str(&delete_function(spec));
     }
-    sql.push_str(&format!(
-        "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
-         FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.refuse_truncate();\n"
-    ));
-    for trigger in trigger_names(spec.mode.is_soft()) {
+    if triggers.contains(&"softdel_guard_update") {
+        sql.push_str(&update_function(spec));
+    }
+    for trigger in &triggers {
+        sql.push_str(&match *trigger {
+            "softdel_guard_delete" => format!(
+                "CREATE TRIGGER softdel_guard_delete AFTER DELETE ON {table}\n    \
+                 REFERENCING OLD TABLE AS softdel_old FOR EACH STATEMENT\n    \
+                 EXECUTE FUNCTION {SCHEMA}.guard_{relid}_delete();\n"
+            ),
+            "softdel_guard_update" => format!(
+                "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON {table}\n    \
+                 REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    \
+                 EXECUTE FUNCTION {SCHEMA}.guard_{relid}_update();\n"
+            ),
+            _ => format!(
+                "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
+                 FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.refuse_truncate();\n"
+            ),
+        });
+    }
+    for trigger in triggers {
         sql.push_str(&format!(
             "ALTER TABLE {table} ENABLE ALWAYS TRIGGER {trigger};\n"
         ));
@@ -94,7 +105,7 @@ pub fn create_sql(spec: &GuardSpec) -> String {
 pub fn drop_sql(relid: u32, table: Option<&str>) -> String {
     let mut sql = String::new();
     if let Some(table) = table {
-        for trigger in trigger_names(true) {
+        for trigger in trigger_names("soft", true) {
             sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table};\n"));
         }
     }
@@ -130,11 +141,14 @@ fn describe(spec: &GuardSpec) -> String {
     if let Some(marker) = spec.mode.marker() {
         text.push_str(&format!(", {} {}", marker.kind(), marker.column()));
     }
-    if let Some(limit) = spec.max_rows {
+    if let Some(limit) = spec.max_rows.filter(|_| spec.mode != Mode::Allow) {
         text.push_str(&format!(", at most {limit} rows"));
     }
     if spec.mode.is_soft() && spec.outside_proxy == OutsideProxy::Refuse {
         text.push_str(", outside_proxy refuse");
+    }
+    if spec.journal_updates {
+        text.push_str(", on_update journal");
     }
     text.replace(['\n', '\r'], " ")
 }
@@ -175,7 +189,7 @@ struct Journaled<'a> {
 
 /// Journals the operation when there are rows: counts them into `n`
 /// (refusing over the limit), then writes the operation and its images in
-/// one statement. The client's context is read only then, into plain
+/// one statement. A block of statements: the caller ends the function. The client's context is read only then, into plain
 /// variables: the statement's plan does not depend on their values (a plan
 /// that did would be made again at every call).
 fn journal(j: Journaled) -> String {
@@ -190,10 +204,7 @@ fn journal(j: Journaled) -> String {
         then,
     } = j;
     let (kind, column) = match marker {
-        Some(m) => (
-            format!("'{}'", m.kind()),
-            crate::rewrite::literal(m.column()),
-        ),
+        Some(m) => (format!("'{}'", m.kind()), literal(m.column())),
         None => ("NULL".to_owned(), "NULL".to_owned()),
     };
     let limit = limit.map_or(String::new(), |limit| {
@@ -227,26 +238,30 @@ fn journal(j: Journaled) -> String {
     };
     format!(
         "    SELECT count(*) INTO n FROM {rows};
-    IF n = 0 THEN
-        RETURN NULL;
-    END IF;
-{limit}    c := {SCHEMA}.context();
-    via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
-    connection := nullif(c[2], '')::bigint;
-    client := coalesce(c[3], host(inet_client_addr()), 'local');
-    statement := {SCHEMA}.statement(c);
-    WITH softdel_op AS (
+    IF n > 0 THEN
+{limit}{CONTEXT}    WITH softdel_op AS (
         INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
                                         action, row_count, sql, marker_kind, marker_column{cause_column})
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
                 {action}, n, statement, {kind}, {column}{cause})
         RETURNING id)
-{finish}    RETURN NULL;
-END
+{finish}    END IF;
 ",
         action = action.literal(),
     )
 }
+
+/// Reads the client's context into the variables of `DECLARE`, once there
+/// is something to journal.
+const CONTEXT: &str = "    c := softdel.context();
+    via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
+    connection := nullif(c[2], '')::bigint;
+    client := coalesce(c[3], host(inet_client_addr()), 'local');
+    statement := softdel.statement(c);
+";
+
+/// The end of every trigger function (AFTER triggers' results are ignored).
+const END: &str = "    RETURN NULL;\nEND\n";
 
 /// Rows DELETE took from the table: refused, or journaled as one operation.
 fn delete_function(spec: &GuardSpec) -> String {
@@ -282,7 +297,7 @@ fn delete_function(spec: &GuardSpec) -> String {
         // Nothing to journal: any row is refused.
         sql.push_str(&format!(
             "    SELECT count(*) INTO n FROM {taken};\n    \
-             IF n > 0 THEN\n        {refused}\n    END IF;\n    RETURN NULL;\nEND\n"
+             IF n > 0 THEN\n        {refused}\n    END IF;\n{END}"
         ));
     } else {
         for cascade in &spec.cascades {
@@ -303,6 +318,7 @@ fn delete_function(spec: &GuardSpec) -> String {
             cascaded: false,
             then: String::new(),
         }));
+        sql.push_str(END);
     }
     function(
         &format!("{SCHEMA}.guard_{relid}_delete"),
@@ -324,7 +340,7 @@ fn cascade_check(cascade: &Cascade) -> String {
         .iter()
         .map(|(child, parent)| format!("p.{} = o.{}", quote_ident(parent), quote_ident(child)))
         .collect();
-    let detail = crate::rewrite::literal(&format!(
+    let detail = literal(&format!(
         "{}\t{}",
         cascade.constraint, cascade.parent_display
     ));
@@ -339,28 +355,43 @@ fn cascade_check(cascade: &Cascade) -> String {
     )
 }
 
-/// Rows an UPDATE marked deleted: journaled as one soft delete.
-fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
+/// The UPDATE trigger's function: on a soft table, the rows the statement
+/// marked deleted are journaled as one soft delete; with `on_update:
+/// journal`, the rows it changed otherwise as one update.
+fn update_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
+    let mut sql = String::from(DECLARE);
+    if spec.mode.is_soft() && !spec.soft_cascades.is_empty() {
+        sql.push_str("    op bigint;\n    previous text;\n");
+    }
+    sql.push_str("BEGIN\n");
+    if let Mode::Soft(marker) = &spec.mode {
+        sql.push_str(&soft_deletes(spec, marker));
+    }
+    if spec.journal_updates {
+        sql.push_str(&updates(spec));
+    }
+    sql.push_str(END);
+    function(
+        &format!("{SCHEMA}.guard_{relid}_update"),
+        &describe(spec),
+        &sql,
+    )
+}
+
+/// Rows an UPDATE marked deleted: journaled as one soft delete.
+fn soft_deletes(spec: &GuardSpec, marker: &Marker) -> String {
     let join = spec
         .primary_key
         .iter()
         .map(|c| format!("o.{c} = w.{c}", c = quote_ident(c)))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let marked = match marker {
-        Marker::Flag(c) => format!("w.{} IS FALSE", quote_ident(c)),
-        Marker::Timestamp(c) => format!("w.{} IS NOT NULL", quote_ident(c)),
-    };
     let rows = format!(
-        "softdel_new w JOIN softdel_old o ON {join}\n        WHERE {marked} AND {}",
+        "softdel_new w JOIN softdel_old o ON {join}\n        WHERE {} AND {}",
+        marked(marker, "w"),
         live(marker, "o")
     );
-    let mut sql = String::from(DECLARE);
-    if !spec.soft_cascades.is_empty() {
-        sql.push_str("    op bigint;\n    previous text;\n");
-    }
-    sql.push_str("BEGIN\n");
     let then = spec
         .soft_cascades
         .iter()
@@ -369,7 +400,7 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
     // The proxy's rewrite of a DELETE is refused as the DELETE it was.
     let limit_kind =
         format!("CASE WHEN {SCHEMA}.proxied_statement() THEN 'limit' ELSE 'mark_limit' END");
-    sql.push_str(&journal(Journaled {
+    journal(Journaled {
         rows: &rows,
         image: "w",
         action: Action::SoftDelete,
@@ -378,11 +409,66 @@ fn update_function(spec: &GuardSpec, marker: &Marker) -> String {
         limit_kind: &limit_kind,
         cascaded: spec.cascaded_into,
         then,
-    }));
-    function(
-        &format!("{SCHEMA}.guard_{relid}_update"),
-        &describe(spec),
-        &sql,
+    })
+}
+
+/// `w.marked`: marked deleted.
+fn marked(marker: &Marker, row: &str) -> String {
+    match marker {
+        Marker::Flag(c) => format!("{row}.{} IS FALSE", quote_ident(c)),
+        Marker::Timestamp(c) => format!("{row}.{} IS NOT NULL", quote_ident(c)),
+    }
+}
+
+/// Rows an UPDATE changed: journaled as one `update` operation, each row
+/// as `{"key": …, "before": …, "after": …}` with only the columns that
+/// changed (a soft delete's marker belongs to the soft delete), compared
+/// as JSON so that any column type will do. Old and new rows pair up by
+/// position: PostgreSQL appends each updated row to both transition
+/// tables at once, so a statement that changes a primary key pairs
+/// right too. The operator's own commands (undelete, undo) journal their
+/// changes themselves.
+fn updates(spec: &GuardSpec) -> String {
+    let key = spec
+        .primary_key
+        .iter()
+        .map(|c| format!("{}, w.r -> {}", literal(c), literal(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (soft_delete, old_live, new_marked) = match spec.mode.marker() {
+        Some(marker) => (
+            format!(
+                "\n                  AND NOT (a.key = {} AND w.marked AND o.live)",
+                literal(marker.column())
+            ),
+            live(marker, "x"),
+            marked(marker, "x"),
+        ),
+        None => (String::new(), "false".to_owned(), "false".to_owned()),
+    };
+    format!(
+        "    IF current_setting('softdel.allow_restore', true) IS NULL OR NOT {SCHEMA}.allowed('restore') THEN
+{CONTEXT}    WITH softdel_changes AS MATERIALIZED (
+        SELECT jsonb_build_object('key', jsonb_build_object({key}),
+                                  'before', d.before, 'after', d.after) AS image
+        FROM (SELECT row_number() OVER () AS i, to_jsonb(x) AS r, {old_live} AS live FROM softdel_old x) o
+        JOIN (SELECT row_number() OVER () AS i, to_jsonb(x) AS r, {new_marked} AS marked FROM softdel_new x) w
+          ON w.i = o.i
+        CROSS JOIN LATERAL (
+            SELECT jsonb_object_agg(a.key, b.value) AS before, jsonb_object_agg(a.key, a.value) AS after
+            FROM jsonb_each(w.r) a JOIN jsonb_each(o.r) b ON b.key = a.key
+            WHERE a.value <> b.value{soft_delete}) d
+        WHERE d.before IS NOT NULL),
+    softdel_op AS (
+        INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
+                                        action, row_count, sql)
+        SELECT via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME, {action}, count(*), statement
+        FROM softdel_changes HAVING count(*) > 0
+        RETURNING id)
+    INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, ch.image FROM softdel_op, softdel_changes ch;
+    END IF;
+",
+        action = Action::Update.literal(),
     )
 }
 
@@ -434,6 +520,7 @@ mod tests {
             schema: "public".into(),
             name: "orders".into(),
             mode,
+            journal_updates: false,
             max_rows: Some(10),
             outside_proxy: OutsideProxy::Journal,
             primary_key: vec!["id".into()],
@@ -499,6 +586,48 @@ mod tests {
         assert!(
             sql.contains("E'orders_customer_fk\tshop.customers'"),
             "{sql}"
+        );
+    }
+
+    #[test]
+    fn journaled_updates_get_the_update_trigger_on_any_mode() {
+        let mut s = spec(Mode::Allow);
+        s.journal_updates = true;
+        let sql = create_sql(&s);
+        // Only updates: no delete or truncate trigger on an allowed table.
+        assert_eq!(sql.matches("CREATE TRIGGER").count(), 1, "{sql}");
+        assert!(sql.contains("CREATE TRIGGER softdel_guard_update AFTER UPDATE"));
+        assert!(sql.contains("'update', count(*), statement"), "{sql}");
+        assert!(
+            sql.contains("jsonb_build_object('key', jsonb_build_object(E'id', w.r -> E'id'),"),
+            "{sql}"
+        );
+        assert!(!sql.contains("AND w.marked AND o.live"), "{sql}");
+        // A soft table: the soft delete first, then what else changed,
+        // its marker left to the soft delete.
+        let mut s = spec(Mode::Soft(Marker::Flag("is_active".into())));
+        s.journal_updates = true;
+        let sql = create_sql(&s);
+        let soft = sql.find("'soft_delete', n, statement").unwrap();
+        let update = sql.find("'update', count(*), statement").unwrap();
+        assert!(soft < update, "{sql}");
+        assert!(
+            sql.contains("AND NOT (a.key = E'is_active' AND w.marked AND o.live)"),
+            "{sql}"
+        );
+        assert_eq!(sql.matches("ENABLE ALWAYS TRIGGER").count(), 3);
+        assert_eq!(trigger_names("allow", true), ["softdel_guard_update"]);
+        assert_eq!(
+            trigger_names("journal", true),
+            [
+                "softdel_guard_delete",
+                "softdel_guard_update",
+                "softdel_guard_truncate"
+            ]
+        );
+        assert_eq!(
+            trigger_names("block", false),
+            ["softdel_guard_delete", "softdel_guard_truncate"]
         );
     }
 

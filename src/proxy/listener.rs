@@ -255,6 +255,7 @@ fn pass_everything() -> Rules {
             on_parse_error: OnParseError::Pass,
             outside_proxy: crate::rules::OutsideProxy::Journal,
             hide: true,
+            on_update: crate::rules::OnUpdate::Off,
         },
         tables: Vec::new(),
     }

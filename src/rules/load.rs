@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::name::parse_identifier;
-use super::{Defaults, Marker, Mode, OnParseError, OutsideProxy, Rules, TableName, TableRule};
+use super::{
+    Defaults, Marker, Mode, OnParseError, OnUpdate, OutsideProxy, Rules, TableName, TableRule,
+};
 
 /// A rules file that cannot be used, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,11 +168,13 @@ struct RawDefaults {
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "the defaults: a mapping of max_rows, on_delete, on_parse_error, outside_proxy"
+    expecting = "the defaults: a mapping of max_rows, on_delete, on_update, on_parse_error, \
+                 outside_proxy, hide"
 )]
 struct RawDefaultsFields {
     max_rows: Option<u64>,
     on_delete: Option<OnDelete>,
+    on_update: Option<OnUpdate>,
     on_parse_error: Option<OnParseError>,
     outside_proxy: Option<OutsideProxy>,
     hide: Option<bool>,
@@ -189,6 +193,7 @@ impl From<RawDefaultsFields> for RawDefaults {
                 on_parse_error: raw.on_parse_error.unwrap_or(fallback.on_parse_error),
                 outside_proxy: raw.outside_proxy.unwrap_or(fallback.outside_proxy),
                 hide: raw.hide.unwrap_or(fallback.hide),
+                on_update: raw.on_update.unwrap_or(fallback.on_update),
             },
             soft: raw.on_delete == Some(OnDelete::Soft),
         }
@@ -201,13 +206,14 @@ struct RawTable {
     max_rows: Option<u64>,
     outside_proxy: Option<OutsideProxy>,
     hide: Option<bool>,
+    on_update: Option<OnUpdate>,
 }
 
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
     expecting = "a table's rules: a mapping of on_delete, flag, timestamp, max_rows, \
-                 outside_proxy, indented under the table's name (is this key indented \
+                 outside_proxy, hide, on_update, indented under the table's name (is this key indented \
                  one level too shallow?)"
 )]
 struct RawTableFields {
@@ -217,6 +223,7 @@ struct RawTableFields {
     max_rows: Option<u64>,
     outside_proxy: Option<OutsideProxy>,
     hide: Option<bool>,
+    on_update: Option<OnUpdate>,
 }
 
 impl TryFrom<RawTableFields> for RawTable {
@@ -253,6 +260,7 @@ impl TryFrom<RawTableFields> for RawTable {
             max_rows: raw.max_rows,
             outside_proxy: raw.outside_proxy,
             hide: raw.hide,
+            on_update: raw.on_update,
         })
     }
 }
@@ -312,6 +320,7 @@ impl RawRules {
                 },
                 outside_proxy: raw.outside_proxy.unwrap_or(defaults.outside_proxy),
                 hide,
+                on_update: raw.on_update.unwrap_or(defaults.on_update),
                 position: key_position(text, &key, earlier),
             });
         }

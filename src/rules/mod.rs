@@ -8,7 +8,9 @@ mod model;
 mod name;
 
 pub use load::RulesError;
-pub use model::{Applies, Defaults, Marker, Mode, OnParseError, OutsideProxy, Rules, TableRule};
+pub use model::{
+    Applies, Defaults, Marker, Mode, OnParseError, OnUpdate, OutsideProxy, Rules, TableRule,
+};
 pub use name::{TableName, parse_identifier, quote_if_needed};
 
 #[cfg(test)]

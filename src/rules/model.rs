@@ -80,6 +80,33 @@ impl OutsideProxy {
     }
 }
 
+/// What the guard does with an UPDATE of a table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUpdate {
+    /// Nothing (a soft table's rows marked deleted are still journaled, as
+    /// the soft deletes they are).
+    #[default]
+    Off,
+    /// Every row an UPDATE changes is journaled, with the before and after
+    /// values of the columns it changed, on every path, so that `softdel
+    /// undo` can revert them.
+    Journal,
+}
+
+impl OnUpdate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnUpdate::Off => "off",
+            OnUpdate::Journal => "journal",
+        }
+    }
+
+    pub fn journaled(self) -> bool {
+        self == OnUpdate::Journal
+    }
+}
+
 /// How a soft-deleted row is marked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Marker {
@@ -147,6 +174,8 @@ pub struct TableRule {
     /// Soft tables: statements through the proxy see only live rows.
     /// Always false for other tables.
     pub hide: bool,
+    /// Whether the guard journals this table's updates.
+    pub on_update: OnUpdate,
     /// Where the rule stands in its file (line, column), for errors about
     /// it found later (a table the database does not have).
     pub position: Option<(usize, usize)>,
@@ -164,6 +193,9 @@ pub struct Defaults {
     pub outside_proxy: OutsideProxy,
     /// Whether soft tables that do not say hide their deleted rows.
     pub hide: bool,
+    /// What listed tables that do not say get (the guard goes on listed
+    /// tables only).
+    pub on_update: OnUpdate,
 }
 
 impl Default for Defaults {
@@ -174,6 +206,7 @@ impl Default for Defaults {
             on_parse_error: OnParseError::Refuse,
             outside_proxy: OutsideProxy::Journal,
             hide: true,
+            on_update: OnUpdate::Off,
         }
     }
 }
@@ -209,6 +242,14 @@ impl<'a> Applies<'a> {
 }
 
 impl Rules {
+    /// The rules the guard installs: every table whose deletes or updates
+    /// it journals or refuses.
+    pub fn guarded(&self) -> impl Iterator<Item = &TableRule> {
+        self.tables
+            .iter()
+            .filter(|r| r.mode != Mode::Allow || r.on_update.journaled())
+    }
+
     /// The soft tables whose deleted rows statements do not see.
     pub fn hidden(&self) -> impl Iterator<Item = &TableRule> {
         self.tables.iter().filter(|r| r.hide && r.mode.is_soft())

@@ -27,6 +27,7 @@ fn the_example_file_is_valid() {
             on_parse_error: OnParseError::Refuse,
             outside_proxy: OutsideProxy::Journal,
             hide: true,
+            on_update: OnUpdate::Off,
         }
     );
     assert_eq!(
@@ -38,7 +39,8 @@ fn the_example_file_is_valid() {
                 max_rows: Some(100),
                 outside_proxy: OutsideProxy::Journal,
                 hide: true,
-                position: Some((9, 3)),
+                on_update: OnUpdate::Off,
+                position: Some((10, 3)),
             },
             TableRule {
                 table: table("payments"),
@@ -46,7 +48,8 @@ fn the_example_file_is_valid() {
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
-                position: Some((13, 3)),
+                on_update: OnUpdate::Off,
+                position: Some((14, 3)),
             },
             TableRule {
                 table: table("refunds"),
@@ -54,7 +57,8 @@ fn the_example_file_is_valid() {
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
-                position: Some((17, 3)),
+                on_update: OnUpdate::Journal,
+                position: Some((18, 3)),
             },
             TableRule {
                 table: table("audit_logs"),
@@ -62,7 +66,8 @@ fn the_example_file_is_valid() {
                 max_rows: Some(1000),
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
-                position: Some((19, 3)),
+                on_update: OnUpdate::Off,
+                position: Some((21, 3)),
             },
         ]
     );
@@ -84,6 +89,7 @@ fn defaults_apply_when_keys_are_left_out() {
             max_rows: Some(1000),
             outside_proxy: OutsideProxy::Journal,
             hide: true,
+            on_update: OnUpdate::Off,
             position: Some((2, 3)),
         }]
     );
@@ -92,6 +98,27 @@ fn defaults_apply_when_keys_are_left_out() {
     assert_eq!(rules.defaults.max_rows, None);
     assert_eq!(rules.tables[0].max_rows, None);
     assert_eq!(parse("{}").unwrap(), Rules::default());
+}
+
+#[test]
+fn on_update_is_per_table_with_a_default_and_brings_the_guard() {
+    let rules = parse(
+        "defaults:\n  on_update: journal\ntables:\n  a:\n    flag: f\n  b:\n    on_update: off\n    on_delete: journal\n  c:\n    on_delete: allow\n",
+    )
+    .unwrap();
+    let updates: Vec<OnUpdate> = rules.tables.iter().map(|r| r.on_update).collect();
+    assert_eq!(
+        updates,
+        [OnUpdate::Journal, OnUpdate::Off, OnUpdate::Journal]
+    );
+    // An allowed table whose updates are journaled still gets a guard.
+    let guarded: Vec<String> = rules.guarded().map(|r| r.table.to_string()).collect();
+    assert_eq!(guarded, ["a", "b", "c"]);
+    assert_eq!(parse("{}").unwrap().defaults.on_update, OnUpdate::Off);
+    let err = parse("tables:\n  a:\n    on_update: always\n").unwrap_err();
+    assert_eq!(err.position, Some((3, 16)), "{err}");
+    assert!(err.message.contains("unknown variant `always`"), "{err}");
+    assert!(err.message.contains("expected `off` or `journal`"), "{err}");
 }
 
 #[test]
@@ -260,7 +287,7 @@ fn misplaced_keys_are_named_in_the_files_words() {
         shallow.to_string(),
         "rules.yaml:3:14: tables.on_delete: invalid type: string \"soft\", expected a \
          table's rules: a mapping of on_delete, flag, timestamp, max_rows, outside_proxy, \
-         indented under the table's name (is this key indented one level too shallow?)"
+         hide, on_update, indented under the table's name (is this key indented one level too shallow?)"
     );
     let odd = parse("tables:\n  orders:\n    on_delete: soft\n   flag: is_active\n").unwrap_err();
     assert_eq!(

@@ -7,6 +7,7 @@ mod install;
 mod paths;
 mod pooled;
 mod roles;
+mod updates;
 
 use std::path::PathBuf;
 
