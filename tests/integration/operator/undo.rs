@@ -378,3 +378,152 @@ async fn the_wrong_merges_are_undone_and_the_users_edits_survive() {
     assert_eq!(crm.state().await, after);
     assert_eq!(crm.journal().await, journal);
 }
+
+#[tokio::test]
+async fn a_transaction_of_updates_inserts_and_deletes_is_undone_but_its_inserts() {
+    let crm = Crm::open().await;
+    let original = crm.state().await;
+    let app = crm.app("crm").await;
+    let txid = crm
+        .transaction(
+            &app,
+            "BEGIN;
+             UPDATE financials SET revenue = 0, year = 1999 WHERE id = 11;
+             INSERT INTO followers VALUES (99, 1, 'zed');
+             DELETE FROM followers WHERE id = 22;
+             DELETE FROM notes WHERE id = 12;
+             UPDATE companies SET name = 'Acme!' WHERE id = 1;
+             COMMIT",
+        )
+        .await;
+    let run = crm.undo(&["--txid", &txid]).await;
+    assert!(run.ok, "{run:?}");
+    has(
+        &run,
+        "public.financials\n  revert revenue: 1 reverted\n  revert year: 1 reverted\n",
+    );
+    has(&run, "public.followers\n  re-insert: 1 row restored\n");
+    has(&run, "public.notes\n  clear is_active: 1 row restored\n");
+    has(
+        &run,
+        "note: rows the selected transactions inserted are not removed: softdel does not journal inserts",
+    );
+    // Everything is back, and the inserted row is still there.
+    let mut expected = original.clone();
+    expected.push("followers (99,1,zed)".to_owned());
+    expected.sort();
+    let mut now = crm.state().await;
+    now.sort();
+    assert_eq!(now, expected);
+    let json = crm.undo(&["--txid", &txid, "--json"]).await;
+    assert!(json.ok, "{json:?}");
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["applied"], Value::Bool(false));
+    assert!(report["note"].as_str().unwrap().contains("not removed"));
+}
+
+#[tokio::test]
+async fn what_cannot_be_undone_is_a_clear_error_that_changes_nothing() {
+    let crm = Crm::open().await;
+    let app = crm.app("crm").await;
+    let txid = crm
+        .transaction(&app, "UPDATE companies SET name = 'x' WHERE id = 3")
+        .await;
+    let blocked: i64 = crm
+        .value(
+            "INSERT INTO softdel.operations (table_schema, table_name, action, row_count, sql) \
+             VALUES ('public', 'companies', 'blocked', 0, 'TRUNCATE companies') RETURNING id",
+        )
+        .await;
+    let state = crm.state().await;
+    let journal = crm.journal().await;
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["999999".into()],
+            "there is no operation 999999 in the journal".into(),
+        ),
+        (
+            vec![blocked.to_string()],
+            format!("operation {blocked} is \"blocked\": softdel undo reverts deletes"),
+        ),
+        (
+            vec!["--txid".into(), "1".into()],
+            "the journal has no delete or update to undo in transaction 1".into(),
+        ),
+        (
+            vec![
+                "--txid".into(),
+                txid.clone(),
+                "--application".into(),
+                "dedup-job".into(),
+            ],
+            format!(
+                "the journal has no delete or update to undo in transaction {txid} from application dedup-job"
+            ),
+        ),
+        (
+            vec!["--since".into(), "yesterday-ish".into()],
+            "--since: \"yesterday-ish\" is not a time PostgreSQL can read".into(),
+        ),
+        (vec![], "say what to undo".into()),
+    ];
+    for (args, message) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = crm.undo(&args).await;
+        assert!(!run.ok, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(&message), "{message:?} in {run:?}");
+    }
+    assert_eq!(crm.state().await, state);
+    assert_eq!(crm.journal().await, journal);
+    // An undo's own operation cannot be undone.
+    let undone = crm.undo(&["--txid", &txid]).await;
+    assert!(undone.ok, "{undone:?}");
+    let undo_op: i64 = crm
+        .value("SELECT max(id) FROM softdel.operations WHERE action = 'undo'")
+        .await;
+    let run = crm.undo(&[&undo_op.to_string()]).await;
+    assert!(
+        run.stderr
+            .contains(&format!("operation {undo_op} is \"undo\"")),
+        "{run:?}"
+    );
+    // A corrupt update image names its journal row, and changes nothing.
+    crm.direct
+        .batch_execute(
+            "UPDATE companies SET name = 'y' WHERE id = 3;
+             UPDATE softdel.rows SET image = '{\"key\": {\"id\": 3}, \"before\": 5, \"after\": {}}'
+             WHERE id = (SELECT max(id) FROM softdel.rows)",
+        )
+        .await
+        .unwrap();
+    let (row, op): (i64, i64) = {
+        let r = crm
+            .direct
+            .query_one(
+                "SELECT id, op_id FROM softdel.rows WHERE id = (SELECT max(id) FROM softdel.rows)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    let before = crm.state().await;
+    let run = crm.undo(&[&op.to_string()]).await;
+    assert!(
+        run.stderr.contains(&format!(
+            "journal row {row} of operation {op} is corrupt: its \"before\" is 5"
+        )),
+        "{run:?}"
+    );
+    assert_eq!(crm.state().await, before);
+
+    // No journal at all.
+    let database = fresh_database("undo_nojournal");
+    let run = softdel(&["undo", "--database-url", &cluster().url(&database), "1"]).await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr
+            .contains("the journal schema is not installed in this database"),
+        "{run:?}"
+    );
+}
