@@ -527,3 +527,44 @@ async fn what_cannot_be_undone_is_a_clear_error_that_changes_nothing() {
         "{run:?}"
     );
 }
+
+#[tokio::test]
+async fn updates_and_deletes_of_one_row_are_undone_newest_first() {
+    let crm = Crm::open().await;
+    let original = crm.state().await;
+    let app = crm.app("crm").await;
+    // Updated, then soft-deleted: the undo brings it back, then reverts.
+    let a = crm
+        .transaction(&app, "UPDATE notes SET body = 'edited' WHERE id = 11")
+        .await;
+    let b = crm
+        .transaction(&app, "DELETE FROM notes WHERE id = 11")
+        .await;
+    // Soft-deleted, then brought back by undelete, then updated.
+    let c = crm
+        .transaction(&app, "DELETE FROM notes WHERE id = 12")
+        .await;
+    let url = crm.url();
+    let run = softdel(&["undelete", "--database-url", &url, "--txid", &c]).await;
+    assert!(run.ok, "{run:?}");
+    let undelete_updates: i64 = crm
+        .value(
+            "SELECT count(*) FROM softdel.operations \
+             WHERE action = 'update' AND application_name = 'softdel undelete'",
+        )
+        .await;
+    assert_eq!(
+        undelete_updates, 0,
+        "undelete's own change is not an update"
+    );
+    let d = crm
+        .transaction(&app, "UPDATE notes SET body = 'again' WHERE id = 12")
+        .await;
+    let run = crm.undo(&["--txid", &a, "--txid", &b, "--txid", &d]).await;
+    assert!(run.ok, "{run:?}");
+    has(
+        &run,
+        "public.notes\n  clear is_active: 1 row restored\n  revert body: 2 reverted\n",
+    );
+    assert_eq!(crm.state().await, original);
+}
