@@ -12,6 +12,7 @@ mod rewrite;
 mod rules;
 mod signals;
 mod text;
+mod undo;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -58,6 +59,8 @@ enum Command {
     Rewrite(rewrite::RewriteArgs),
     /// Bring back journaled rows: by operation, by transaction, or by table and time.
     Undelete(ops::UndeleteArgs),
+    /// Revert journaled deletes and updates, newest first: by operation, by transaction, or by time.
+    Undo(undo::UndoArgs),
     /// Really delete rows soft-deleted longer ago than an age, and prune the journal.
     Purge(ops::PurgeArgs),
     /// Hold a rules file against a database's catalog and report what would misbehave.
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Log(args) => journal::log(args),
         Command::Rewrite(args) => rewrite::run(args),
         Command::Undelete(args) => ops::undelete(args),
+        Command::Undo(args) => undo::run(args),
         Command::Purge(args) => ops::purge(args),
         Command::Check(args) => ops::check(args),
     };

@@ -1,5 +1,5 @@
-//! `softdel undelete`, `softdel purge` and `softdel check`: the operator's
-//! commands, printed for people (or as JSON for scripts).
+//! `softdel undelete`, `softdel undo`, `softdel purge` and `softdel check`:
+//! the operator's commands, printed for people (or as JSON for scripts).
 
 use std::path::PathBuf;
 
@@ -153,7 +153,7 @@ fn operations(ids: &[i64]) -> String {
 }
 
 /// `transaction 741`, `transactions 741, 744`.
-fn numbered(word: &str, ids: &[i64]) -> String {
+pub(super) fn numbered(word: &str, ids: &[i64]) -> String {
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     let s = if ids.len() == 1 { "" } else { "s" };
     format!("{word}{s} {}", list.join(", "))

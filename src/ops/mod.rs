@@ -8,6 +8,7 @@ mod compare;
 pub mod purge;
 mod select;
 pub mod undelete;
+pub mod undo;
 
 pub use select::{Selection, check_time};
 
@@ -25,6 +26,14 @@ pub enum OpsError {
         "operation {id} is \"{action}\", not a soft or journaled delete: it has no rows to undelete"
     )]
     NotRestorable { id: i64, action: Action },
+    #[error(
+        "operation {id} is \"{action}\": softdel undo reverts deletes (soft_delete, journal_delete, hard_delete) and updates, not that"
+    )]
+    NotUndoable { id: i64, action: Action },
+    #[error(
+        "journal row {row} of operation {op} is corrupt: {reason}, not {{\"key\": {{..}}, \"before\": {{..}}, \"after\": {{..}}}}; nothing was changed"
+    )]
+    CorruptUpdate { row: i64, op: i64, reason: String },
     #[error("{0}")]
     NothingSelected(String),
     #[error("{what}: {value:?} is not a time PostgreSQL can read ({reason})")]

@@ -96,7 +96,10 @@ pub async fn removals(
 
 /// The soft deletes that operations `ids` cascaded into, at any depth,
 /// leaving out `ids` themselves.
-async fn cascaded(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<Row>, OpsError> {
+pub(super) async fn cascaded(
+    client: &impl GenericClient,
+    ids: &[i64],
+) -> Result<Vec<Row>, OpsError> {
     let condition = format!(
         "id <> ALL($1) AND action = ANY($2) AND id IN ( \
            WITH RECURSIVE c(id) AS ( \
@@ -113,7 +116,7 @@ async fn cascaded(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<Row>, 
 }
 
 /// The journal's operations that meet `condition`, oldest first.
-fn operations_where(condition: &str) -> String {
+pub(super) fn operations_where(condition: &str) -> String {
     format!(
         "SELECT id, txid, table_schema, table_name, action, marker_kind, marker_column \
          FROM {SCHEMA}.operations WHERE {condition} ORDER BY id"
@@ -189,7 +192,7 @@ async fn on_table(
     Ok(rows)
 }
 
-fn removal(r: &Row) -> Result<Removal, OpsError> {
+pub(super) fn removal(r: &Row) -> Result<Removal, OpsError> {
     let id: i64 = r.get(0);
     let schema: String = r.get(2);
     let table: String = r.get(3);

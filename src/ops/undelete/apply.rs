@@ -167,12 +167,7 @@ pub async fn journal(
             reason,
         };
         let id = journal::record(tx, &op).await?;
-        let settled: Vec<i64> = p
-            .rows
-            .iter()
-            .filter(|(_, _, action)| *action != Action::Skip)
-            .flat_map(|(settles, _, _)| settles.iter().copied())
-            .collect();
+        let settled = p.settled();
         tx.execute(
             &format!("UPDATE {SCHEMA}.rows SET restored_by = $1 WHERE id = ANY($2)"),
             &[&id, &settled],

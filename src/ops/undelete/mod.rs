@@ -18,12 +18,16 @@ mod plan;
 
 use std::collections::BTreeSet;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
-use super::OpsError;
+pub(crate) use apply::apply;
+pub(crate) use images::key_match;
+pub(crate) use plan::Planned;
+
 use super::compare::Conflict;
-use super::select::{self, Selection};
-use crate::journal::require_current;
+use super::select::{self, Removal, Selection};
+use super::{OpsError, failed};
+use crate::journal::{self, require_current};
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -107,13 +111,10 @@ pub async fn undelete(client: &mut Client, options: &Options) -> Result<Report, 
         }
     }
     let tx = client.transaction().await?;
+    allow_restore(&tx).await?;
     let removals = select::removals(&tx, &options.selection).await?;
-    let groups = journal_rows::load_groups(&tx, &removals).await?;
-    let mut planned = Vec::with_capacity(groups.len());
     let mut conflicts = Vec::new();
-    for group in groups {
-        planned.push(plan::plan(&tx, group, options.force, &mut conflicts).await?);
-    }
+    let mut planned = plan_removals(&tx, &removals, options.force, &mut conflicts).await?;
     let mut report = Report {
         operations: removals.iter().map(|r| r.id).collect(),
         transactions: removals
@@ -142,4 +143,29 @@ pub async fn undelete(client: &mut Client, options: &Options) -> Result<Report, 
     report.applied = true;
     report.tables = planned.into_iter().map(|p| p.report).collect();
     Ok(report)
+}
+
+/// Tells the guard that the rows changed from here on are the operator's
+/// own restoration, journaled by the command itself, not by the guard.
+pub(crate) async fn allow_restore(tx: &Transaction<'_>) -> Result<(), OpsError> {
+    journal::allow(tx, "restore").await.map_err(failed(
+        "telling the guard this is a restoration (run it as the role that ran softdel init)",
+    ))
+}
+
+/// The removals' journal rows held against the tables as they are now:
+/// what to do with each, the conflicts added to `conflicts` (with `force`,
+/// resolved as far as overwrites nothing). `apply` then does it.
+pub(crate) async fn plan_removals(
+    tx: &Transaction<'_>,
+    removals: &[Removal],
+    force: bool,
+    conflicts: &mut Vec<RowConflict>,
+) -> Result<Vec<Planned>, OpsError> {
+    let groups = journal_rows::load_groups(tx, removals).await?;
+    let mut planned = Vec::with_capacity(groups.len());
+    for group in groups {
+        planned.push(plan::plan(tx, group, force, conflicts).await?);
+    }
+    Ok(planned)
 }

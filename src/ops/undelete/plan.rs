@@ -25,6 +25,18 @@ pub struct Planned {
     pub report: TableReport,
 }
 
+impl Planned {
+    /// The journal rows that bringing these rows back settles (not those
+    /// left as they are).
+    pub fn settled(&self) -> Vec<i64> {
+        self.rows
+            .iter()
+            .filter(|(_, _, action)| *action != Action::Skip)
+            .flat_map(|(settles, _, _)| settles.iter().copied())
+            .collect()
+    }
+}
+
 /// Holds one group's rows against the table as it is now.
 pub async fn plan(
     tx: &Transaction<'_>,

@@ -6,6 +6,7 @@ mod check;
 mod errors;
 mod purge;
 mod undelete;
+mod undo;
 
 use std::process::{Command, Output, Stdio};
 
