@@ -119,9 +119,9 @@ create_schema() {
             RETURN NULL;
         END \$\$;
         CREATE TRIGGER audit_update AFTER UPDATE ON accounts_audited
-            FOR EACH ROW EXECUTE FUNCTION audit_update();
-        VACUUM ANALYZE;
-        CHECKPOINT;" >/dev/null
+            FOR EACH ROW EXECUTE FUNCTION audit_update();" >/dev/null
+    sql "VACUUM ANALYZE" >/dev/null
+    sql "CHECKPOINT" >/dev/null
 }
 
 write_rules() {
