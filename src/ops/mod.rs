@@ -62,6 +62,9 @@ pub enum OpsError {
     },
     #[error("{context}: {message}; nothing was changed")]
     Failed { context: String, message: String },
+    /// A change that broke a foreign key (undo tries it again later).
+    #[error("{context}: {message}; nothing was changed")]
+    ForeignKey { context: String, message: String },
 }
 
 /// A database error with the server's own message, detail and hint, not

@@ -86,11 +86,7 @@ pub async fn undo(client: &mut Client, options: &Options) -> Result<Report, OpsE
     for run in runs::runs(steps) {
         match run {
             Run::Deletes(removals) => restore(&tx, &removals, &mut work).await?,
-            Run::Updates(ops) => {
-                for op in &ops {
-                    revert::revert(&tx, op, &mut work).await?;
-                }
-            }
+            Run::Updates(ops) => revert::revert_run(&tx, ops, &mut work).await?,
         }
     }
     let stopped = !work.conflicts.is_empty() && !options.force;

@@ -2,10 +2,11 @@
 //! still holds what the update wrote is set back; one that holds what it
 //! held before is left; anything else is a conflict, left as it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 use tokio_postgres::Transaction;
+use tokio_postgres::error::SqlState;
 
 use super::column::{self, Verdict};
 use super::image::UpdateImage;
@@ -16,7 +17,7 @@ use crate::journal::SCHEMA;
 use crate::ops::catalog::{self, Table, quote_ident};
 use crate::ops::compare::key_text;
 use crate::ops::undelete::key_match;
-use crate::ops::{OpsError, failed};
+use crate::ops::{OpsError, database_message, failed};
 
 /// An update's row as this session renders it: the row now (if it is
 /// still there), and the journal's before and after through the column
@@ -27,9 +28,50 @@ struct Current {
     after: Value,
 }
 
+/// Reverts a run of updates, newest first. An update whose setting back
+/// breaks a foreign key is tried again after the rest of the run, once:
+/// a primary key changed under `ON UPDATE CASCADE` carries the new key
+/// into the children in the same statement, and their update is
+/// journaled after the parent's, so newest first would set a child back
+/// to a key its parent does not have yet (once the parent is set back,
+/// the cascade has set the child back too).
+pub async fn revert_run(
+    tx: &Transaction<'_>,
+    mut order: Vec<UpdateOp>,
+    work: &mut Work,
+) -> Result<(), OpsError> {
+    let mut deferred = BTreeSet::new();
+    loop {
+        let before = work.clone();
+        tx.batch_execute("SAVEPOINT softdel_undo_updates").await?;
+        let mut failure = None;
+        for (at, op) in order.iter().enumerate() {
+            if let Err(e) = revert(tx, op, work).await {
+                failure = Some((at, e));
+                break;
+            }
+        }
+        match failure {
+            None => {
+                tx.batch_execute("RELEASE SAVEPOINT softdel_undo_updates")
+                    .await?;
+                return Ok(());
+            }
+            Some((at, OpsError::ForeignKey { .. })) if deferred.insert(order[at].id) => {
+                tx.batch_execute("ROLLBACK TO SAVEPOINT softdel_undo_updates")
+                    .await?;
+                *work = before;
+                let op = order.remove(at);
+                order.push(op);
+            }
+            Some((_, e)) => return Err(e),
+        }
+    }
+}
+
 /// Reverts operation `op`'s rows that are not reverted yet, recording what
 /// it did (and found) in `work`.
-pub async fn revert(tx: &Transaction<'_>, op: &UpdateOp, work: &mut Work) -> Result<(), OpsError> {
+async fn revert(tx: &Transaction<'_>, op: &UpdateOp, work: &mut Work) -> Result<(), OpsError> {
     let display = format!("{}.{}", op.schema, op.table);
     let table = catalog::table(tx, &op.schema, &op.table)
         .await?
@@ -224,7 +266,16 @@ async fn set_back(
         keys = key_match(table, "t", "k"),
     );
     let context = format!("setting back {} of {}", columns.join(", "), table.display());
-    let updated = tx.execute(&sql, &[&rows]).await.map_err(failed(&context))?;
+    let updated = tx.execute(&sql, &[&rows]).await.map_err(|e| {
+        if e.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) {
+            OpsError::ForeignKey {
+                message: database_message(&e),
+                context: context.clone(),
+            }
+        } else {
+            failed(&context)(e)
+        }
+    })?;
     if updated != rows.len() as u64 {
         return Err(OpsError::Failed {
             context,

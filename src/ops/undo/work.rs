@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 
 use super::report::{TableReport, UndoConflict};
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Work {
     pub tables: Vec<TableWork>,
     pub conflicts: Vec<UndoConflict>,
 }
 
+#[derive(Clone)]
 pub struct TableWork {
     pub schema: String,
     pub name: String,

@@ -568,3 +568,109 @@ async fn updates_and_deletes_of_one_row_are_undone_newest_first() {
     );
     assert_eq!(crm.state().await, original);
 }
+
+#[tokio::test]
+async fn a_changed_primary_key_is_undone_and_its_cascade_follows() {
+    let database = fresh_database("undo_key");
+    let direct = connect(&cluster().url(&database)).await.unwrap();
+    direct
+        .batch_execute(
+            "CREATE TABLE teams (id int PRIMARY KEY, name text NOT NULL);
+             CREATE TABLE members (id int PRIMARY KEY, name text NOT NULL,
+                                   team_id int NOT NULL REFERENCES teams ON UPDATE CASCADE);
+             INSERT INTO teams VALUES (1, 'red'), (2, 'blue');
+             INSERT INTO members VALUES (1, 'ann', 1), (2, 'bob', 1), (3, 'carl', 2);",
+        )
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("softdel-{database}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    install_guard(
+        &direct,
+        &dir,
+        "defaults:\n  on_update: journal\ntables:\n  teams: {}\n  members: {}\n",
+    )
+    .await;
+    let rows = |sql: &'static str| {
+        let direct = &direct;
+        async move {
+            direct
+                .query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    // Renumbered: the cascade carries the new key into the members.
+    direct
+        .batch_execute("UPDATE teams SET id = 10, name = 'crimson' WHERE id = 1")
+        .await
+        .unwrap();
+    let txid: i64 = direct
+        .query_one("SELECT max(txid) FROM softdel.operations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        rows(
+            "SELECT action || ' ' || table_name || ' ' || row_count FROM softdel.operations \
+              WHERE action = 'update' ORDER BY table_name"
+        )
+        .await,
+        ["update members 2", "update teams 1"]
+    );
+    assert_eq!(
+        rows(
+            "SELECT r.image::text FROM softdel.rows r JOIN softdel.operations o ON o.id = r.op_id \
+              WHERE o.table_name = 'teams'"
+        )
+        .await,
+        [
+            r#"{"key": {"id": 10}, "after": {"id": 10, "name": "crimson"}, "before": {"id": 1, "name": "red"}}"#
+        ]
+    );
+    // A later edit of another column survives the undo.
+    direct
+        .batch_execute("UPDATE members SET name = 'ann b.' WHERE id = 1")
+        .await
+        .unwrap();
+    let url = cluster().url(&database);
+    let txid = txid.to_string();
+    let run = softdel(&["undo", "--database-url", &url, "--txid", &txid]).await;
+    assert!(run.ok, "{run:?}");
+    assert!(!run.stdout.contains("conflict"), "{run:?}");
+    // The teams' undo sets the key back, and the cascade the members'.
+    has(
+        &run,
+        "public.teams\n  revert id: 1 reverted\n  revert name: 1 reverted\n",
+    );
+    has(
+        &run,
+        "public.members\n  revert team_id: 0 reverted, 2 already as before\n",
+    );
+    let state = || {
+        rows(
+            "SELECT 'teams ' || t::text FROM teams t UNION ALL \
+              SELECT 'members ' || m::text FROM members m ORDER BY 1",
+        )
+    };
+    assert_eq!(
+        state().await,
+        [
+            "members (1,\"ann b.\",1)",
+            "members (2,bob,1)",
+            "members (3,carl,2)",
+            "teams (1,red)",
+            "teams (2,blue)",
+        ]
+    );
+    let again = softdel(&["undo", "--database-url", &url, "--txid", &txid]).await;
+    assert!(again.ok, "{again:?}");
+    assert_eq!(state().await.len(), 5);
+    assert_eq!(
+        rows("SELECT count(*)::text FROM softdel.operations WHERE action = 'undo'").await,
+        ["1"]
+    );
+}
