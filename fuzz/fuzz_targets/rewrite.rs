@@ -73,6 +73,8 @@ fn rules(header: &[u8; HEADER]) -> Rules {
         max_rows: [None, Some(1), Some(100), Some(1000)][usize::from(d >> 3 & 3)],
         outside_proxy: softdel::rules::OutsideProxy::Journal,
         hide: d & 32 != 0,
+        // The rewrite engine ignores it: journaled updates are the guard's.
+        on_update: softdel::rules::OnUpdate::Off,
     };
     let mut tables: Vec<TableRule> = Vec::new();
     for pair in header[1..].chunks_exact(2) {
@@ -111,6 +113,7 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             hide,
             max_rows,
             outside_proxy: softdel::rules::OutsideProxy::Journal,
+            on_update: softdel::rules::OnUpdate::Off,
             position: None,
         });
     }
