@@ -3,10 +3,12 @@
 //! Names follow PostgreSQL: unquoted identifiers fold to lower case, quoted
 //! ones (`'"Orders"'` in YAML) keep their case.
 
+mod file;
 mod load;
 mod model;
 mod name;
 
+pub use file::{ApplicationPattern, Exempt, RulesFile};
 pub use load::RulesError;
 pub use model::{
     Applies, Defaults, Marker, Mode, OnParseError, OnUpdate, OutsideProxy, Rules, TableRule,

@@ -242,6 +242,21 @@ impl<'a> Applies<'a> {
 }
 
 impl Rules {
+    /// Rules under which nothing is rewritten or refused: a proxy without
+    /// a rules file, and exempt sessions.
+    pub fn pass_everything() -> Rules {
+        Rules {
+            defaults: Defaults {
+                max_rows: None,
+                on_delete: Mode::Allow,
+                on_parse_error: OnParseError::Pass,
+                hide: false,
+                ..Defaults::default()
+            },
+            tables: Vec::new(),
+        }
+    }
+
     /// The rules the guard installs: every table whose deletes or updates
     /// it journals or refuses.
     pub fn guarded(&self) -> impl Iterator<Item = &TableRule> {

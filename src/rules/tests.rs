@@ -300,3 +300,126 @@ fn misplaced_keys_are_named_in_the_files_words() {
     let defaults = parse("defaults: 3\n").unwrap_err();
     assert!(!defaults.message.contains("Raw"), "{defaults}");
 }
+
+fn file(text: &str) -> Result<RulesFile, RulesError> {
+    RulesFile::parse(text, Path::new("rules.yaml"))
+}
+
+const PER_DATABASE: &str = "
+defaults:
+  max_rows: 50
+  on_update: journal
+tables:
+  orders: {flag: is_active}
+exempt:
+  users: [migrator, \"Ops\"]
+  applications: [\"flyway*\", nightly-cleanup]
+databases:
+  eu:
+    defaults:
+      on_delete: journal
+    tables:
+      invoices: {on_delete: block}
+      orders: {timestamp: deleted_at, max_rows: 5}
+  archive: {}
+";
+
+#[test]
+fn a_database_has_its_own_tables_and_its_defaults_merged_over_the_files() {
+    let f = file(PER_DATABASE).unwrap();
+    assert_eq!(f.rules.tables.len(), 1);
+    assert_eq!(f.rules.defaults.on_delete, Mode::Allow);
+    let eu = f.for_database("eu");
+    // Its own key, and the file's where it says nothing.
+    assert_eq!(eu.defaults.on_delete, Mode::Journal);
+    assert_eq!(eu.defaults.max_rows, Some(50));
+    assert_eq!(eu.defaults.on_update, OnUpdate::Journal);
+    let names: Vec<String> = eu.tables.iter().map(|t| t.table.to_string()).collect();
+    assert_eq!(names, ["invoices", "orders"]);
+    let orders = eu
+        .tables
+        .iter()
+        .find(|t| t.table == table("orders"))
+        .unwrap();
+    assert_eq!(
+        orders.mode,
+        Mode::Soft(Marker::Timestamp("deleted_at".into()))
+    );
+    assert_eq!(orders.max_rows, Some(5));
+    assert_eq!(orders.on_update, OnUpdate::Journal);
+    // Listed without rules: no tables, the file's defaults.
+    let archive = f.listed("archive").unwrap();
+    assert!(archive.tables.is_empty());
+    assert_eq!(archive.defaults, f.rules.defaults);
+    // Not listed, or named differently (database names are exact).
+    assert_eq!(f.for_database("shop"), &f.rules);
+    assert_eq!(f.for_database("EU"), &f.rules);
+    assert!(f.listed("EU").is_none());
+}
+
+#[test]
+fn exemptions_name_users_exactly_and_applications_by_prefix() {
+    let f = file(PER_DATABASE).unwrap();
+    let e = &f.exempt;
+    assert!(e.covers("migrator", "web"));
+    assert!(e.covers("Ops", ""));
+    assert!(!e.covers("ops", ""), "user names are exact");
+    assert!(e.covers("app", "flyway"));
+    assert!(e.covers("app", "flyway 10.1"));
+    assert!(e.covers("app", "nightly-cleanup"));
+    assert!(!e.covers("app", "nightly-cleanup-2"));
+    assert!(!e.covers("app", "my flyway"));
+    assert!(file("tables: {}\n").unwrap().exempt.is_empty());
+}
+
+#[test]
+fn broken_exemptions_and_databases_name_the_line_and_the_key() {
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "exempt:\n  users: [a]\n  applications: [\"*\"]\n",
+            3,
+            "exempt.applications: \"*\" would exempt every session",
+        ),
+        (
+            "exempt:\n  applications: [\"fly*way\"]\n",
+            2,
+            "`*` may only end an application name",
+        ),
+        ("exempt:\n  user: [a]\n", 2, "unknown field `user`"),
+        (
+            "exempt:\n  users: [\"\"]\n",
+            2,
+            "exempt.users: a user name is empty",
+        ),
+        (
+            "databases:\n  eu:\n    exempt: {users: [a]}\n",
+            3,
+            "unknown field `exempt`",
+        ),
+        (
+            "tables:\n  orders: {on_delete: block}\ndatabases:\n  eu:\n    tables:\n      orders:\n        on_delete: soft\n",
+            6,
+            "databases.eu.tables.orders: on_delete: soft needs",
+        ),
+        (
+            "databases:\n  eu:\n    defaults:\n      on_delete: soft\n",
+            4,
+            "databases.eu.defaults.on_delete: `soft`",
+        ),
+        (
+            "databases:\n  eu:\n    tables:\n      a: {on_delete: block}\n      A: {on_delete: allow}\n",
+            5,
+            "databases.eu.tables.A: table a is listed twice",
+        ),
+        (
+            "databases: [eu]\n",
+            1,
+            "a mapping from database names to their rules",
+        ),
+    ];
+    for &(text, line, message) in cases {
+        let err = file(text).expect_err(text);
+        assert_eq!(err.position.map(|(l, _)| l), Some(line), "{text:?}: {err}");
+        assert!(err.message.contains(message), "{text:?}: {err}");
+    }
+}
