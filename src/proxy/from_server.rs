@@ -133,7 +133,9 @@ impl FromServer {
         let hidden = !between.show_deleted.current();
         if tag == BackendTag::ErrorResponse && hidden && matches!(translated, Translated::Original)
         {
-            if let Some(hinted) = unique_hint::hinted(frame, self.live.current().rules()) {
+            let engines = self.live.current();
+            let rules = engines.for_session(&self.refusals.session()).rules();
+            if let Some(hinted) = unique_hint::hinted(frame, rules) {
                 translated = Translated::Replaced(hinted);
             }
         }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::examined::Examined;
+use super::policy::SessionKey;
 use super::reload::LiveEngine;
 use super::show_deleted::ShowDeleted;
 use super::translate::EXTRA_COLUMNS;
@@ -23,6 +24,8 @@ use crate::rewrite::{
 
 pub struct Intercept {
     live: Arc<LiveEngine>,
+    /// Whose statements these are: which of the rules' engines decides.
+    session: SessionKey,
     /// The engine in use, and the generation it was taken at: a new one is
     /// taken before the first statement after the rules change.
     engine: Arc<Engine>,
@@ -70,10 +73,16 @@ struct Decided {
 }
 
 impl Intercept {
-    pub fn new(live: Arc<LiveEngine>, metrics: Arc<Metrics>, info: SessionInfo) -> Intercept {
+    pub fn new(
+        live: Arc<LiveEngine>,
+        session: SessionKey,
+        metrics: Arc<Metrics>,
+        info: SessionInfo,
+    ) -> Intercept {
         Intercept {
             generation: live.generation(),
-            engine: live.current(),
+            engine: Arc::clone(live.current().for_session(&session)),
+            session,
             live,
             metrics,
             info,
@@ -144,7 +153,7 @@ impl Intercept {
     fn decide(&mut self, sql: &[u8], view: View) -> Decided {
         let generation = self.live.generation();
         if generation != self.generation {
-            self.engine = self.live.current();
+            self.engine = Arc::clone(self.live.current().for_session(&self.session));
             self.generation = generation;
         }
         let (decision, lookup) = self.engine.decide_bytes_traced(sql, view);

@@ -20,8 +20,7 @@ use super::{Phase, ProxyConfig, ShutdownHandle, StartError, session};
 use crate::admin::Admin;
 use crate::journal::Recorder;
 use crate::metrics::Metrics;
-use crate::rewrite::Engine;
-use crate::rules::{Defaults, OnParseError, Rules};
+use crate::rules::{Rules, RulesFile};
 
 /// After the grace period, how long sessions get to say goodbye before
 /// their tasks are aborted.
@@ -46,13 +45,21 @@ impl Proxy {
         config.validate()?;
         let rules = match &config.rules {
             Some(path) => {
-                let rules = Rules::load(path)?;
-                tracing::info!(rules = %path.display(), tables = rules.tables.len(), "rules loaded");
-                rules
+                let file = RulesFile::load(path)?;
+                tracing::info!(
+                    rules = %path.display(),
+                    tables = file.rules.tables.len(),
+                    databases = file.databases.len(),
+                    "rules loaded"
+                );
+                file
             }
             None => {
                 tracing::warn!("no rules file: every statement passes through unchanged");
-                pass_everything()
+                RulesFile {
+                    rules: Rules::pass_everything(),
+                    ..RulesFile::default()
+                }
             }
         };
         let client_tls = ClientTls::load(
@@ -82,9 +89,10 @@ impl Proxy {
                 })?;
         let workers = Workers::start(config.workers).map_err(StartError::Workers)?;
         let metrics = Arc::new(Metrics::new());
-        metrics.set_rules_loaded(rules.tables.len());
+        let engines = LiveEngine::new(rules);
+        metrics.set_rules_loaded(engines.current().tables());
         let services = Services {
-            engine: Arc::new(LiveEngine::new(Engine::new(rules))),
+            engine: Arc::new(engines),
             recorder: Recorder::start(config.journal_url.clone(), config.blocked_log.clone()),
             client_tls,
             upstream,
@@ -243,21 +251,6 @@ impl Proxy {
             }
         };
         sessions.spawn_on(session, self.workers.next());
-    }
-}
-
-/// Without a rules file nothing is protected and nothing limited.
-fn pass_everything() -> Rules {
-    Rules {
-        defaults: Defaults {
-            max_rows: None,
-            on_delete: crate::rules::Mode::Allow,
-            on_parse_error: OnParseError::Pass,
-            outside_proxy: crate::rules::OutsideProxy::Journal,
-            hide: true,
-            on_update: crate::rules::OnUpdate::Off,
-        },
-        tables: Vec::new(),
     }
 }
 

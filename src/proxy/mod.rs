@@ -16,6 +16,7 @@ mod handshake;
 mod intercept;
 mod limits;
 mod listener;
+mod policy;
 mod refusals;
 mod relay;
 mod reload;

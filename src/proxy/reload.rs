@@ -15,25 +15,28 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 
 use super::Phase;
+use super::policy::Engines;
 use crate::metrics::Metrics;
-use crate::rewrite::Engine;
-use crate::rules::{Rules, RulesError};
+use crate::rewrite::fresh_nonce;
+use crate::rules::{RulesError, RulesFile};
 
-/// The engine every session asks, replaceable.
+/// The engines every session asks (one per database the rules name),
+/// replaceable.
 pub struct LiveEngine {
-    current: RwLock<Arc<Engine>>,
+    current: RwLock<Arc<Engines>>,
     generation: AtomicU64,
 }
 
 impl LiveEngine {
-    pub fn new(engine: Engine) -> LiveEngine {
+    /// Engines for `rules`, with a nonce of their own.
+    pub fn new(rules: RulesFile) -> LiveEngine {
         LiveEngine {
-            current: RwLock::new(Arc::new(engine)),
+            current: RwLock::new(Arc::new(Engines::new(rules, fresh_nonce()))),
             generation: AtomicU64::new(0),
         }
     }
 
-    pub fn current(&self) -> Arc<Engine> {
+    pub fn current(&self) -> Arc<Engines> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
@@ -44,10 +47,10 @@ impl LiveEngine {
 
     /// Puts an engine for `rules` in place. It keeps the nonce: sessions
     /// translate the answers to statements rewritten before the change.
-    pub fn replace(&self, rules: Rules) {
+    pub fn replace(&self, rules: RulesFile) {
         let nonce = self.current().nonce().to_owned();
-        let engine = Arc::new(Engine::with_nonce(rules, nonce));
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = engine;
+        let engines = Arc::new(Engines::new(rules, nonce));
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = engines;
         self.generation.fetch_add(1, Ordering::Release);
     }
 }
@@ -103,11 +106,11 @@ impl Watcher {
                 position: None,
                 message,
             })
-            .and_then(|text| Rules::parse(&text, &self.path));
+            .and_then(|text| RulesFile::parse(&text, &self.path));
         match rules {
             Ok(rules) => {
-                let tables = rules.tables.len();
                 self.live.replace(rules);
+                let tables = self.live.current().tables();
                 self.metrics.rules_reload(true);
                 self.metrics.set_rules_loaded(tables);
                 tracing::info!(rules = %self.path.display(), tables, "rules reloaded");

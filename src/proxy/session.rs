@@ -15,6 +15,7 @@ use super::from_server::{Auth, FromServer};
 use super::handshake::{self, Handshake};
 use super::intercept::Intercept;
 use super::limits::{REFUSAL_TIMEOUT, Seat};
+use super::policy::SessionKey;
 use super::refusals::Refusals;
 use super::relay::{self, RelayEnd};
 use super::reload::LiveEngine;
@@ -176,18 +177,31 @@ impl Who {
             client_addr: self.peer.ip().to_string(),
         };
         let user = params.user.clone().unwrap_or_default();
+        let application = params.application_name.clone().unwrap_or_default();
+        // PostgreSQL's default database is the user's name.
+        let database = params.database.clone().unwrap_or_else(|| user.clone());
         let metrics = self.services.metrics;
         // Reloads keep the nonce, so one translator serves throughout.
         let translator = Translator::new(live.current().nonce());
-        let intercept = Intercept::new(Arc::clone(&live), Arc::clone(&metrics), info.clone());
+        let session = SessionKey {
+            database: database.clone(),
+            user: user.clone(),
+            application: application.clone(),
+        };
+        let intercept = Intercept::new(
+            Arc::clone(&live),
+            session,
+            Arc::clone(&metrics),
+            info.clone(),
+        );
         let refusals = Refusals {
             metrics,
             recorder: self.services.recorder,
             who: BlockedAttempt {
                 at_unix: 0,
-                database: params.database.clone().unwrap_or_else(|| user.clone()),
+                database,
                 db_user: user,
-                application_name: params.application_name.clone().unwrap_or_default(),
+                application_name: application.clone(),
                 client_addr: info.client_addr,
                 connection_id: info.connection_id,
                 table: String::new(),
@@ -196,6 +210,7 @@ impl Who {
                 message: String::new(),
                 sql: String::new(),
             },
+            started_as: application,
         };
         (
             FromClient::new(intercept),

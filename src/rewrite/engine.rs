@@ -61,15 +61,20 @@ impl View {
     }
 }
 
+/// A nonce no client can guess (see `Engine::with_nonce`).
+pub fn fresh_nonce() -> String {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
+}
+
 impl Engine {
     pub fn new(rules: Rules) -> Engine {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        Engine::with_nonce(rules, format!("{:016x}", hasher.finish()))
+        Engine::with_nonce(rules, fresh_nonce())
     }
 
     /// An engine with a fixed nonce (for tests and `softdel rewrite`).

@@ -40,7 +40,7 @@ mod tests;
 
 use std::sync::Arc;
 
-pub use engine::{Engine, Lookup, View};
+pub use engine::{Engine, Lookup, View, fresh_nonce};
 pub use names::Names;
 pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
