@@ -4,6 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use softdel::rewrite::sqlstate;
+use softdel::rules::{Rules, RulesFile};
 use tokio_postgres::{Client, NoTls};
 
 /// Where an operator command finds the database. Not `DATABASE_URL`:
@@ -36,6 +37,30 @@ impl Database {
              or SOFTDEL_DATABASE_URL{ignored}"
         )
     }
+}
+
+/// The rules of the database `client` is connected to: its own when the
+/// file lists it under `databases`, else the file's top-level ones; and,
+/// when the file has rules per database, a line that says which apply.
+pub async fn database_rules<'a>(
+    client: &Client,
+    file: &'a RulesFile,
+    path: &std::path::Path,
+) -> anyhow::Result<(&'a Rules, Option<String>)> {
+    let database: String = client
+        .query_one("SELECT pg_catalog.current_database()::text", &[])
+        .await
+        .context("asking the server which database this is")?
+        .get(0);
+    let rules = file.for_database(&database);
+    let said = (!file.databases.is_empty()).then(|| match file.listed(&database) {
+        Some(_) => format!("rules: databases.{database} of {}", path.display()),
+        None => format!(
+            "rules: the top level of {} (database {database} is not listed under databases)",
+            path.display()
+        ),
+    });
+    Ok((rules, said))
 }
 
 /// Runs `op` on a connection to the database named `application` (see

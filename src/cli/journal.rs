@@ -3,9 +3,9 @@
 use clap::Args;
 use softdel::guard::{self, Change, InstallReport, JournalState};
 use softdel::journal::{self, JournalRow, LogFilter, Operation};
-use softdel::rules::Rules;
+use softdel::rules::RulesFile;
 
-use super::db::{Database, with_client};
+use super::db::{Database, database_rules, with_client};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -60,12 +60,21 @@ pub struct LogArgs {
 
 pub fn init(args: InitArgs) -> anyhow::Result<()> {
     // A broken rules file is refused before anything is touched.
-    let rules = match &args.rules {
-        Some(path) => Some((Rules::load(path)?, path.clone())),
+    let file = match &args.rules {
+        Some(path) => Some((RulesFile::load(path)?, path.clone())),
         None => None,
     };
     with_client(&args.database, "softdel", async |client| {
-        let rules = rules.as_ref().map(|(rules, path)| (rules, path.as_path()));
+        let rules = match &file {
+            Some((file, path)) => {
+                let (rules, said) = database_rules(client, file, path).await?;
+                if let Some(said) = said.filter(|_| !args.json) {
+                    println!("{said}");
+                }
+                Some((rules, path.as_path()))
+            }
+            None => None,
+        };
         let report = guard::install(client, rules, &args.recorder).await?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);

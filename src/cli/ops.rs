@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 use softdel::ops::check::{self, Level};
 use softdel::ops::{Selection, purge, undelete};
-use softdel::rules::Rules;
+use softdel::rules::RulesFile;
 use softdel::text::plural;
 
-use super::db::{Database, with_client};
+use super::db::{Database, database_rules, with_client};
 use super::text::columns;
 
 #[derive(Args)]
@@ -296,10 +296,14 @@ pub fn purge(args: PurgeArgs) -> anyhow::Result<()> {
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<()> {
-    let rules = Rules::load(&args.rules)?;
-    let report = with_client(&args.database, "softdel check", async |client| {
-        Ok(check::check(client, &rules, &args.rules).await?)
+    let file = RulesFile::load(&args.rules)?;
+    let (report, said) = with_client(&args.database, "softdel check", async |client| {
+        let (rules, said) = database_rules(client, &file, &args.rules).await?;
+        Ok((check::check(client, rules, &args.rules).await?, said))
     })?;
+    if let Some(said) = said.filter(|_| !args.json) {
+        println!("{said}");
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use softdel::rules::{OutsideProxy, Rules, quote_if_needed};
+use softdel::rules::{OutsideProxy, Rules, RulesFile, quote_if_needed};
 
 #[derive(Args)]
 pub struct RulesArgs {
@@ -21,12 +21,50 @@ enum RulesCommand {
 pub fn run(args: RulesArgs) -> anyhow::Result<()> {
     match args.command {
         RulesCommand::Check { file } => {
-            let rules = Rules::load(&file)?;
-            print!("{}", describe(&rules));
+            let rules = RulesFile::load(&file)?;
+            print!("{}", describe_file(&rules));
             println!("{}: ok", file.display());
             Ok(())
         }
     }
+}
+
+/// The effective rules: the top level's, each listed database's, and the
+/// exemptions.
+fn describe_file(file: &RulesFile) -> String {
+    let mut out = String::new();
+    if file.databases.is_empty() {
+        out.push_str(&describe(&file.rules));
+    } else {
+        let names: Vec<&str> = file.databases.iter().map(|(n, _)| n.as_str()).collect();
+        out.push_str(&format!(
+            "every database but {}:\n{}",
+            names.join(", "),
+            indent(&describe(&file.rules))
+        ));
+        for (name, rules) in &file.databases {
+            out.push_str(&format!("database {name}:\n{}", indent(&describe(rules))));
+        }
+    }
+    let exempt = &file.exempt;
+    if !exempt.is_empty() {
+        let mut who: Vec<String> = exempt.users.iter().map(|u| format!("user {u}")).collect();
+        who.extend(
+            exempt
+                .applications
+                .iter()
+                .map(|a| format!("application {}", a.as_str())),
+        );
+        out.push_str(&format!(
+            "exempt (passed through the proxy untouched; the guard still journals and refuses): {}\n",
+            who.join(", ")
+        ));
+    }
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
 /// One line per table, then what unlisted tables get.
