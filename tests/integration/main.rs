@@ -18,6 +18,7 @@ mod operations;
 mod operator;
 mod peer_suite;
 mod queries;
+mod rollout;
 mod shutdown;
 mod softdelete;
 mod terminated;
