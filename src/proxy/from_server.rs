@@ -5,6 +5,7 @@
 
 use super::Phase;
 use super::between::Between;
+use super::policy::SessionKey;
 use super::refusals::Refusals;
 use super::reload::LiveEngine;
 use super::spliced::Spliced;
@@ -33,8 +34,10 @@ const CHANNEL_BINDING_HINT: &str = "softdel terminates TLS, so SCRAM channel bin
 
 pub struct FromServer {
     auth: Auth,
-    /// The rules in force, for the hint on a unique key a hidden row holds.
+    /// The rules in force, and whose session this is (which of them
+    /// apply), for the hint on a unique key a hidden row holds.
     live: Arc<LiveEngine>,
+    session: SessionKey,
     translator: Translator,
     refusals: Refusals,
     /// The server's BackendKeyData body: what a CancelRequest must carry.
@@ -56,12 +59,14 @@ impl FromServer {
     pub fn new(
         auth: Auth,
         live: Arc<LiveEngine>,
+        session: SessionKey,
         translator: Translator,
         refusals: Refusals,
     ) -> FromServer {
         FromServer {
             auth,
             live,
+            session,
             translator,
             refusals,
             cancel_key: None,
@@ -134,7 +139,7 @@ impl FromServer {
         if tag == BackendTag::ErrorResponse && hidden && matches!(translated, Translated::Original)
         {
             let engines = self.live.current();
-            let rules = engines.for_session(&self.refusals.session()).rules();
+            let rules = engines.for_session(&self.session).rules();
             if let Some(hinted) = unique_hint::hinted(frame, rules) {
                 translated = Translated::Replaced(hinted);
             }

@@ -17,12 +17,12 @@ pub struct Engines {
     pass: Arc<Engine>,
 }
 
-/// Who a session is, as far as the rules care.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Who a session is, as far as the rules care: fixed at its start.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionKey {
     pub database: String,
     pub user: String,
-    /// `application_name`, as the server last reported it.
+    /// The `application_name` of the startup message.
     pub application: String,
 }
 

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use super::policy::SessionKey;
 use super::translate::Refused;
 use crate::journal::{BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
@@ -14,24 +13,12 @@ pub struct Refusals {
     /// The session, as refusals are recorded (the SQL and reason are
     /// filled in per refusal).
     pub who: BlockedAttempt,
-    /// The `application_name` of the startup message.
-    pub started_as: String,
 }
 
 impl Refusals {
     /// The application's name changed (the server reported a new one).
     pub fn application_name(&mut self, name: &[u8]) {
         self.who.application_name = String::from_utf8_lossy(name).into_owned();
-    }
-
-    /// The session, as the rules pick an engine for it (the application
-    /// it started as: exemptions are decided at the start).
-    pub fn session(&self) -> SessionKey {
-        SessionKey {
-            database: self.who.database.clone(),
-            user: self.who.db_user.clone(),
-            application: self.started_as.clone(),
-        }
     }
 
     pub fn record(&self, refused: Refused) {

@@ -190,7 +190,7 @@ impl Who {
         };
         let intercept = Intercept::new(
             Arc::clone(&live),
-            session,
+            session.clone(),
             Arc::clone(&metrics),
             info.clone(),
         );
@@ -201,7 +201,7 @@ impl Who {
                 at_unix: 0,
                 database,
                 db_user: user,
-                application_name: application.clone(),
+                application_name: application,
                 client_addr: info.client_addr,
                 connection_id: info.connection_id,
                 table: String::new(),
@@ -210,11 +210,10 @@ impl Who {
                 message: String::new(),
                 sql: String::new(),
             },
-            started_as: application,
         };
         (
             FromClient::new(intercept),
-            FromServer::new(auth, live, translator, refusals),
+            FromServer::new(auth, live, session, translator, refusals),
         )
     }
 }

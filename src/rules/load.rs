@@ -214,7 +214,7 @@ impl OnDelete {
     }
 }
 
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
     expecting = "the defaults: a mapping of max_rows, on_delete, on_update, on_parse_error, \

@@ -250,15 +250,26 @@ fn broken_files_name_the_line_and_the_key() {
             "unknown variant `reject`",
         ),
     ];
-    for &(text, line, message) in cases {
-        let err = parse(text).expect_err(text);
-        assert_eq!(err.position.map(|(l, _)| l), Some(line), "{text:?}: {err}");
-        assert!(err.message.contains(message), "{text:?}: {err}");
+    for err in broken(cases) {
+        let line = err.position.map_or(0, |(l, _)| l);
         assert!(
             err.to_string().starts_with(&format!("rules.yaml:{line}:")),
             "{err}"
         );
     }
+}
+
+/// Each file of `cases` fails at its line with its message; the errors.
+fn broken(cases: &[(&str, usize, &str)]) -> Vec<RulesError> {
+    cases
+        .iter()
+        .map(|&(text, line, message)| {
+            let err = file(text).expect_err(text);
+            assert_eq!(err.position.map(|(l, _)| l), Some(line), "{text:?}: {err}");
+            assert!(err.message.contains(message), "{text:?}: {err}");
+            err
+        })
+        .collect()
 }
 
 #[test]
@@ -417,9 +428,5 @@ fn broken_exemptions_and_databases_name_the_line_and_the_key() {
             "a mapping from database names to their rules",
         ),
     ];
-    for &(text, line, message) in cases {
-        let err = file(text).expect_err(text);
-        assert_eq!(err.position.map(|(l, _)| l), Some(line), "{text:?}: {err}");
-        assert!(err.message.contains(message), "{text:?}: {err}");
-    }
+    broken(cases);
 }

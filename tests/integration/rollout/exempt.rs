@@ -20,6 +20,22 @@ async fn as_app(shop: &Shop, application: &str) -> Client {
         .unwrap()
 }
 
+/// Repeats `DELETE FROM orders WHERE id = {id}` through `client` (a
+/// reload is picked up at a session's next statement) until the row is
+/// really gone rather than soft-deleted; false after 10 s.
+async fn deleted_for_real(shop: &Shop, client: &Client, id: i32) -> bool {
+    let delete = format!("DELETE FROM orders WHERE id = {id}");
+    let count = format!("SELECT count(*) FROM orders WHERE id = {id}");
+    for _ in 0..100 {
+        client.execute(&delete, &[]).await.unwrap();
+        if shop.count(&count).await == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn an_exempt_application_passes_untouched_and_the_guard_still_journals() {
     let shop = Shop::open_with(|config, _| config.rules_poll = Duration::from_secs(3600)).await;
@@ -29,24 +45,8 @@ async fn an_exempt_application_passes_untouched_and_the_guard_still_journals() {
     shop.proxy.reload.reload();
     let web = as_app(&shop, "web").await;
     let job = as_app(&shop, "migrate-2026-12").await;
-    // Wait for the reload: the job's DELETE becomes a real one.
-    let mut applied = false;
-    for _ in 0..100 {
-        if job
-            .execute("DELETE FROM orders WHERE id = 11", &[])
-            .await
-            .unwrap()
-            == 1
-            && shop
-                .count("SELECT count(*) FROM orders WHERE id = 11")
-                .await
-                == 0
-        {
-            applied = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Once the reload is in, the job's DELETE is a real one.
+    let applied = deleted_for_real(&shop, &job, 11).await;
     assert!(applied, "the exemption applies once the rules are reloaded");
     // The guard journaled the real delete, as the job's.
     let (action, application): (String, String) = {
@@ -149,17 +149,7 @@ async fn an_exempt_user_and_a_reloaded_exemption_apply_to_open_sessions() {
     let job = connect(&url).await.unwrap();
     let web = as_app(&shop, "web").await;
     let real = |id: i32| format!("SELECT count(*) FROM orders WHERE id = {id}");
-    let mut applied = false;
-    for id in 11..=15 {
-        job.execute(&format!("DELETE FROM orders WHERE id = {id}"), &[])
-            .await
-            .unwrap();
-        if shop.count(&real(id)).await == 0 {
-            applied = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let applied = deleted_for_real(&shop, &job, 11).await;
     assert!(applied, "the user's DELETE became a real one");
     web.execute("DELETE FROM orders WHERE id = 16", &[])
         .await
@@ -171,17 +161,7 @@ async fn an_exempt_user_and_a_reloaded_exemption_apply_to_open_sessions() {
     let text = rules("  applications: [web]\n");
     std::fs::write(shop.dir.join("rules.yaml"), &text).unwrap();
     shop.proxy.reload.reload();
-    let mut swapped = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        web.execute("DELETE FROM orders WHERE id = 17", &[])
-            .await
-            .unwrap();
-        if shop.count(&real(17)).await == 0 {
-            swapped = true;
-            break;
-        }
-    }
+    let swapped = deleted_for_real(&shop, &web, 17).await;
     assert!(swapped, "the application is exempt after the reload");
     job.execute("DELETE FROM orders WHERE id = 18", &[])
         .await
