@@ -44,7 +44,7 @@ pub struct LogArgs {
     #[arg(long)]
     application: Option<String>,
     /// Only this action: soft_delete, journal_delete, hard_delete, delete, blocked, undelete,
-    /// purge, update or undo.
+    /// purge, update, undo, or under observed rules would_soft_delete and would_refuse.
     #[arg(long)]
     action: Option<String>,
     /// Show this one operation and the rows it journaled.
@@ -254,8 +254,14 @@ fn table(operations: &[Operation]) -> String {
         let sql: String = op.sql.split_whitespace().collect::<Vec<_>>().join(" ");
         let sql = journal::shortened(&sql, 60);
         let action = match &op.reason {
-            Some(reason) if op.action == journal::Action::Blocked => {
-                format!("blocked ({})", reason.split(':').next().unwrap_or(reason))
+            Some(reason)
+                if matches!(
+                    op.action,
+                    journal::Action::Blocked | journal::Action::WouldRefuse
+                ) =>
+            {
+                let why = reason.split(':').next().unwrap_or(reason);
+                format!("{} ({why})", op.action)
             }
             _ => op.action.to_string(),
         };

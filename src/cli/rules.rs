@@ -67,6 +67,9 @@ fn indent(text: &str) -> String {
     text.lines().map(|l| format!("  {l}\n")).collect()
 }
 
+/// What `rules check` adds to a rule that is only observed.
+const OBSERVED: &str = ", observed only (mode: observe)";
+
 /// One line per table, then what unlisted tables get.
 fn describe(rules: &Rules) -> String {
     let limit =
@@ -81,7 +84,8 @@ fn describe(rules: &Rules) -> String {
         } else {
             ""
         };
-        let hidden = if rule.hide {
+        let observed = rule.enforcement.observes();
+        let hidden = if rule.hide && !observed {
             ", deleted rows hidden"
         } else {
             ""
@@ -91,16 +95,22 @@ fn describe(rules: &Rules) -> String {
         } else {
             ""
         };
+        let observed = if observed { OBSERVED } else { "" };
         out.push_str(&format!(
-            "{}: {}{marker}, {}{outside}{hidden}{updates}\n",
+            "{}: {}{marker}, {}{outside}{hidden}{updates}{observed}\n",
             rule.table,
             rule.mode.as_str(),
             limit(rule.max_rows)
         ));
     }
     let d = &rules.defaults;
+    let observed = if d.enforcement.observes() {
+        OBSERVED
+    } else {
+        ""
+    };
     out.push_str(&format!(
-        "other tables: {}, {}; unparsable statements: {}\n",
+        "other tables: {}, {}; unparsable statements: {}{observed}\n",
         d.on_delete.as_str(),
         limit(d.max_rows),
         d.on_parse_error.as_str()

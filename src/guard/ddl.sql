@@ -51,6 +51,19 @@ BEGIN
         IF d.classid = 'pg_class'::regclass THEN
             SELECT * INTO g FROM softdel.guarded WHERE relid = d.objid;
             CONTINUE WHEN NOT FOUND;
+            -- An observed rule (mode: observe) lets the table go: the drop
+            -- is journaled as one softdel would have refused. Its rows
+            -- cannot be kept (they are gone when this trigger runs). Its
+            -- marker column stays guarded: the guard's functions read it.
+            IF g.observe AND d.objsubid = 0 THEN
+                INSERT INTO softdel.operations (path, client_addr, table_schema, table_name,
+                                                action, row_count, sql, reason)
+                VALUES ('direct', coalesce(host(inet_client_addr()), 'local'), g.table_schema,
+                        g.table_name, 'would_refuse', 0, current_query(),
+                        'drop: the table was dropped; its rows were not kept');
+                DELETE FROM softdel.guarded WHERE relid = d.objid;
+                CONTINUE;
+            END IF;
             IF d.objsubid = 0 THEN
                 RAISE EXCEPTION USING ERRCODE = 'SD003', SCHEMA = g.table_schema, TABLE = g.table_name,
                     MESSAGE = format('softdel: DROP of table %s refused: the table is protected; nothing was dropped', d.object_identity),
@@ -61,7 +74,10 @@ BEGIN
                     MESSAGE = format('softdel: dropping column %s refused: it marks the soft-deleted rows of a protected table; nothing was dropped', d.object_identity),
                     HINT = hint;
             END IF;
-        ELSIF d.classid = 'pg_trigger'::regclass AND d.address_names[3] LIKE 'softdel\_guard\_%' THEN
+        -- (A trigger dropped along with its table is the table's business,
+        -- decided above.)
+        ELSIF d.classid = 'pg_trigger'::regclass AND d.original
+              AND d.address_names[3] LIKE 'softdel\_guard\_%' THEN
             RAISE EXCEPTION USING ERRCODE = 'SD003',
                 MESSAGE = format('softdel: dropping %s refused: it is the softdel guard of a protected table; nothing was dropped', d.object_identity),
                 HINT = hint;

@@ -117,7 +117,8 @@ async fn install_in(
         client
             .batch_execute(&format!(
                 "GRANT USAGE ON SCHEMA {SCHEMA} TO {role}; \
-                 GRANT EXECUTE ON FUNCTION {SCHEMA}.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) TO {role}",
+                 GRANT EXECUTE ON FUNCTION {SCHEMA}.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) TO {role}; \
+                 GRANT EXECUTE ON FUNCTION {SCHEMA}.record_would_refuse(timestamptz, text, text, text, text, bigint, text, text, text) TO {role}",
                 role = crate::ops::catalog::quote_ident(role)
             ))
             .await
@@ -203,14 +204,14 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
         .execute(
             &format!(
                 "INSERT INTO {SCHEMA}.guarded (relid, table_schema, table_name, mode, marker_kind, \
-               marker_column, max_rows, outside_proxy, rule, definition, on_update) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+               marker_column, max_rows, outside_proxy, rule, definition, on_update, observe) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (relid) DO UPDATE SET table_schema = EXCLUDED.table_schema, \
                table_name = EXCLUDED.table_name, mode = EXCLUDED.mode, \
                marker_kind = EXCLUDED.marker_kind, marker_column = EXCLUDED.marker_column, \
                max_rows = EXCLUDED.max_rows, outside_proxy = EXCLUDED.outside_proxy, \
                rule = EXCLUDED.rule, definition = EXCLUDED.definition, \
-               on_update = EXCLUDED.on_update, installed_at = now()"
+               on_update = EXCLUDED.on_update, observe = EXCLUDED.observe, installed_at = now()"
             ),
             &[
                 &spec.relid,
@@ -224,6 +225,7 @@ async fn record(client: &Client, spec: &GuardSpec, definition: &str) -> Result<(
                 &spec.rule,
                 &definition,
                 &on_update,
+                &spec.observe,
             ],
         )
         .await?;
@@ -238,7 +240,7 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
                 "SELECT g.relid, g.table_schema || '.' || g.table_name, \
                     pg_catalog.format('%I.%I', n.nspname, c.relname), g.definition, g.mode, \
                     g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy, \
-                    g.table_schema, g.table_name, g.on_update IS NOT NULL \
+                    g.table_schema, g.table_name, g.on_update IS NOT NULL, g.observe \
              FROM {SCHEMA}.guarded g \
              LEFT JOIN pg_catalog.pg_class c ON c.oid = g.relid \
              LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -264,6 +266,7 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
             row.get::<_, Option<String>>(6).as_deref(),
             row.get::<_, Option<i64>>(7),
             row.get::<_, Option<String>>(8).as_deref(),
+            row.get::<_, Option<bool>>(12).unwrap_or(false),
         );
         out.push(Installed1 {
             relid,
@@ -332,6 +335,7 @@ pub fn describe(spec: &GuardSpec) -> String {
         column,
         spec.max_rows.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
         spec.mode.is_soft().then(|| spec.outside_proxy.as_str()),
+        spec.observe,
     )
 }
 
@@ -342,6 +346,7 @@ fn describe_parts(
     marker_column: Option<&str>,
     max_rows: Option<i64>,
     outside_proxy: Option<&str>,
+    observe: bool,
 ) -> String {
     // Deletes of an allowed table are not the guard's business.
     if mode == Mode::Allow.as_str() {
@@ -360,6 +365,9 @@ fn describe_parts(
     }
     if updates {
         text.push_str(", updates journaled");
+    }
+    if observe {
+        text.push_str(", observed only (mode: observe)");
     }
     text
 }

@@ -36,6 +36,9 @@ pub struct GuardSpec {
     /// Soft tables: another soft table's soft delete cascades into this
     /// one (its journal entries then name the operation that caused them).
     pub cascaded_into: bool,
+    /// `mode: observe`: nothing is refused and no soft delete cascades;
+    /// what would have been refused is journaled as `would_refuse`.
+    pub observe: bool,
     /// Where the rule stands: `rules.yaml:8:3 (orders)`.
     pub rule: String,
 }
@@ -174,7 +177,9 @@ async fn resolve_with(
         .collect();
     for spec in specs.values_mut().filter(|s| s.mode != Mode::Allow) {
         spec.cascades = unguarded_cascades(client, spec.relid, &guarded).await?;
-        if soft.contains_key(&spec.relid) {
+        // An observed table's soft deletes are the application's own
+        // UPDATEs: softdel adds nothing to them.
+        if soft.contains_key(&spec.relid) && !spec.observe {
             spec.soft_cascades = soft_cascades(client, spec.relid, &soft).await?;
         }
     }
@@ -242,6 +247,7 @@ fn spec_for(rule: &TableRule, table: &Table, file: &Path) -> Result<GuardSpec, G
         cascades: Vec::new(),
         soft_cascades: Vec::new(),
         cascaded_into: false,
+        observe: rule.enforcement.observes(),
         rule: format!("{place} ({})", rule.table),
     })
 }

@@ -164,10 +164,26 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
     RETURNING id
 $softdel$;
 
+-- Version 6: the proxy's record of a statement it let through under an
+-- observed rule (`mode: observe`) and would have refused (one it cannot
+-- analyse, a DELETE over an allowed table's row limit).
+CREATE OR REPLACE FUNCTION softdel.record_would_refuse(
+    at timestamptz, db_user text, application_name text, database text, client_addr text,
+    connection_id bigint, table_name text, sql text, reason text
+) RETURNS bigint
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $softdel$
+    INSERT INTO softdel.operations (at, db_user, application_name, database, client_addr,
+        connection_id, path, table_schema, table_name, action, row_count, sql, reason)
+    VALUES (at, db_user, application_name, database, client_addr, connection_id, 'proxy', '',
+            table_name, 'would_refuse', 0, sql, reason)
+    RETURNING id
+$softdel$;
+
 -- Only the guard's own triggers may call these; the proxy calls proxy_check.
 REVOKE ALL ON FUNCTION softdel.refuse(text, text, text, bigint, bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allow(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allowed(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdel.record_would_refuse(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION softdel.proxy_check(regclass, name) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdel.proxied_statement() TO PUBLIC;

@@ -53,10 +53,13 @@ pub fn proxy_trigger(soft: bool) -> &'static str {
 }
 
 /// The functions a guard installs, by name (`softdel.guard_<oid>_...`).
-pub fn function_names(relid: u32, soft: bool) -> Vec<String> {
+pub fn function_names(relid: u32, soft: bool, observe: bool) -> Vec<String> {
     let mut names = vec![format!("{SCHEMA}.guard_{relid}_delete")];
     if soft {
         names.push(format!("{SCHEMA}.guard_{relid}_update"));
+    }
+    if observe {
+        names.push(format!("{SCHEMA}.guard_{relid}_truncate"));
     }
     names
 }
@@ -74,6 +77,13 @@ pub fn create_sql(spec: &GuardSpec) -> String {
     if triggers.contains(&"softdel_guard_update") {
         sql.push_str(&update_function(spec));
     }
+    // An observed table's TRUNCATE is let through, its rows journaled.
+    let truncate = if spec.observe {
+        sql.push_str(&truncate_function(spec));
+        format!("{SCHEMA}.guard_{relid}_truncate")
+    } else {
+        format!("{SCHEMA}.refuse_truncate")
+    };
     for trigger in &triggers {
         sql.push_str(&match *trigger {
             "softdel_guard_delete" => format!(
@@ -88,7 +98,7 @@ pub fn create_sql(spec: &GuardSpec) -> String {
             ),
             _ => format!(
                 "CREATE TRIGGER softdel_guard_truncate BEFORE TRUNCATE ON {table}\n    \
-                 FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.refuse_truncate();\n"
+                 FOR EACH STATEMENT EXECUTE FUNCTION {truncate}();\n"
             ),
         });
     }
@@ -109,7 +119,7 @@ pub fn drop_sql(relid: u32, table: Option<&str>) -> String {
             sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table};\n"));
         }
     }
-    for function in function_names(relid, true) {
+    for function in function_names(relid, true, true) {
         sql.push_str(&format!("DROP FUNCTION IF EXISTS {function}();\n"));
     }
     sql
@@ -150,6 +160,9 @@ fn describe(spec: &GuardSpec) -> String {
     if spec.journal_updates {
         text.push_str(", on_update journal");
     }
+    if spec.observe {
+        text.push_str(", mode observe");
+    }
     text.replace(['\n', '\r'], " ")
 }
 
@@ -171,6 +184,27 @@ const DECLARE: &str = "DECLARE
     statement text;
 ";
 
+/// `DECLARE`, and under an observed rule what the operation is journaled
+/// as (`act`, `action` unless a check finds it would have been refused)
+/// and why (`why`, set by that check).
+fn declare(observe: Option<(Action, Option<&str>)>) -> String {
+    let mut sql = DECLARE.to_owned();
+    if let Some((action, why)) = observe {
+        let why = why.map_or("NULL".to_owned(), literal);
+        sql.push_str(&format!(
+            "    act text := {};\n    why text := {why};\n",
+            action.literal()
+        ));
+    }
+    sql
+}
+
+/// Under an observed rule, what a refusal becomes: the operation is
+/// journaled as `would_refuse`, with `why` (an SQL expression).
+fn would_refuse(why: &str) -> String {
+    format!("act := {}; why := {why};", Action::WouldRefuse.literal())
+}
+
 /// One operation the guard journals: the rows `rows` (a FROM clause over
 /// the transition tables, `image` the row to keep), as `action`.
 struct Journaled<'a> {
@@ -185,6 +219,9 @@ struct Journaled<'a> {
     cascaded: bool,
     /// Statements run after the operation is written, with its id in `op`.
     then: String,
+    /// An observed rule: nothing refused, the action and reason are in
+    /// `act` and `why` (see `declare`).
+    observe: bool,
 }
 
 /// Journals the operation when there are rows: counts them into `n`
@@ -202,19 +239,34 @@ fn journal(j: Journaled) -> String {
         limit_kind,
         cascaded,
         then,
+        observe,
     } = j;
     let (kind, column) = match marker {
         Some(m) => (format!("'{}'", m.kind()), literal(m.column())),
         None => ("NULL".to_owned(), "NULL".to_owned()),
     };
     let limit = limit.map_or(String::new(), |limit| {
+        let over = if observe {
+            would_refuse(&format!(
+                "format('row limit: %s rows, over the limit of %s', n, {limit})"
+            ))
+        } else {
+            format!(
+                "PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);"
+            )
+        };
         format!(
             "    IF n > {limit} THEN
-        PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);
+        {over}
     END IF;
 "
         )
     });
+    let (action, reason_column, reason) = if observe {
+        ("act".to_owned(), ", reason", ", why")
+    } else {
+        (action.literal(), "", "")
+    };
     let (cause_column, cause) = if cascaded {
         (", cascaded_from", format!(", {SCHEMA}.cascade_parent()"))
     } else {
@@ -241,13 +293,12 @@ fn journal(j: Journaled) -> String {
     IF n > 0 THEN
 {limit}{CONTEXT}    WITH softdel_op AS (
         INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
-                                        action, row_count, sql, marker_kind, marker_column{cause_column})
+                                        action, row_count, sql, marker_kind, marker_column{cause_column}{reason_column})
         VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
-                {action}, n, statement, {kind}, {column}{cause})
+                {action}, n, statement, {kind}, {column}{cause}{reason})
         RETURNING id)
 {finish}    END IF;
 ",
-        action = action.literal(),
     )
 }
 
@@ -278,7 +329,21 @@ fn delete_function(spec: &GuardSpec) -> String {
         Some(marker) => format!("softdel_old o WHERE NOT purging OR {}", live(marker, "o")),
         None => "softdel_old o".to_owned(),
     };
-    let mut sql = String::from(DECLARE);
+    let action = if spec.mode.is_soft() {
+        Action::HardDelete
+    } else {
+        Action::JournalDelete
+    };
+    // Under an observed rule, rows of a soft table are journaled as what
+    // the proxy would have made of their delete (the guard cannot tell
+    // which way it came: the proxy adds nothing to the statement), and a
+    // block table's as refused.
+    let observed = spec.observe.then_some(match spec.mode {
+        Mode::Soft(_) => (Action::WouldSoftDelete, None),
+        Mode::Block => (Action::WouldRefuse, Some("blocked table")),
+        _ => (action, None),
+    });
+    let mut sql = declare(observed);
     if soft.is_some() {
         sql.push_str(&format!(
             "    purging boolean := current_setting('softdel.allow_purge', true) IS NOT NULL\n                       \
@@ -287,6 +352,7 @@ fn delete_function(spec: &GuardSpec) -> String {
     }
     sql.push_str("BEGIN\n");
     let refused = match spec.mode {
+        _ if spec.observe => None,
         Mode::Block => Some(refuse("block", "NULL")),
         Mode::Soft(_) if spec.outside_proxy == OutsideProxy::Refuse => {
             Some(refuse("outside_proxy", "NULL"))
@@ -301,22 +367,20 @@ fn delete_function(spec: &GuardSpec) -> String {
         ));
     } else {
         for cascade in &spec.cascades {
-            sql.push_str(&cascade_check(cascade));
+            sql.push_str(&cascade_check(cascade, spec.observe));
         }
-        let action = if spec.mode.is_soft() {
-            Action::HardDelete
-        } else {
-            Action::JournalDelete
-        };
+        // A block table's rows are all refused: no limit on top.
+        let limit = spec.max_rows.filter(|_| spec.mode != Mode::Block);
         sql.push_str(&journal(Journaled {
             rows: &taken,
             image: "o",
             action,
             marker: None,
-            limit: spec.max_rows,
+            limit,
             limit_kind: "'limit'",
             cascaded: false,
             then: String::new(),
+            observe: spec.observe,
         }));
         sql.push_str(END);
     }
@@ -328,8 +392,9 @@ fn delete_function(spec: &GuardSpec) -> String {
 }
 
 /// A cascade from `cascade`'s parent: the deleted rows point at parent
-/// rows that are gone, which the guard has no record of.
-fn cascade_check(cascade: &Cascade) -> String {
+/// rows that are gone, which the guard has no record of. Refused, or under
+/// an observed rule journaled as refused.
+fn cascade_check(cascade: &Cascade, observe: bool) -> String {
     let present: Vec<String> = cascade
         .columns
         .iter()
@@ -344,11 +409,21 @@ fn cascade_check(cascade: &Cascade) -> String {
         "{}\t{}",
         cascade.constraint, cascade.parent_display
     ));
+    let refuse = if observe {
+        would_refuse(&literal(&format!(
+            "cascade: foreign key {} cascades a delete from {}, which softdel does not journal",
+            cascade.constraint, cascade.parent_display
+        )))
+    } else {
+        format!(
+            "SELECT count(*) INTO n FROM softdel_old;\n        \
+             PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});"
+        )
+    };
     format!(
         "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
          (SELECT FROM {} p WHERE {})) THEN\n        \
-         SELECT count(*) INTO n FROM softdel_old;\n        \
-         PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});\n    END IF;\n",
+         {refuse}\n    END IF;\n",
         present.join(" AND "),
         cascade.parent_quoted,
         matches.join(" AND "),
@@ -360,7 +435,8 @@ fn cascade_check(cascade: &Cascade) -> String {
 /// journal`, the rows it changed otherwise as one update.
 fn update_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
-    let mut sql = String::from(DECLARE);
+    // An application's own soft delete is one under an observed rule too.
+    let mut sql = declare(spec.observe.then_some((Action::SoftDelete, None)));
     if spec.mode.is_soft() && !spec.soft_cascades.is_empty() {
         sql.push_str("    op bigint;\n    previous text;\n");
     }
@@ -409,7 +485,34 @@ fn soft_deletes(spec: &GuardSpec, marker: &Marker) -> String {
         limit_kind: &limit_kind,
         cascaded: spec.cascaded_into,
         then,
+        observe: spec.observe,
     })
+}
+
+/// An observed table's TRUNCATE: let through, every row it takes journaled
+/// first as a statement softdel would have refused.
+fn truncate_function(spec: &GuardSpec) -> String {
+    let relid = spec.relid;
+    let rows = format!("ONLY {} o", spec.quoted());
+    let mut sql = declare(Some((Action::WouldRefuse, Some("truncate"))));
+    sql.push_str("BEGIN\n");
+    sql.push_str(&journal(Journaled {
+        rows: &rows,
+        image: "o",
+        action: Action::WouldRefuse,
+        marker: None,
+        limit: None,
+        limit_kind: "NULL",
+        cascaded: false,
+        then: String::new(),
+        observe: true,
+    }));
+    sql.push_str(END);
+    function(
+        &format!("{SCHEMA}.guard_{relid}_truncate"),
+        &describe(spec),
+        &sql,
+    )
 }
 
 /// `w.marked`: marked deleted.
@@ -527,6 +630,7 @@ mod tests {
             cascades: Vec::new(),
             soft_cascades: Vec::new(),
             cascaded_into: false,
+            observe: false,
             rule: "rules.yaml:3:3 (orders)".into(),
         }
     }

@@ -33,10 +33,18 @@ pub enum Action {
     Update,
     /// Operations reverted by `softdel undo`.
     Undo,
+    /// Under an observed rule (`mode: observe`): rows of a soft table
+    /// really deleted, which softdel would have soft-deleted; their
+    /// images kept, so undelete re-inserts them.
+    WouldSoftDelete,
+    /// Under an observed rule: a statement softdel would have refused,
+    /// which ran. `reason` says why; the images of any rows it deleted (or
+    /// marked deleted, with the marker recorded) are kept.
+    WouldRefuse,
 }
 
 impl Action {
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 11] = [
         Action::SoftDelete,
         Action::JournalDelete,
         Action::HardDelete,
@@ -46,13 +54,17 @@ impl Action {
         Action::Purge,
         Action::Update,
         Action::Undo,
+        Action::WouldSoftDelete,
+        Action::WouldRefuse,
     ];
 
     /// The actions whose rows `softdel undelete` can bring back.
-    pub const RESTORABLE: [Action; 3] = [
+    pub const RESTORABLE: [Action; 5] = [
         Action::SoftDelete,
         Action::JournalDelete,
         Action::HardDelete,
+        Action::WouldSoftDelete,
+        Action::WouldRefuse,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +78,8 @@ impl Action {
             Action::Purge => "purge",
             Action::Update => "update",
             Action::Undo => "undo",
+            Action::WouldSoftDelete => "would_soft_delete",
+            Action::WouldRefuse => "would_refuse",
         }
     }
 

@@ -11,11 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio_postgres::{Client, NoTls};
 
-use super::SCHEMA;
+use super::{Action, SCHEMA};
 
-/// One refused statement.
+/// One refused statement (or, under an observed rule, one that would have
+/// been refused).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BlockedAttempt {
+    /// `blocked`, or `would_refuse`.
+    pub action: Action,
     /// Seconds since the Unix epoch.
     pub at_unix: u64,
     pub db_user: String,
@@ -66,15 +69,27 @@ impl Recorder {
     }
 
     pub fn record(&self, attempt: BlockedAttempt) {
-        tracing::warn!(
-            table = %attempt.table,
-            reason = %attempt.reason,
-            sqlstate = %attempt.sqlstate,
-            user = %attempt.db_user,
-            database = %attempt.database,
-            "statement refused: {}",
-            attempt.message
-        );
+        if attempt.action == Action::WouldRefuse {
+            tracing::warn!(
+                table = %attempt.table,
+                reason = %attempt.reason,
+                sqlstate = %attempt.sqlstate,
+                user = %attempt.db_user,
+                database = %attempt.database,
+                "observe mode: statement sent as it is, which softdel would have refused: {}",
+                attempt.message
+            );
+        } else {
+            tracing::warn!(
+                table = %attempt.table,
+                reason = %attempt.reason,
+                sqlstate = %attempt.sqlstate,
+                user = %attempt.db_user,
+                database = %attempt.database,
+                "statement refused: {}",
+                attempt.message
+            );
+        }
         match self.tx.try_send(attempt) {
             Ok(()) => {}
             Err(TrySendError::Full(attempt)) => append_or_log(&self.file, &attempt),
@@ -122,12 +137,15 @@ async fn write_to_database(
     };
     let connection_id = i64::try_from(attempt.connection_id).unwrap_or(i64::MAX);
     let at = attempt.at_unix as f64;
-    // The journal's own function: the only thing the proxy's role may
-    // write (`softdel init --recorder ROLE` allows it).
+    // The journal's own functions: the only things the proxy's role may
+    // write (`softdel init --recorder ROLE` allows them).
+    let function = if attempt.action == Action::WouldRefuse {
+        "record_would_refuse"
+    } else {
+        "record_refusal"
+    };
     c.execute(
-        &format!(
-            "SELECT {SCHEMA}.record_refusal(to_timestamp($1), $2, $3, $4, $5, $6, $7, $8, $9)"
-        ),
+        &format!("SELECT {SCHEMA}.{function}(to_timestamp($1), $2, $3, $4, $5, $6, $7, $8, $9)"),
         &[
             &at,
             &attempt.db_user,
@@ -161,6 +179,7 @@ mod tests {
 
     fn attempt(n: u64) -> BlockedAttempt {
         BlockedAttempt {
+            action: Action::Blocked,
             at_unix: n,
             db_user: "app".into(),
             database: "shop".into(),

@@ -4,7 +4,7 @@
 use tokio_postgres::{Client, GenericClient};
 
 /// The schema version this build writes and reads.
-pub const VERSION: i32 = 5;
+pub const VERSION: i32 = 6;
 
 /// The schema the journal (and the guard's functions) live in.
 pub const SCHEMA: &str = "softdel";

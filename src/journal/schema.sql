@@ -1,4 +1,4 @@
--- softdel journal, schema version 5. Installed by `softdel init`; every
+-- softdel journal, schema version 6. Installed by `softdel init`; every
 -- statement is idempotent, so running it over an earlier version upgrades it
 -- (every operation journaled before stays restorable: columns are only
 -- added). Later versions' additions are marked with their version.
@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS softdel.operations (
     table_schema text NOT NULL,
     table_name text NOT NULL,
     -- soft_delete | journal_delete | hard_delete | delete | blocked | undelete | purge
-    -- | update | undo (version 5)
+    -- | update | undo (version 5) | would_soft_delete | would_refuse (version 6)
     action text NOT NULL,
     row_count bigint NOT NULL,
     -- the statement as the client sent it; for undelete and purge, the command
@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS softdel.guarded (
 
 -- Version 5.
 ALTER TABLE softdel.guarded ADD COLUMN IF NOT EXISTS on_update text;
+-- Version 6: the rule is only observed (`mode: observe`): the guard
+-- refuses nothing, and journals what it would have refused as
+-- `would_refuse` (a DROP of the table included, see the DDL guard).
+ALTER TABLE softdel.guarded ADD COLUMN IF NOT EXISTS observe boolean NOT NULL DEFAULT false;
 
 -- A random token only the journal's owner can read: `softdel purge` shows
 -- it to the guard (a setting any client could otherwise forge) so that

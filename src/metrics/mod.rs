@@ -68,6 +68,7 @@ pub struct Metrics {
     clients_refused: Family<Static, Counter>,
     decisions: Labeled,
     refused: Labeled,
+    observed: Labeled,
 
     registry: Registry,
 }
@@ -92,6 +93,7 @@ impl Default for Metrics {
             clients_refused: Family::default(),
             decisions: Labeled::new(["table", "action"], LABEL_SETS_LIMIT),
             refused: Labeled::new(["table", "reason"], LABEL_SETS_LIMIT),
+            observed: Labeled::new(["table", "would"], LABEL_SETS_LIMIT),
             registry: Registry::default(),
         };
         // Both results from the start, so that a dashboard's rate() of
@@ -162,6 +164,13 @@ impl Metrics {
             "softdel_refused",
             "Statements refused, by table and reason",
             self.refused.clone(),
+        );
+        r.register(
+            "softdel_observed",
+            "Statements sent as they are under observed rules (mode: observe), by table and \
+             what softdel would have done: soft, journal, block (a delete the guard journals), \
+             refuse_limit, refuse_truncate, refuse_drop, refuse_parse, refuse_block",
+            self.observed.clone(),
         );
         r.register(
             "softdel_rewrite_cache_hits",
@@ -261,6 +270,12 @@ impl Metrics {
     /// "limit" or "parse".
     pub fn refused(&self, table: &str, reason: &str) {
         self.refused.add(table, reason);
+    }
+
+    /// A statement on `table` was sent as it is under an observed rule;
+    /// `would` says what softdel would have done.
+    pub fn observed(&self, table: &str, would: &str) {
+        self.observed.add(table, would);
     }
 
     /// The rewrite cache answered (`hit`) or the statement was analysed.

@@ -192,13 +192,14 @@ fn scrape(m: &Metrics) -> Scrape {
     parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
 }
 
-const FAMILIES: [(&str, &str); 18] = [
+const FAMILIES: [(&str, &str); 19] = [
     ("softdel_client_connections", "gauge"),
     ("softdel_client_connections_total", "counter"),
     ("softdel_client_connections_refused_total", "counter"),
     ("softdel_statements_total", "counter"),
     ("softdel_decisions_total", "counter"),
     ("softdel_refused_total", "counter"),
+    ("softdel_observed_total", "counter"),
     ("softdel_rewrite_cache_hits_total", "counter"),
     ("softdel_rewrite_cache_misses_total", "counter"),
     ("softdel_upstream_connect_errors_total", "counter"),
@@ -234,6 +235,9 @@ fn busy() -> Metrics {
     m.decision("audit.log", "journal");
     m.refused("public.users", "block");
     m.refused("", "parse");
+    m.observed("public.orders", "soft");
+    m.observed("public.orders", "refuse_limit");
+    m.observed("public.orders", "refuse_limit");
     m.cache(true);
     m.cache(true);
     m.cache(false);
@@ -301,6 +305,13 @@ fn a_busy_exposition_reports_what_happened() {
             &[("table", ""), ("reason", "parse")]
         ),
         Some(1.0)
+    );
+    assert_eq!(
+        v(
+            "softdel_observed_total",
+            &[("table", "public.orders"), ("would", "refuse_limit")]
+        ),
+        Some(2.0)
     );
     assert_eq!(v("softdel_rewrite_cache_hits_total", &[]), Some(2.0));
     assert_eq!(v("softdel_rewrite_cache_misses_total", &[]), Some(1.0));
@@ -387,9 +398,14 @@ fn a_client_naming_endless_tables_cannot_grow_the_exposition() {
     for i in 0..tables {
         m.decision(&format!("t{i}"), "soft");
         m.refused(&format!("t{i}"), "block");
+        m.observed(&format!("t{i}"), "soft");
     }
     let s = scrape(&m);
-    for family in ["softdel_decisions_total", "softdel_refused_total"] {
+    for family in [
+        "softdel_decisions_total",
+        "softdel_refused_total",
+        "softdel_observed_total",
+    ] {
         let series = s.values(family);
         assert!(series.len() <= LABEL_SETS_LIMIT + 1, "{}", series.len());
         let total: f64 = series.iter().map(|s| s.value).sum();

@@ -197,16 +197,18 @@ pub(super) fn removal(r: &Row) -> Result<Removal, OpsError> {
     let schema: String = r.get(2);
     let table: String = r.get(3);
     let action: Action = r.try_get(4)?;
-    let kind = if action != Action::SoftDelete {
-        RemovalKind::Hard
-    } else {
-        let Some(marker) = Marker::from_journal(r.get(5), r.get(6)) else {
+    // Rows marked deleted come back unmarked; rows deleted, re-inserted. An
+    // observed soft delete over the limit (`would_refuse` with a marker)
+    // marked them.
+    let kind = match (action, Marker::from_journal(r.get(5), r.get(6))) {
+        (Action::SoftDelete | Action::WouldRefuse, Some(marker)) => RemovalKind::Soft(marker),
+        (Action::SoftDelete, None) => {
             return Err(OpsError::NoMarker {
                 op: id,
                 table: format!("{schema}.{table}"),
             });
-        };
-        RemovalKind::Soft(marker)
+        }
+        _ => RemovalKind::Hard,
     };
     Ok(Removal {
         id,

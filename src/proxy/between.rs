@@ -3,6 +3,7 @@
 
 use super::examined::Examined;
 use super::show_deleted::ShowDeleted;
+use super::translate::Refused;
 use crate::protocol::Pipeline;
 use crate::rewrite::Lexing;
 
@@ -19,4 +20,8 @@ pub struct Between {
     /// The session's `softdel.show_deleted`, followed from its statements
     /// and the server's transaction status.
     pub show_deleted: ShowDeleted,
+    /// Refusals softdel would have made under observed rules, seen by the
+    /// client side, for the server side to record (which knows the
+    /// session's application name as the server reports it).
+    pub observed: Vec<Refused>,
 }

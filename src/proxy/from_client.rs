@@ -50,12 +50,7 @@ impl FromClient {
                     break;
                 }
             };
-            let rewritten = self.intercept.client_frame(
-                &frame,
-                between.lexing,
-                &mut between.show_deleted,
-                &mut between.pipeline,
-            );
+            let rewritten = self.intercept.client_frame(&frame, between);
             match rewritten {
                 Some(bytes) => {
                     between.rewritten = true;

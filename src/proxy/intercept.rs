@@ -7,18 +7,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use super::between::Between;
 use super::examined::Examined;
 use super::policy::SessionKey;
 use super::reload::LiveEngine;
 use super::show_deleted::ShowDeleted;
-use super::translate::EXTRA_COLUMNS;
+use super::translate::{EXTRA_COLUMNS, Refused};
 use crate::metrics::Metrics;
 use crate::protocol::{
     ClientFrame, ClientMessage, FrontendTag, ParseFields, Pipeline, Target, TransactionStatus,
     codec,
 };
 use crate::rewrite::{
-    Action, Decision, Engine, Lexing, Lookup, PreparedUse, SessionInfo, Shape, View,
+    Action, Decision, Engine, Lookup, PreparedUse, Reason, SessionInfo, Shape, View, Would,
     may_use_prepared, prepared_uses, setting,
 };
 
@@ -67,6 +68,9 @@ const STALE: u64 = u64::MAX;
 struct Decided {
     /// The SQL to send instead of the client's, if any.
     rewritten: Option<String>,
+    /// Only observed rules (`mode: observe`) concern it: the client's own
+    /// bytes go, and its answers are followed all the same.
+    observed: bool,
     /// What the proxy knows of the text, when it may destroy rows or
     /// executes a statement prepared from one; `None` for the rest.
     examined: Option<Arc<Examined>>,
@@ -96,23 +100,25 @@ impl Intercept {
         &self.metrics
     }
 
-    /// Records a client message in `pipeline` and returns the bytes to send
-    /// instead of it, if any.
+    /// Records a client message in the session's pipeline and returns the
+    /// bytes to send instead of it, if any (the same bytes, for a text only
+    /// observed rules concern: its answers are to be followed).
     pub fn client_frame(
         &mut self,
         frame: &ClientFrame<'_>,
-        lexing: Lexing,
-        show: &mut ShowDeleted,
-        pipeline: &mut Pipeline<Examined>,
+        between: &mut Between,
     ) -> Option<Vec<u8>> {
         let view = View {
-            lexing,
-            show_deleted: show.current(),
+            lexing: between.lexing,
+            show_deleted: between.show_deleted.current(),
         };
+        let show = &mut between.show_deleted;
+        let pipeline = &mut between.pipeline;
+        let observed = &mut between.observed;
         match &frame.message {
             ClientMessage::Query { sql } => {
                 self.metrics.statement();
-                let out = self.query(sql, view, pipeline);
+                let out = self.query(frame.bytes, sql, view, pipeline, observed);
                 follow_setting(sql, show, pipeline);
                 out
             }
@@ -127,7 +133,7 @@ impl Intercept {
             }
             ClientMessage::Parse(fields) => {
                 pipeline.client_message(frame.tag);
-                let out = self.parse(frame.bytes, fields, view);
+                let out = self.parse(frame.bytes, fields, view, observed);
                 follow_setting(fields.sql, show, pipeline);
                 out
             }
@@ -149,8 +155,9 @@ impl Intercept {
         }
     }
 
-    /// The engine's decision on `sql`, under the rules in force now.
-    fn decide(&mut self, sql: &[u8], view: View) -> Decided {
+    /// The engine's decision on `sql`, under the rules in force now; what
+    /// it would have refused under observed rules goes to `observed`.
+    fn decide(&mut self, sql: &[u8], view: View, observed: &mut Vec<Refused>) -> Decided {
         let generation = self.live.generation();
         if generation != self.generation {
             self.engine = Arc::clone(self.live.current().for_session(&self.session));
@@ -169,15 +176,24 @@ impl Intercept {
         }
         let mut shapes = Vec::new();
         let mut rewritten = None;
+        let mut only_observed = false;
         let mut prepared: &[(String, Shape)] = &[];
         if let Decision::Rewrite(rewrite) = &decision {
             for action in &rewrite.actions {
-                if let Some((table, name)) = counted(action) {
-                    self.metrics.decision(table, name);
+                match action {
+                    Action::Would(would) => self.observe(would, observed),
+                    action => {
+                        if let Some((table, name)) = counted(action) {
+                            self.metrics.decision(table, name);
+                        }
+                        tracing::debug!(%action, "statement rewritten");
+                    }
                 }
-                tracing::debug!(%action, "statement rewritten");
             }
-            rewritten = Some(rewrite.template.render(&self.info));
+            only_observed = rewrite.actions.iter().all(Action::observes);
+            if !only_observed {
+                rewritten = Some(rewrite.template.render(&self.info));
+            }
             shapes.clone_from(&rewrite.shapes);
             prepared = &rewrite.prepared;
         }
@@ -190,8 +206,30 @@ impl Intercept {
         });
         Decided {
             rewritten,
+            observed: only_observed,
             examined,
         }
+    }
+
+    /// A statement sent as it is under an observed rule: logged and
+    /// counted. A refusal the guard cannot see (a statement softdel cannot
+    /// analyse) is recorded by the server side, once the statement is
+    /// answered (see `Between::observed`); the guard journals the others.
+    fn observe(&self, would: &Would, observed: &mut Vec<Refused>) {
+        match would {
+            Would::Guard { table, mode } => self.metrics.observed(table, mode),
+            // Counted once the tag shows it removed more.
+            Would::Limit { .. } => {}
+            Would::Refuse(refusal) => {
+                let kind = refusal.reason.kind();
+                self.metrics
+                    .observed(&refusal.table, &format!("refuse_{kind}"));
+                if refusal.reason == Reason::Unanalysable {
+                    observed.push(Refused::from_refusal(refusal.clone()));
+                }
+            }
+        }
+        tracing::info!(%would, "observe mode: statement sent as it is");
     }
 
     /// Keeps `sql_prepared` up to date with what `sql` prepares,
@@ -234,31 +272,42 @@ impl Intercept {
 
     fn query(
         &mut self,
+        frame: &[u8],
         sql: &[u8],
         view: View,
         pipeline: &mut Pipeline<Examined>,
+        observed: &mut Vec<Refused>,
     ) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
             self.statements.remove(&b""[..]);
         }
-        let decided = self.decide(sql, view);
+        let decided = self.decide(sql, view, observed);
         pipeline.client_query(decided.examined);
+        if decided.observed {
+            return Some(frame.to_vec());
+        }
         Some(codec::query(&decided.rewritten?))
     }
 
-    fn parse(&mut self, frame: &[u8], fields: &ParseFields<'_>, view: View) -> Option<Vec<u8>> {
-        let decided = self.decide(fields.sql, view);
+    fn parse(
+        &mut self,
+        frame: &[u8],
+        fields: &ParseFields<'_>,
+        view: View,
+        observed: &mut Vec<Refused>,
+    ) -> Option<Vec<u8>> {
+        let decided = self.decide(fields.sql, view, observed);
         let Some(examined) = decided.examined else {
             if !self.statements.is_empty() {
                 self.statements.remove(fields.name);
             }
             return None;
         };
-        let replacement = decided
-            .rewritten
-            .as_deref()
-            .map(|sql| codec::parse_with_sql(fields, sql));
+        let replacement = match &decided.rewritten {
+            Some(sql) => Some(codec::parse_with_sql(fields, sql)),
+            None => decided.observed.then(|| frame.to_vec()),
+        };
         let prepared = Prepared {
             parse: frame.to_vec(),
             generation: self.generation,
@@ -336,7 +385,8 @@ impl Intercept {
         else {
             return None;
         };
-        let decided = self.decide(fields.sql, view);
+        // Observed refusals were recorded when it was first prepared.
+        let decided = self.decide(fields.sql, view, &mut Vec::new());
         let sent = decided.rewritten;
         let examined = decided.examined?;
         let prepared = self.statements.get_mut(statement)?;
@@ -403,6 +453,6 @@ fn counted(action: &Action) -> Option<(&str, &'static str)> {
         Action::JournalDelete { table, .. } => Some((table, "journal")),
         Action::LimitOnly { table, .. } => Some((table, "limit")),
         Action::BlockUnlessEmpty { table } => Some((table, "block")),
-        Action::Refuse(_) | Action::Hide { .. } => None,
+        Action::Refuse(_) | Action::Hide { .. } | Action::Would(_) => None,
     }
 }

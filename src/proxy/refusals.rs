@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::translate::Refused;
-use crate::journal::{BlockedAttempt, Recorder};
+use crate::journal::{Action, BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
 
 pub struct Refusals {
@@ -23,7 +23,31 @@ impl Refusals {
 
     pub fn record(&self, refused: Refused) {
         self.metrics.refused(&refused.table, refused.kind);
+        self.write(refused, Action::Blocked);
+    }
+
+    /// A statement sent as it is under an observed rule, which softdel
+    /// would have refused: recorded as `would_refuse`.
+    pub fn would(&self, mut refused: Refused) {
+        // A limit is counted here, once the tag showed it; the refusals
+        // decided before the statement ran were counted then.
+        if refused.kind == "limit" {
+            self.metrics.observed(&refused.table, "refuse_limit");
+        }
+        // The refusal's own words say nothing was deleted; here the
+        // statement ran.
+        let said = refused
+            .message
+            .split("; nothing was")
+            .next()
+            .unwrap_or_default();
+        refused.message = format!("sent as it is (mode: observe), would have been refused: {said}");
+        self.write(refused, Action::WouldRefuse);
+    }
+
+    fn write(&self, refused: Refused, action: Action) {
         let mut attempt = self.who.clone();
+        attempt.action = action;
         attempt.at_unix = BlockedAttempt::now_unix();
         attempt.table = refused.table;
         attempt.reason = refused.reason.to_owned();

@@ -198,6 +198,7 @@ impl Who {
             metrics,
             recorder: self.services.recorder,
             who: BlockedAttempt {
+                action: crate::journal::Action::Blocked,
                 at_unix: 0,
                 database,
                 db_user: user,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::examined::Examined;
 use crate::journal::SCHEMA;
 use crate::protocol::{Answering, BackendTag, ErrorFields, Severity, codec, error_response};
-use crate::rewrite::{Refusal, Shape, count_column, op_column, sqlstate};
+use crate::rewrite::{Reason, Refusal, Shape, count_column, op_column, sqlstate};
 
 pub struct Translator {
     nonce: String,
@@ -46,7 +46,7 @@ pub struct Refused {
 }
 
 impl Refused {
-    fn from_refusal(refusal: Refusal) -> Refused {
+    pub(super) fn from_refusal(refusal: Refusal) -> Refused {
         Refused {
             kind: refusal.reason.kind(),
             reason: refusal.reason.as_str(),
@@ -62,6 +62,9 @@ impl Refused {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Event {
     Refused(Refused),
+    /// A statement sent as it is under an observed rule that softdel would
+    /// have refused (a DELETE over an allowed table's row limit).
+    Would(Refused),
     /// A DELETE on a soft (`soft`) or journal table completed, in its
     /// transaction (which may still roll back): the guard journaled it.
     Deleted {
@@ -129,7 +132,7 @@ impl Translator {
                 if matches!(answering, Answering::Query(_)) {
                     self.index += 1;
                 }
-                return self.command_complete(frame, shape);
+                return self.command_complete(frame, shape, examined);
             }
             BackendTag::ErrorResponse => {
                 self.current = None;
@@ -149,7 +152,12 @@ impl Translator {
         (translated, None)
     }
 
-    fn command_complete(&self, frame: &[u8], shape: Option<Shape>) -> (Translated, Option<Event>) {
+    fn command_complete(
+        &self,
+        frame: &[u8],
+        shape: Option<Shape>,
+        examined: Option<&Examined>,
+    ) -> (Translated, Option<Event>) {
         let tag = codec::command_tag(frame);
         let rows = |prefix: &str| {
             tag.and_then(|t| t.strip_prefix(prefix))
@@ -180,6 +188,17 @@ impl Translator {
                     table,
                     rows: n,
                     soft: false,
+                });
+                (Translated::Original, event)
+            }
+            Some(Shape::Observed { table, limit }) => {
+                let over = rows("DELETE ").filter(|&n| n > limit);
+                let event = over.map(|rows| {
+                    Event::Would(Refused::from_refusal(Refusal {
+                        reason: Reason::RowLimit { rows, limit },
+                        table: table.to_string(),
+                        sql: examined.map(|e| e.sql.to_string()).unwrap_or_default(),
+                    }))
                 });
                 (Translated::Original, event)
             }

@@ -48,7 +48,9 @@ pub fn analyze(sql: &str, lexing: Lexing, rules: &Rules, nonce: &str, hide: bool
         let result = analysis.run(&statement);
         outcome.add(&statement, analysis, result);
     }
-    if outcome.edits.is_empty() {
+    // Under observed rules the text goes as it is, but the proxy still
+    // needs to know what would have been done to it.
+    if outcome.edits.is_empty() && !outcome.actions.iter().any(Action::observes) {
         return Decision::Pass;
     }
     let Some(template) = apply(sql, outcome.edits) else {

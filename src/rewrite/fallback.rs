@@ -5,11 +5,13 @@
 //! does when any protected table's name appears in it as a word (in a
 //! string or a body too), when its names may be escaped (`U&`), or when
 //! unlisted tables are protected. Such a statement follows
-//! `on_parse_error`; the others pass.
+//! `on_parse_error`; the others pass. When only observed rules
+//! (`mode: observe`) concern it, it goes as it is, noted as a statement
+//! that would have been refused.
 
 use super::refusal::{Reason, Refusal};
 use super::words::contains_word;
-use super::{Action, Decision, Rewrite};
+use super::{Action, Decision, Rewrite, Would};
 use crate::journal;
 use crate::rules::{Mode, OnParseError, Rules};
 
@@ -17,7 +19,7 @@ pub fn decide(sql: &str, rules: &Rules, nonce: &str) -> Decision {
     if rules.defaults.on_parse_error == OnParseError::Pass {
         return Decision::Pass;
     }
-    let Some(table) = protected_table_in(sql, rules) else {
+    let Some((table, observed)) = protected_table_in(sql, rules) else {
         return Decision::Pass;
     };
     let refusal = Refusal {
@@ -25,27 +27,44 @@ pub fn decide(sql: &str, rules: &Rules, nonce: &str) -> Decision {
         table,
         sql: sql.trim().to_owned(),
     };
+    let (template, action) = if observed {
+        (sql.into(), Action::Would(Would::Refuse(refusal)))
+    } else {
+        (
+            refusal.statement(nonce).as_str().into(),
+            Action::Refuse(refusal),
+        )
+    };
     Decision::Rewrite(std::sync::Arc::new(Rewrite {
-        template: refusal.statement(nonce).as_str().into(),
+        template,
         shapes: vec![None],
         prepared: Vec::new(),
-        actions: vec![Action::Refuse(refusal)],
+        actions: vec![action],
     }))
 }
 
-/// The first protected table the text may name.
-fn protected_table_in(sql: &str, rules: &Rules) -> Option<String> {
+/// The first protected table the text may name, and whether its rule is
+/// only observed: an enforced one is found first.
+fn protected_table_in(sql: &str, rules: &Rules) -> Option<(String, bool)> {
     let lower = sql.to_lowercase();
-    for rule in rules.tables.iter().filter(|r| r.mode != Mode::Allow) {
-        if contains_word(&lower, &rule.table.name.to_lowercase()) {
-            return Some(rule.table.to_string());
+    let named = |r: &&crate::rules::TableRule| {
+        r.mode != Mode::Allow && contains_word(&lower, &r.table.name.to_lowercase())
+    };
+    let mut observed = None;
+    for rule in rules.tables.iter().filter(named) {
+        if !rule.enforcement.observes() {
+            return Some((rule.table.to_string(), false));
         }
+        observed.get_or_insert_with(|| rule.table.to_string());
     }
     if contains_word(&lower, journal::SCHEMA) {
-        return Some(journal::SCHEMA.to_owned());
+        return Some((journal::SCHEMA.to_owned(), false));
     }
-    if rules.defaults.on_delete != Mode::Allow || lower.contains("u&\"") {
-        return Some("(unknown)".to_owned());
+    let unknown = rules.defaults.on_delete != Mode::Allow || lower.contains("u&\"");
+    if unknown && !rules.defaults.enforcement.observes() {
+        return Some(("(unknown)".to_owned(), false));
     }
-    None
+    observed
+        .or_else(|| unknown.then(|| "(unknown)".to_owned()))
+        .map(|table| (table, true))
 }

@@ -91,7 +91,17 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
                         || rendered.contains("INSERT INTO softdel.row_limit")
                 );
             }
+            Action::Would(_) => {}
         }
+    }
+    // Observed rules change nothing of what the client sent (the proxy
+    // sends the client's own bytes then).
+    if rewrite.actions.iter().all(Action::observes) {
+        assert_eq!(
+            rendered,
+            String::from_utf8_lossy(sql),
+            "an observed text was changed"
+        );
     }
     if rewrite
         .actions
@@ -120,6 +130,7 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             Shape::Returning => assert!(rendered.contains(&op_column(nonce))),
             Shape::Update(_) => assert!(rendered.contains("UPDATE")),
             Shape::Journal(_) => assert!(rendered.contains("softdel.proxy_check(")),
+            Shape::Observed { table, .. } => assert!(!table.is_empty()),
         }
     }
 }

@@ -112,6 +112,33 @@ pub enum Action {
     Hide {
         table: String,
     },
+    /// What would have been done, on a table whose rule is only observed
+    /// (`mode: observe`): the statement runs as the client sent it.
+    Would(Would),
+}
+
+/// What softdel would have done to a statement it lets through unchanged
+/// because the rule that concerns it is observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Would {
+    /// A DELETE on a soft, journal or block table (`mode` says which): the
+    /// guard, installed from the same rules, journals the rows it removes
+    /// as what softdel would have done with them.
+    Guard { table: String, mode: &'static str },
+    /// A top-level DELETE on an allowed table with a row limit: the proxy
+    /// compares the rows it removed (its tag) with the limit.
+    Limit { table: String, limit: u64 },
+    /// A refusal decided before the statement runs (TRUNCATE, DROP, a
+    /// statement softdel cannot analyse, a DELETE it cannot count).
+    Refuse(Refusal),
+}
+
+impl Action {
+    /// Whether the action only observes (the statement is not changed for
+    /// it).
+    pub fn observes(&self) -> bool {
+        matches!(self, Action::Would(_))
+    }
 }
 
 impl std::fmt::Display for Action {
@@ -136,9 +163,33 @@ impl std::fmt::Display for Action {
                 sqlstate::BLOCKED
             ),
             Action::Hide { table } => write!(f, "{table}: live rows only (hide)"),
+            Action::Would(would) => write!(f, "observed, sent as it is: {would}"),
             Action::Refuse(r) => write!(
                 f,
                 "refused ({}, {}): {}",
+                r.reason.as_str(),
+                r.sqlstate(),
+                r.message()
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Would {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Would::Guard { table, mode } => write!(
+                f,
+                "delete on {mode} table {table}: the guard journals what it removes as what softdel would have done"
+            ),
+            Would::Limit { table, limit } => write!(
+                f,
+                "delete on {table}: would be refused ({}) if it removes more than {limit} rows",
+                sqlstate::ROW_LIMIT
+            ),
+            Would::Refuse(r) => write!(
+                f,
+                "would be refused ({}, {}): {}",
                 r.reason.as_str(),
                 r.sqlstate(),
                 r.message()

@@ -19,4 +19,7 @@ pub enum Shape {
     /// A DELETE on a journal table (named here, for the log), sent as it
     /// is: the guard journals it.
     Journal(Arc<str>),
+    /// A DELETE on an allowed table whose rule is only observed, sent as
+    /// it is: its tag `DELETE n` is compared with the table's row limit.
+    Observed { table: Arc<str>, limit: u64 },
 }

@@ -12,7 +12,7 @@ use super::hide;
 use super::lex::Tok;
 use super::refusal::{Reason, Refusal};
 use super::site::{self, fold_ident};
-use super::{Action, Shape};
+use super::{Action, Shape, Would};
 use crate::journal::SCHEMA as JOURNAL_SCHEMA;
 use crate::rules::{Mode, OnParseError, Rules};
 
@@ -185,26 +185,47 @@ impl<'a> Statement1<'a> {
         );
     }
 
-    /// Refuses `reason` when the table's rule protects it.
-    fn protect(&self, name: &ObjectName, reason: Reason) -> Result<(), Refusal> {
+    /// Refuses `reason` when the table's rule protects it (or notes that
+    /// it would, when the rule is observed). The journal is never observed.
+    fn protect(&mut self, name: &ObjectName, reason: Reason) -> Result<(), Refusal> {
         let (schema, table) = split_name(name);
-        let protected = schema.as_deref() == Some(JOURNAL_SCHEMA)
-            || *self.rules.lookup(schema.as_deref(), &table).mode() != Mode::Allow;
-        if protected {
-            return Err(self.refuse(reason, &name.to_string()));
+        let journal = schema.as_deref() == Some(JOURNAL_SCHEMA);
+        let applies = self.rules.lookup(schema.as_deref(), &table);
+        if journal || *applies.mode() != Mode::Allow {
+            let observed = !journal && applies.observed();
+            return self.refuse_or_observe(reason, &name.to_string(), observed);
         }
         Ok(())
     }
 
-    /// DROP SCHEMA of a schema a rule names.
-    fn protect_schema(&self, name: &ObjectName) -> Result<(), Refusal> {
+    /// The refusal, or, under an observed rule, a note that it would have
+    /// been refused.
+    fn refuse_or_observe(
+        &mut self,
+        reason: Reason,
+        table: &str,
+        observed: bool,
+    ) -> Result<(), Refusal> {
+        let refusal = self.refuse(reason, table);
+        if !observed {
+            return Err(refusal);
+        }
+        self.actions.push(Action::Would(Would::Refuse(refusal)));
+        Ok(())
+    }
+
+    /// DROP SCHEMA of a schema a rule names: refused if an enforced rule
+    /// names it (or it is the journal's), observed if only observed ones do.
+    fn protect_schema(&mut self, name: &ObjectName) -> Result<(), Refusal> {
         let (_, schema) = split_name(name);
-        let named =
-            self.rules.tables.iter().any(|r| {
-                r.mode != Mode::Allow && r.table.schema.as_deref() == Some(schema.as_str())
-            });
-        if named || schema == JOURNAL_SCHEMA {
-            return Err(self.refuse(Reason::Drop, &format!("{} (schema)", name)));
+        let mut named = self.rules.tables.iter().filter(|r| {
+            r.mode != Mode::Allow && r.table.schema.as_deref() == Some(schema.as_str())
+        });
+        let journal = schema == JOURNAL_SCHEMA;
+        let enforced = named.clone().any(|r| !r.enforcement.observes());
+        if journal || enforced || named.next().is_some() {
+            let observed = !journal && !enforced;
+            return self.refuse_or_observe(Reason::Drop, &format!("{name} (schema)"), observed);
         }
         Ok(())
     }
@@ -215,32 +236,39 @@ impl<'a> Statement1<'a> {
         // goes through with `on_parse_error: pass`: the guard journals or
         // refuses what it removes.
         let pass = self.rules.defaults.on_parse_error == OnParseError::Pass;
-        let unanalysable = |s: &Self, table: &str| {
+        let unanalysable = |s: &mut Self, table: &str, observed: bool| {
             if pass {
                 Ok(())
             } else {
-                Err(s.refuse(Reason::Unanalysable, table))
+                s.refuse_or_observe(Reason::Unanalysable, table, observed)
             }
         };
+        // A DELETE whose table cannot be read is under the defaults.
+        let observes_unknown = self.rules.defaults.enforcement.observes();
         let Some(i) = text.token_at(found.location) else {
-            return unanalysable(self, "(unknown)");
+            return unanalysable(self, "(unknown)", observes_unknown);
         };
         let Some(site) = site::read(text.toks, i) else {
-            return unanalysable(self, "(unknown)");
+            return unanalysable(self, "(unknown)", observes_unknown);
         };
         let written = &text.sql[site.name.0..site.name.1];
         let applies = self.rules.lookup(site.schema.as_deref(), &site.table);
         let mode = applies.mode();
         let limit = applies.max_rows();
-        let blocked = || self.refuse(Reason::Blocked { rows: None }, written);
+        let observed = applies.observed();
         if site.schema.as_deref() == Some(JOURNAL_SCHEMA) {
-            return Err(blocked());
+            return Err(self.refuse(Reason::Blocked { rows: None }, written));
         }
         if *mode == Mode::Allow && limit.is_none() {
             return Ok(());
         }
-        let Some(position) = self.position(i, found, index) else {
-            return unanalysable(self, written);
+        let position = self.position(i, found, index);
+        if observed {
+            self.observe(written, mode, limit, position.as_ref());
+            return Ok(());
+        }
+        let Some(position) = position else {
+            return unanalysable(self, written, false);
         };
         let plan = Plan {
             mode,
@@ -270,6 +298,33 @@ impl<'a> Statement1<'a> {
             },
         });
         Ok(())
+    }
+
+    /// A DELETE under an observed rule: sent as it is. The guard journals
+    /// what it removes from a guarded table; on an allowed table with a
+    /// row limit, a top-level DELETE's tag is compared with the limit.
+    fn observe(&mut self, table: &str, mode: &Mode, limit: Option<u64>, at: Option<&Position>) {
+        let top = matches!(at, Some(Position::Top { .. }));
+        let would = match (mode, limit) {
+            (Mode::Allow, Some(limit)) if top => {
+                self.shape = Some(Shape::Observed {
+                    table: table.into(),
+                    limit,
+                });
+                Would::Limit {
+                    table: table.to_owned(),
+                    limit,
+                }
+            }
+            // Not counted where it stands (in a CTE, a subquery): nothing
+            // the proxy can see would be refused.
+            (Mode::Allow, _) => return,
+            (mode, _) => Would::Guard {
+                table: table.to_owned(),
+                mode: mode.as_str(),
+            },
+        };
+        self.actions.push(Action::Would(would));
     }
 
     /// Top of the statement, or directly inside one of its CTEs; anything

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::name::parse_identifier;
 use super::{
-    ApplicationPattern, Defaults, Exempt, Marker, Mode, OnParseError, OnUpdate, OutsideProxy,
-    Rules, RulesFile, TableName, TableRule,
+    ApplicationPattern, Defaults, Enforcement, Exempt, Marker, Mode, OnParseError, OnUpdate,
+    OutsideProxy, Rules, RulesFile, TableName, TableRule,
 };
 
 /// A rules file that cannot be used, and where.
@@ -217,10 +217,11 @@ impl OnDelete {
 #[derive(Deserialize, Default)]
 #[serde(
     deny_unknown_fields,
-    expecting = "the defaults: a mapping of max_rows, on_delete, on_update, on_parse_error, \
-                 outside_proxy, hide"
+    expecting = "the defaults: a mapping of mode, max_rows, on_delete, on_update, \
+                 on_parse_error, outside_proxy, hide"
 )]
 struct RawDefaultsFields {
+    mode: Option<Enforcement>,
     max_rows: Option<u64>,
     on_delete: Option<OnDelete>,
     on_update: Option<OnUpdate>,
@@ -234,6 +235,7 @@ impl RawDefaultsFields {
     /// database's defaults over the file's).
     fn over(&self, base: &RawDefaultsFields) -> RawDefaultsFields {
         RawDefaultsFields {
+            mode: self.mode.or(base.mode),
             max_rows: self.max_rows.or(base.max_rows),
             on_delete: self.on_delete.or(base.on_delete),
             on_update: self.on_update.or(base.on_update),
@@ -256,6 +258,7 @@ impl RawDefaultsFields {
             outside_proxy: self.outside_proxy.unwrap_or(fallback.outside_proxy),
             hide: self.hide.unwrap_or(fallback.hide),
             on_update: self.on_update.unwrap_or(fallback.on_update),
+            enforcement: self.mode.unwrap_or(fallback.enforcement),
         }
     }
 }
@@ -267,16 +270,18 @@ struct RawTable {
     outside_proxy: Option<OutsideProxy>,
     hide: Option<bool>,
     on_update: Option<OnUpdate>,
+    enforcement: Option<Enforcement>,
 }
 
 #[derive(Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a table's rules: a mapping of on_delete, flag, timestamp, max_rows, \
+    expecting = "a table's rules: a mapping of mode, on_delete, flag, timestamp, max_rows, \
                  outside_proxy, hide, on_update, indented under the table's name (is this key indented \
                  one level too shallow?)"
 )]
 struct RawTableFields {
+    mode: Option<Enforcement>,
     on_delete: Option<OnDelete>,
     flag: Option<String>,
     timestamp: Option<String>,
@@ -321,6 +326,7 @@ impl TryFrom<RawTableFields> for RawTable {
             outside_proxy: raw.outside_proxy,
             hide: raw.hide,
             on_update: raw.on_update,
+            enforcement: raw.mode,
         })
     }
 }
@@ -444,6 +450,7 @@ impl Scope<'_> {
                 outside_proxy: raw.outside_proxy.unwrap_or(defaults.outside_proxy),
                 hide,
                 on_update: raw.on_update.unwrap_or(defaults.on_update),
+                enforcement: raw.enforcement.unwrap_or(defaults.enforcement),
                 position,
             });
         }

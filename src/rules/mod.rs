@@ -11,7 +11,8 @@ mod name;
 pub use file::{ApplicationPattern, Exempt, RulesFile};
 pub use load::RulesError;
 pub use model::{
-    Applies, Defaults, Marker, Mode, OnParseError, OnUpdate, OutsideProxy, Rules, TableRule,
+    Applies, Defaults, Enforcement, Marker, Mode, OnParseError, OnUpdate, OutsideProxy, Rules,
+    TableRule,
 };
 pub use name::{TableName, parse_identifier, quote_if_needed};
 

@@ -107,6 +107,34 @@ impl OnUpdate {
     }
 }
 
+/// Whether softdel acts on what its rules say, or only records what it
+/// would have done (`mode: observe`, for a rollout).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Enforcement {
+    /// Soft deletes, refusals, hiding, as the rules say.
+    #[default]
+    Enforce,
+    /// Statements run exactly as sent: nothing is rewritten, hidden or
+    /// refused. What would have been done is journaled (`would_*`
+    /// actions), logged and counted, and the images of rows really
+    /// deleted are journaled as ever.
+    Observe,
+}
+
+impl Enforcement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Enforcement::Enforce => "enforce",
+            Enforcement::Observe => "observe",
+        }
+    }
+
+    pub fn observes(self) -> bool {
+        self == Enforcement::Observe
+    }
+}
+
 /// How a soft-deleted row is marked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Marker {
@@ -176,6 +204,8 @@ pub struct TableRule {
     pub hide: bool,
     /// Whether the guard journals this table's updates.
     pub on_update: OnUpdate,
+    /// `mode`: enforced, or only observed.
+    pub enforcement: Enforcement,
     /// Where the rule stands in its file (line, column), for errors about
     /// it found later (a table the database does not have).
     pub position: Option<(usize, usize)>,
@@ -196,6 +226,9 @@ pub struct Defaults {
     /// What listed tables that do not say get (the guard goes on listed
     /// tables only).
     pub on_update: OnUpdate,
+    /// `mode` of the tables that do not say, and of what concerns no table
+    /// the file lists.
+    pub enforcement: Enforcement,
 }
 
 impl Default for Defaults {
@@ -207,6 +240,7 @@ impl Default for Defaults {
             outside_proxy: OutsideProxy::Journal,
             hide: true,
             on_update: OnUpdate::Off,
+            enforcement: Enforcement::Enforce,
         }
     }
 }
@@ -239,6 +273,14 @@ impl<'a> Applies<'a> {
             Applies::Unlisted(defaults) => defaults.max_rows,
         }
     }
+
+    /// Whether what the rule says is only observed (`mode: observe`).
+    pub fn observed(&self) -> bool {
+        match self {
+            Applies::Listed(rule) => rule.enforcement.observes(),
+            Applies::Unlisted(defaults) => defaults.enforcement.observes(),
+        }
+    }
 }
 
 impl Rules {
@@ -265,9 +307,12 @@ impl Rules {
             .filter(|r| r.mode != Mode::Allow || r.on_update.journaled())
     }
 
-    /// The soft tables whose deleted rows statements do not see.
+    /// The soft tables whose deleted rows statements do not see (an
+    /// observed table's are seen: statements run as sent).
     pub fn hidden(&self) -> impl Iterator<Item = &TableRule> {
-        self.tables.iter().filter(|r| r.hide && r.mode.is_soft())
+        self.tables
+            .iter()
+            .filter(|r| r.hide && r.mode.is_soft() && !r.enforcement.observes())
     }
 
     /// The rule for a table written in SQL as `schema.name` or `name`

@@ -28,6 +28,7 @@ fn the_example_file_is_valid() {
             outside_proxy: OutsideProxy::Journal,
             hide: true,
             on_update: OnUpdate::Off,
+            enforcement: Enforcement::Enforce,
         }
     );
     assert_eq!(
@@ -40,6 +41,7 @@ fn the_example_file_is_valid() {
                 outside_proxy: OutsideProxy::Journal,
                 hide: true,
                 on_update: OnUpdate::Off,
+                enforcement: Enforcement::Enforce,
                 position: Some((10, 3)),
             },
             TableRule {
@@ -49,6 +51,7 @@ fn the_example_file_is_valid() {
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
                 on_update: OnUpdate::Off,
+                enforcement: Enforcement::Enforce,
                 position: Some((14, 3)),
             },
             TableRule {
@@ -58,6 +61,7 @@ fn the_example_file_is_valid() {
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
                 on_update: OnUpdate::Journal,
+                enforcement: Enforcement::Enforce,
                 position: Some((18, 3)),
             },
             TableRule {
@@ -67,6 +71,7 @@ fn the_example_file_is_valid() {
                 outside_proxy: OutsideProxy::Journal,
                 hide: false,
                 on_update: OnUpdate::Off,
+                enforcement: Enforcement::Enforce,
                 position: Some((21, 3)),
             },
         ]
@@ -90,6 +95,7 @@ fn defaults_apply_when_keys_are_left_out() {
             outside_proxy: OutsideProxy::Journal,
             hide: true,
             on_update: OnUpdate::Off,
+            enforcement: Enforcement::Enforce,
             position: Some((2, 3)),
         }]
     );
@@ -297,7 +303,7 @@ fn misplaced_keys_are_named_in_the_files_words() {
     assert_eq!(
         shallow.to_string(),
         "rules.yaml:3:14: tables.on_delete: invalid type: string \"soft\", expected a \
-         table's rules: a mapping of on_delete, flag, timestamp, max_rows, outside_proxy, \
+         table's rules: a mapping of mode, on_delete, flag, timestamp, max_rows, outside_proxy, \
          hide, on_update, indented under the table's name (is this key indented one level too shallow?)"
     );
     let odd = parse("tables:\n  orders:\n    on_delete: soft\n   flag: is_active\n").unwrap_err();
@@ -429,4 +435,33 @@ fn broken_exemptions_and_databases_name_the_line_and_the_key() {
         ),
     ];
     broken(cases);
+}
+
+#[test]
+fn observe_mode_is_set_in_the_defaults_per_table_and_per_database() {
+    let text = "defaults:\n  mode: observe\n\
+                tables:\n  orders:\n    flag: is_active\n  \
+                audit_logs:\n    on_delete: block\n    mode: enforce\n\
+                databases:\n  eu:\n    defaults:\n      max_rows: 5\n    \
+                tables:\n      orders:\n        flag: is_active\n  \
+                us:\n    defaults:\n      mode: enforce\n";
+    let file = file(text).unwrap();
+    let rules = &file.rules;
+    assert_eq!(rules.defaults.enforcement, Enforcement::Observe);
+    assert!(rules.lookup(None, "orders").observed());
+    assert!(!rules.lookup(None, "audit_logs").observed());
+    assert!(rules.lookup(None, "anything").observed());
+    // An observed soft table hides nothing: statements run as sent.
+    assert_eq!(rules.hidden().count(), 0);
+    // A database's defaults merge over the file's, `mode` included.
+    assert!(file.for_database("eu").lookup(None, "orders").observed());
+    assert!(!file.for_database("us").lookup(None, "orders").observed());
+    broken(&[
+        ("defaults:\n  mode: watch\n", 2, "unknown variant `watch`"),
+        (
+            "tables:\n  orders:\n    mode: Observe\n",
+            3,
+            "unknown variant `Observe`",
+        ),
+    ]);
 }

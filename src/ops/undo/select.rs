@@ -31,10 +31,12 @@ pub struct Selection {
 }
 
 /// The actions an undo reverts.
-pub const UNDOABLE: [Action; 4] = [
+pub const UNDOABLE: [Action; 6] = [
     Action::SoftDelete,
     Action::JournalDelete,
     Action::HardDelete,
+    Action::WouldSoftDelete,
+    Action::WouldRefuse,
     Action::Update,
 ];
 

@@ -5,6 +5,7 @@
 
 mod engine;
 mod hiding;
+mod observe;
 mod refusals;
 mod rewrites;
 

@@ -42,7 +42,7 @@ async fn init_is_idempotent_and_follows_the_rules_as_they_change() {
     assert!(run.ok, "{run:?}");
     assert!(
         run.stdout
-            .starts_with("softdel journal already installed (schema softdel, version 5)"),
+            .starts_with("softdel journal already installed (schema softdel, version 6)"),
         "{run:?}"
     );
     assert!(
@@ -224,7 +224,7 @@ async fn a_version_2_journal_is_upgraded_and_stays_restorable() {
     assert!(run.ok, "{run:?}");
     assert!(
         run.stdout
-            .contains("softdel journal upgraded from version 2 to 5"),
+            .contains("softdel journal upgraded from version 2 to 6"),
         "{run:?}"
     );
     // PUBLIC no longer writes the journal.

@@ -37,7 +37,7 @@ async fn check_passes_a_good_rules_file_and_offers_fixes() {
     let run = softdel(&["check", "--rules", &rules, "--database-url", &url]).await;
     assert!(run.ok, "warnings are not problems: {run:?}");
     for line in [
-        "  ok       journal installed (schema softdel, version 5)",
+        "  ok       journal installed (schema softdel, version 6)",
         "  ok       every protected table has its guard, as the rules say, and DDL is guarded",
         "orders (soft, flag is_active) -> public.orders",
         "  ok       column is_active is a boolean",

@@ -136,7 +136,7 @@ async fn an_unreachable_database_or_a_missing_or_newer_journal_is_a_clear_error(
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 99, newer than this softdel's (5): upgrade softdel"),
+            .contains("version 99, newer than this softdel's (6): upgrade softdel"),
         "{run:?}"
     );
 }
@@ -170,14 +170,14 @@ async fn init_upgrades_a_version_1_journal() {
     assert!(!run.ok);
     assert!(
         run.stderr
-            .contains("version 1, but this softdel needs version 5: run `softdel init`"),
+            .contains("version 1, but this softdel needs version 6: run `softdel init`"),
         "{run:?}"
     );
     let run = softdel(&["init", "--database-url", &url]).await;
     assert!(run.ok, "{run:?}");
     assert!(
         run.stdout
-            .contains("softdel journal upgraded from version 1 to 5"),
+            .contains("softdel journal upgraded from version 1 to 6"),
         "{run:?}"
     );
     let run = softdel(&["log", "--database-url", &url, "--op", "1"]).await;
