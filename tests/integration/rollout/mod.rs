@@ -3,3 +3,4 @@
 
 mod databases;
 mod exempt;
+mod observe;
