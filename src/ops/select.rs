@@ -101,7 +101,7 @@ pub(super) async fn cascaded(
     ids: &[i64],
 ) -> Result<Vec<Row>, OpsError> {
     let condition = format!(
-        "id <> ALL($1) AND action = ANY($2) AND id IN ( \
+        "id <> ALL($1) AND action = ANY($2) AND {WITH_ROWS} AND id IN ( \
            WITH RECURSIVE c(id) AS ( \
              SELECT o.id FROM {SCHEMA}.operations o WHERE o.cascaded_from = ANY($1) \
              UNION SELECT o.id FROM {SCHEMA}.operations o JOIN c ON o.cascaded_from = c.id) \
@@ -114,6 +114,10 @@ pub(super) async fn cascaded(
         )
         .await?)
 }
+
+/// Leaves out what the proxy recorded of a statement it would have refused
+/// under an observed rule and that journaled no rows (nothing to bring back).
+pub(super) const WITH_ROWS: &str = "(action <> 'would_refuse' OR row_count > 0)";
 
 /// The journal's operations that meet `condition`, oldest first.
 pub(super) fn operations_where(condition: &str) -> String {
@@ -143,7 +147,7 @@ async fn by_id(client: &impl GenericClient, ids: &[i64]) -> Result<Vec<Row>, Ops
 async fn in_transaction(client: &impl GenericClient, txid: i64) -> Result<Vec<Row>, OpsError> {
     let rows = client
         .query(
-            &operations_where("txid = $1 AND action = ANY($2)"),
+            &operations_where(&format!("txid = $1 AND action = ANY($2) AND {WITH_ROWS}")),
             &[&txid, &Action::RESTORABLE.as_slice()],
         )
         .await?;
@@ -165,13 +169,13 @@ async fn on_table(
     let (schema, name) = split_table(table);
     let rows = client
         .query(
-            &operations_where(
-                "action = ANY($1) \
+            &operations_where(&format!(
+                "action = ANY($1) AND {WITH_ROWS} \
                  AND ($2::text IS NULL OR table_schema = $2) AND table_name = $3 \
                  AND at >= $4::text::timestamptz \
                  AND ($5::text IS NULL OR at < $5::text::timestamptz) \
                  AND ($6::text IS NULL OR db_user = $6)",
-            ),
+            )),
             &[
                 &Action::RESTORABLE.as_slice(),
                 &schema,

@@ -5,7 +5,7 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::journal::Action;
 use crate::ops::OpsError;
-use crate::ops::select::{Removal, cascaded, operations_where, removal, split_table};
+use crate::ops::select::{Removal, WITH_ROWS, cascaded, operations_where, removal, split_table};
 
 /// How the operator chose the operations to undo.
 #[derive(Clone, Debug)]
@@ -132,7 +132,9 @@ async fn narrowed(
     param: &(dyn tokio_postgres::types::ToSql + Sync),
     selection: &Selection,
 ) -> Result<Vec<Row>, OpsError> {
-    let sql = operations_where(&format!("{NARROW} AND action = ANY($4) AND {condition}"));
+    let sql = operations_where(&format!(
+        "{NARROW} AND {WITH_ROWS} AND action = ANY($4) AND {condition}"
+    ));
     Ok(client
         .query(
             &sql,
@@ -178,7 +180,7 @@ async fn window(
         None => (None, None),
     };
     let sql = operations_where(&format!(
-        "{NARROW} AND action = ANY($3) \
+        "{NARROW} AND {WITH_ROWS} AND action = ANY($3) \
          AND ($4::text IS NULL OR table_schema = $4) AND ($5::text IS NULL OR table_name = $5) \
          AND at >= $6::text::timestamptz \
          AND ($7::text IS NULL OR at < $7::text::timestamptz)"

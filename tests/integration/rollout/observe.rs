@@ -239,6 +239,24 @@ async fn observe_mode_runs_statements_as_sent_and_journals_what_would_have_been_
     let run = softdel(&["undelete", "--database-url", &url, &truncate, &over, &first]).await;
     assert!(run.ok, "{run:?}");
     assert_eq!(shop.count("SELECT count(*) FROM refunds").await, 10);
+    // The proxy's own record of the allowed table's mass delete has no
+    // rows: there is nothing there to bring back, and undelete says so.
+    let run = softdel(&[
+        "undelete",
+        "--database-url",
+        &url,
+        "--table",
+        "scratch",
+        "--since",
+        "2000-01-01",
+    ])
+    .await;
+    assert!(!run.ok, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("no soft or journaled delete on scratch"),
+        "{run:?}"
+    );
     assert_eq!(
         shop.count("SELECT count(*) FROM orders WHERE id <= 15")
             .await,
