@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::common::pgbouncer::{Bouncer, BouncerOptions};
+use crate::common::pgbouncer::{Bouncer, BouncerOptions, backend_pid};
 use crate::common::{TestProxy, cluster, connect};
 
 async fn bouncer() -> Bouncer {
@@ -16,14 +16,6 @@ async fn through(bouncer: &Bouncer) -> Client {
     connect(&bouncer.url("postgres", "postgres"))
         .await
         .expect("connect through pgbouncer")
-}
-
-async fn backend_pid(client: &Client) -> i32 {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
 }
 
 /// The first column of the first row, NULL as None.

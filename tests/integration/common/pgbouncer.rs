@@ -293,6 +293,16 @@ fn userlist(users: &[(String, String)]) -> String {
         .collect()
 }
 
+/// The PostgreSQL backend serving `client`'s statement: clients of a
+/// transaction pooler share it.
+pub async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
+    client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("SELECT pg_backend_pid()")
+        .get(0)
+}
+
 async fn select_one(url: &str) -> Result<(), tokio_postgres::Error> {
     let client = super::connect(url).await?;
     client.simple_query("SELECT 1").await?;

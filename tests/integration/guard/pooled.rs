@@ -3,16 +3,8 @@
 //! another's journal entries (the context holds for one transaction).
 
 use super::{Guarded, Op};
-use crate::common::pgbouncer::{Bouncer, BouncerOptions};
+use crate::common::pgbouncer::{Bouncer, BouncerOptions, backend_pid};
 use crate::common::{cluster, connect};
-
-async fn backend_pid(client: &tokio_postgres::Client) -> i32 {
-    client
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0)
-}
 
 #[tokio::test]
 async fn behind_a_transaction_pooler_each_client_keeps_its_own_context() {
