@@ -53,7 +53,8 @@ impl<T> Copy for Answering<'_, T> {}
 /// A client message the server has not finished with.
 #[derive(Debug)]
 enum Pending<T> {
-    Parse,
+    /// A Parse; numbered when the session follows its outcome.
+    Parse(Option<u64>),
     Bind,
     Describe,
     Execute(Option<Arc<T>>),
@@ -71,7 +72,7 @@ enum Pending<T> {
 impl<T> Pending<T> {
     fn from_tag(tag: FrontendTag) -> Option<Pending<T>> {
         Some(match tag {
-            FrontendTag::Parse => Pending::Parse,
+            FrontendTag::Parse => Pending::Parse(None),
             FrontendTag::Bind => Pending::Bind,
             FrontendTag::Describe => Pending::Describe,
             FrontendTag::Execute => Pending::Execute(None),
@@ -90,7 +91,7 @@ impl<T> Pending<T> {
     fn is_extended(&self) -> bool {
         matches!(
             self,
-            Pending::Parse
+            Pending::Parse(_)
                 | Pending::Bind
                 | Pending::Describe
                 | Pending::Execute(_)
@@ -102,6 +103,14 @@ impl<T> Pending<T> {
 
     fn injected(&self) -> bool {
         matches!(self, Pending::InjectedClose | Pending::InjectedParse)
+    }
+
+    /// A client Parse the session follows, by its number.
+    fn followed_parse(&self) -> Option<u64> {
+        match self {
+            Pending::Parse(followed) => *followed,
+            _ => None,
+        }
     }
 
     fn is_sync(&self) -> bool {
@@ -120,7 +129,7 @@ impl<T> Pending<T> {
     fn completed_by(&self, tag: BackendTag) -> bool {
         use BackendTag::*;
         match self {
-            Pending::Parse | Pending::InjectedParse => tag == ParseComplete,
+            Pending::Parse(_) | Pending::InjectedParse => tag == ParseComplete,
             Pending::Bind => tag == BindComplete,
             Pending::Close | Pending::InjectedClose => tag == CloseComplete,
             Pending::Describe => matches!(tag, RowDescription | NoData),
@@ -158,6 +167,10 @@ pub struct Pipeline<T> {
     /// A message the proxy added did not complete (it failed, or the
     /// server skipped it after an earlier error).
     injection_lost: bool,
+    /// Followed client Parses the server answered: their numbers, and
+    /// whether the statement was made (ParseComplete) or not (an error,
+    /// or skipped after an earlier one).
+    parsed: Vec<(u64, bool)>,
 }
 
 // Not derived: the default is empty whatever `T` is.
@@ -172,6 +185,7 @@ impl<T> Default for Pipeline<T> {
             skipping: false,
             orphan_copy_end: false,
             injection_lost: false,
+            parsed: Vec::new(),
         }
     }
 }
@@ -192,6 +206,18 @@ impl<T> Pipeline<T> {
             FrontendTag::Parse => self.push(Pending::InjectedParse),
             _ => {}
         }
+    }
+
+    /// A client Parse whose outcome the session wants to know (see
+    /// `take_parsed`), numbered by the session.
+    pub fn client_parse(&mut self, number: u64) {
+        self.push(Pending::Parse(Some(number)));
+    }
+
+    /// The followed Parses answered since the last call: (number, whether
+    /// the server made the statement).
+    pub fn take_parsed(&mut self) -> Vec<(u64, bool)> {
+        std::mem::take(&mut self.parsed)
     }
 
     /// Whether a message the proxy added has failed or been skipped since
@@ -250,7 +276,7 @@ impl<T> Pipeline<T> {
         }
         if self.skipping {
             if !pending.is_sync() {
-                self.injection_lost |= pending.injected();
+                self.lost(&pending);
                 return;
             }
             self.skipping = false;
@@ -312,7 +338,7 @@ impl<T> Pipeline<T> {
             return None;
         }
         while let Some(mut done) = self.pending.pop_front() {
-            self.injection_lost |= done.injected();
+            self.lost(&done);
             if let Some(sent) = done.sent_mut() {
                 return *sent;
             }
@@ -324,8 +350,20 @@ impl<T> Pipeline<T> {
         if tag == BackendTag::CommandComplete && self.copy_in {
             self.end_copy();
         }
-        if self.pending.front().is_some_and(|p| p.completed_by(tag)) {
-            self.pending.pop_front();
+        if self.pending.front().is_some_and(|p| p.completed_by(tag))
+            && let Some(done) = self.pending.pop_front()
+            && let Some(number) = done.followed_parse()
+        {
+            self.parsed.push((number, true));
+        }
+    }
+
+    /// A message the server will not answer: skipped after an error, or
+    /// left when the request it belonged to ended.
+    fn lost(&mut self, pending: &Pending<T>) {
+        self.injection_lost |= pending.injected();
+        if let Some(number) = pending.followed_parse() {
+            self.parsed.push((number, false));
         }
     }
 
@@ -360,9 +398,12 @@ impl<T> Pipeline<T> {
 
     /// The server discards messages up to the next Sync.
     fn skip_to_sync(&mut self) {
-        while let Some(p) = self.pending.front().filter(|p| !p.is_sync()) {
-            self.injection_lost |= p.injected();
-            self.pending.pop_front();
+        while let Some(p) = self.pending.pop_front() {
+            if p.is_sync() {
+                self.pending.push_front(p);
+                break;
+            }
+            self.lost(&p);
         }
         self.skipping = self.pending.is_empty();
     }

@@ -12,6 +12,7 @@ use super::examined::Examined;
 use super::policy::SessionKey;
 use super::reload::LiveEngine;
 use super::show_deleted::ShowDeleted;
+use super::statements::{Prepared, STALE, Statements};
 use super::translate::{EXTRA_COLUMNS, Refused};
 use crate::metrics::Metrics;
 use crate::protocol::{
@@ -37,32 +38,13 @@ pub struct Intercept {
     /// a destructive keyword, and the portals bound to them. Empty in
     /// sessions that never delete, so their Bind and Execute messages are
     /// not even read.
-    statements: HashMap<Vec<u8>, Prepared>,
+    statements: Statements,
     portals: HashMap<Vec<u8>, Arc<Examined>>,
     /// SQL-level prepared statements (`PREPARE name AS DELETE ...`) that
     /// were rewritten, by folded name: what `EXECUTE name` returns is
     /// translated like the DELETE's result.
     sql_prepared: HashMap<String, Shape>,
 }
-
-/// A prepared statement the rules may concern: what the client prepared,
-/// and what was prepared instead under which rules. When the rules change,
-/// its next Bind prepares it again (see `Intercept::refresh`).
-struct Prepared {
-    /// The client's Parse message, as it came.
-    parse: Vec<u8>,
-    /// The rules generation the statement was decided under; `STALE`
-    /// when what the server holds is in doubt.
-    generation: u64,
-    /// The session's `softdel.show_deleted` it was decided under.
-    shown: bool,
-    /// The SQL sent instead of the client's, if it was rewritten.
-    sent: Option<String>,
-    examined: Arc<Examined>,
-}
-
-/// No generation: a statement that must be prepared again.
-const STALE: u64 = u64::MAX;
 
 /// A decision on one text, as the session uses it.
 struct Decided {
@@ -90,7 +72,7 @@ impl Intercept {
             live,
             metrics,
             info,
-            statements: HashMap::new(),
+            statements: Statements::default(),
             portals: HashMap::new(),
             sql_prepared: HashMap::new(),
         }
@@ -114,6 +96,7 @@ impl Intercept {
         };
         let show = &mut between.show_deleted;
         let pipeline = &mut between.pipeline;
+        self.statements.settle(pipeline.take_parsed());
         let observed = &mut between.observed;
         match &frame.message {
             ClientMessage::Query { sql } => {
@@ -132,8 +115,7 @@ impl Intercept {
                 self.bind(frame.bytes, (portal, statement), view, pipeline)
             }
             ClientMessage::Parse(fields) => {
-                pipeline.client_message(frame.tag);
-                let out = self.parse(frame.bytes, fields, view, observed);
+                let out = self.parse(frame.bytes, fields, view, observed, pipeline);
                 follow_setting(fields.sql, show, pipeline);
                 out
             }
@@ -280,7 +262,7 @@ impl Intercept {
     ) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
-            self.statements.remove(&b""[..]);
+            self.statements.close(b"");
         }
         let decided = self.decide(sql, view, observed);
         pipeline.client_query(decided.examined);
@@ -296,12 +278,11 @@ impl Intercept {
         fields: &ParseFields<'_>,
         view: View,
         observed: &mut Vec<Refused>,
+        pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
         let decided = self.decide(fields.sql, view, observed);
         let Some(examined) = decided.examined else {
-            if !self.statements.is_empty() {
-                self.statements.remove(fields.name);
-            }
+            self.statements.parse(fields.name, None, pipeline);
             return None;
         };
         let replacement = match &decided.rewritten {
@@ -315,7 +296,7 @@ impl Intercept {
             sent: decided.rewritten,
             examined,
         };
-        self.statements.insert(fields.name.to_vec(), prepared);
+        self.statements.parse(fields.name, Some(prepared), pipeline);
         replacement
     }
 
@@ -421,9 +402,9 @@ impl Intercept {
 
     fn close(&mut self, target: &Target<'_>) {
         match target {
-            Target::Statement(name) => self.statements.remove(*name).map(drop),
-            Target::Portal(name) => self.portals.remove(*name).map(drop),
-        };
+            Target::Statement(name) => self.statements.close(name),
+            Target::Portal(name) => drop(self.portals.remove(*name)),
+        }
     }
 }
 

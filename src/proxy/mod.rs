@@ -24,6 +24,7 @@ mod session;
 mod show_deleted;
 mod shutdown;
 mod spliced;
+mod statements;
 mod tls;
 mod translate;
 mod unique_hint;

@@ -346,3 +346,28 @@ fn injected_messages_skipped_after_an_earlier_error_are_lost() {
     server(&mut p, b"Z");
     assert!(p.idle());
 }
+
+#[test]
+fn followed_parses_report_whether_the_server_made_them() {
+    let mut p = session();
+    // One made, one failed, one skipped after the failure, and one sent
+    // while the server still skips.
+    p.client_parse(1);
+    client(&mut p, &[Sync]);
+    p.client_parse(2);
+    p.client_parse(3);
+    client(&mut p, &[Bind]);
+    server(&mut p, b"1Z");
+    assert_eq!(p.take_parsed(), [(1, true)]);
+    server(&mut p, b"E");
+    assert_eq!(p.take_parsed(), [(2, false), (3, false)]);
+    p.client_parse(4);
+    client(&mut p, &[Sync]);
+    server(&mut p, b"Z");
+    assert_eq!(p.take_parsed(), [(4, false)]);
+    assert!(p.take_parsed().is_empty(), "reported once");
+    // A Parse the session does not follow reports nothing.
+    client(&mut p, &[Parse, Sync]);
+    server(&mut p, b"1Z");
+    assert!(p.take_parsed().is_empty());
+}

@@ -187,3 +187,35 @@ pub fn extended(sql: &str) -> Vec<u8> {
 }
 
 pub const TERMINATE: &[u8] = b"X\0\0\0\x04";
+
+/// Parse of statement `name` (no parameter types given).
+pub fn parse_named(name: &str, sql: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    cstr(&mut body, name);
+    cstr(&mut body, sql);
+    body.put_i16(0);
+    message(b'P', &body)
+}
+
+/// Bind of statement `name` to the unnamed portal, with text parameters,
+/// then Execute: the rows and the tag come back.
+pub fn execute_named(name: &str, params: &[&str]) -> Vec<u8> {
+    let mut bind = Vec::new();
+    cstr(&mut bind, "");
+    cstr(&mut bind, name);
+    bind.put_i16(0);
+    bind.put_i16(params.len() as i16);
+    for p in params {
+        bind.put_i32(p.len() as i32);
+        bind.extend_from_slice(p.as_bytes());
+    }
+    bind.put_i16(0);
+    let mut out = message(b'B', &bind);
+    let mut execute = Vec::new();
+    cstr(&mut execute, "");
+    execute.put_i32(0);
+    out.extend(message(b'E', &execute));
+    out
+}
+
+pub const SYNC: &[u8] = b"S\0\0\0\x04";

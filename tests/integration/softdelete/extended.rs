@@ -145,3 +145,70 @@ async fn a_transaction_of_deletes_commits_together() {
     let ops = shop.count("SELECT count(*) FROM softdel.operations").await;
     assert_eq!((ops, txids), (3, 1), "three operations, one transaction");
 }
+
+/// A Parse the server refused (a name in use, an error earlier in its
+/// batch) is not a statement the proxy prepares again later: when the
+/// session's view changes (`show_deleted`, a reload), the statement the
+/// server really holds is the one that runs, or none.
+#[tokio::test]
+async fn a_parse_the_server_refused_is_never_prepared_again_by_the_proxy() {
+    use crate::common::raw::{RawConn, SYNC, execute_named, parse_named, query};
+    let shop = Shop::open().await;
+    let mut c = RawConn::login(shop.proxy.addr, "postgres", &shop.database).await;
+    let tags = |msgs: &[crate::common::raw::Msg]| -> Vec<String> {
+        msgs.iter()
+            .map(|m| match m.tag {
+                b'E' => format!("E {}", m.sqlstate().unwrap_or_default()),
+                b'C' => format!(
+                    "C {}",
+                    String::from_utf8_lossy(&m.body).trim_end_matches('\0')
+                ),
+                t => (t as char).to_string(),
+            })
+            .collect()
+    };
+    let run = async |c: &mut RawConn, bytes: Vec<u8>| {
+        c.send(&bytes).await;
+        tags(&c.until_ready().await)
+    };
+    let with_sync = |mut bytes: Vec<u8>| {
+        bytes.extend_from_slice(SYNC);
+        bytes
+    };
+    // `s` is a SELECT; a second Parse of `s`, a DELETE, fails (42P05).
+    let select = "SELECT id FROM orders WHERE id = $1";
+    let delete = "DELETE FROM refunds WHERE id IN (SELECT id FROM orders WHERE id = $1)";
+    assert_eq!(
+        run(&mut c, with_sync(parse_named("s", select))).await,
+        ["1", "Z"]
+    );
+    assert_eq!(
+        run(&mut c, with_sync(parse_named("s", delete))).await,
+        ["E 42P05", "Z"]
+    );
+    // In one batch, an error skips the Parse behind it: `t` is never made.
+    let mut batch = parse_named("bad", "SELEC 1");
+    batch.extend(parse_named("t", "DELETE FROM refunds WHERE id = $1"));
+    assert_eq!(run(&mut c, with_sync(batch)).await, ["E 42601", "Z"]);
+    // The session's view changes: followed statements are prepared again
+    // at their next Bind.
+    assert_eq!(
+        run(&mut c, query("SET softdel.show_deleted = on")).await,
+        ["C SET", "Z"]
+    );
+    assert_eq!(
+        run(&mut c, with_sync(execute_named("s", &["5"]))).await,
+        ["2", "D", "C SELECT 1", "Z"],
+        "the SELECT the server holds"
+    );
+    assert_eq!(
+        run(&mut c, with_sync(execute_named("t", &["6"]))).await,
+        ["E 26000", "Z"],
+        "no statement t"
+    );
+    assert_eq!(shop.count("SELECT count(*) FROM refunds").await, 10);
+    assert!(
+        shop.operations().await.is_empty(),
+        "nothing journaled: nothing deleted"
+    );
+}
