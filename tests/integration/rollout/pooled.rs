@@ -1,6 +1,7 @@
 //! softdel in front of a real PgBouncer in transaction pooling, whose one
 //! server connection (pool size 1) every client shares: what each client
-//! sees stays its own (refusals, hidden rows, transactions, exemptions);
+//! sees stays its own (refusals, hidden rows, transactions, exemptions,
+//! what observe mode journals);
 //! what prepared statements can and cannot do there; cancel requests when
 //! several softdel instances share the pooler; and why the pooler goes
 //! behind softdel, not in front of it.
@@ -36,14 +37,30 @@ impl Pooled {
     }
 
     async fn open_with(options: BouncerOptions) -> Pooled {
+        Pooled::start(options, rules(), false).await
+    }
+
+    /// Every rule observed (`mode: observe`), the guard installed from
+    /// them, and the proxy recording in the journal.
+    async fn observing() -> Pooled {
+        let observed = rules().replace("defaults:\n", "defaults:\n  mode: observe\n");
+        let p = Pooled::start(BouncerOptions::default(), observed.clone(), true).await;
+        p.shop.install_guard(&observed).await;
+        p
+    }
+
+    async fn start(options: BouncerOptions, rules: String, journal_url: bool) -> Pooled {
         let bouncer = Bouncer::start(&cluster().addr(), options).await;
         let upstream = bouncer.addr.to_string();
-        let shop = Shop::open_with(|config, _| {
+        let shop = Shop::open_with(|config, database| {
             let shops = config.rules.as_ref().expect("the shop's rules file");
             let path = shops.with_file_name("pooled.yaml");
-            std::fs::write(&path, rules()).unwrap();
+            std::fs::write(&path, rules).unwrap();
             config.rules = Some(path);
             config.upstream = upstream;
+            if journal_url {
+                config.journal_url = Some(cluster().url(database));
+            }
         })
         .await;
         Pooled {
@@ -378,6 +395,51 @@ async fn an_exempt_application_shares_the_server_connection_with_one_that_is_not
             "journal_delete public.refunds 1 by postgres as migrate-2026 via direct",
         ]
     );
+}
+
+#[tokio::test]
+async fn observe_mode_journals_each_clients_statements_as_its_own() {
+    let p = Pooled::observing().await;
+    let (a, b) = p.sharing("web-a", "web-b").await;
+    // A's DELETE on a soft table is a real one; B's mass delete on an
+    // allowed table runs; A's TRUNCATE too.
+    assert_eq!(
+        a.execute("DELETE FROM orders WHERE id = 15", &[])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(b.execute("DELETE FROM scratch", &[]).await.unwrap(), 2000);
+    a.batch_execute("TRUNCATE audit_logs").await.unwrap();
+    // Nothing is hidden, for either.
+    p.shop
+        .direct
+        .batch_execute("UPDATE orders SET is_active = false WHERE id = 16")
+        .await
+        .unwrap();
+    assert_eq!(
+        column(&b, "SELECT id FROM orders WHERE id = 16").await,
+        ["16"]
+    );
+    // Each is journaled under its own client's name: the guard's entries
+    // in the statement's transaction, the proxy's own record of B's
+    // mass delete (which only it could see) by its recorder, meanwhile.
+    let expected = [
+        "soft_delete public.orders 1 by postgres as  via direct",
+        "would_refuse .scratch 0 by postgres as web-b via proxy",
+        "would_refuse public.audit_logs 5 by postgres as web-a via direct",
+        "would_soft_delete public.orders 1 by postgres as web-a via direct",
+    ];
+    let mut lines = Vec::new();
+    for _ in 0..100 {
+        lines = journal(&p.shop).await;
+        if lines.len() == expected.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lines.sort();
+    assert_eq!(lines, expected);
 }
 
 #[tokio::test]
