@@ -42,7 +42,7 @@ fn the_example_file_is_valid() {
                 hide: true,
                 on_update: OnUpdate::Off,
                 enforcement: Enforcement::Enforce,
-                position: Some((10, 3)),
+                position: Some((11, 3)),
             },
             TableRule {
                 table: table("payments"),
@@ -52,7 +52,7 @@ fn the_example_file_is_valid() {
                 hide: false,
                 on_update: OnUpdate::Off,
                 enforcement: Enforcement::Enforce,
-                position: Some((14, 3)),
+                position: Some((15, 3)),
             },
             TableRule {
                 table: table("refunds"),
@@ -62,7 +62,7 @@ fn the_example_file_is_valid() {
                 hide: false,
                 on_update: OnUpdate::Journal,
                 enforcement: Enforcement::Enforce,
-                position: Some((18, 3)),
+                position: Some((19, 3)),
             },
             TableRule {
                 table: table("audit_logs"),
@@ -72,7 +72,7 @@ fn the_example_file_is_valid() {
                 hide: false,
                 on_update: OnUpdate::Off,
                 enforcement: Enforcement::Enforce,
-                position: Some((21, 3)),
+                position: Some((22, 3)),
             },
         ]
     );
