@@ -57,6 +57,15 @@ const COLUMNS: &[&str] = &[
     "\"Ö\"",
 ];
 
+/// Observed rules (`mode: observe`) must leave the text as it came.
+fn enforcement(observe: bool) -> softdel::rules::Enforcement {
+    if observe {
+        softdel::rules::Enforcement::Observe
+    } else {
+        softdel::rules::Enforcement::Enforce
+    }
+}
+
 fn rules(header: &[u8; HEADER]) -> Rules {
     let d = header[0];
     let defaults = Defaults {
@@ -75,6 +84,7 @@ fn rules(header: &[u8; HEADER]) -> Rules {
         hide: d & 32 != 0,
         // The rewrite engine ignores it: journaled updates are the guard's.
         on_update: softdel::rules::OnUpdate::Off,
+        enforcement: enforcement(d & 64 != 0),
     };
     let mut tables: Vec<TableRule> = Vec::new();
     for pair in header[1..].chunks_exact(2) {
@@ -114,6 +124,7 @@ fn rules(header: &[u8; HEADER]) -> Rules {
             max_rows,
             outside_proxy: softdel::rules::OutsideProxy::Journal,
             on_update: softdel::rules::OnUpdate::Off,
+            enforcement: enforcement(pair[0] & 0x20 != 0),
             position: None,
         });
     }
