@@ -100,6 +100,10 @@ struct OldOperation {
     marker: Option<Marker>,
 }
 
+/// The actions whose rows stay in their table, marked deleted (with the
+/// marker recorded): what purge deletes for good.
+const MARKING: [Action; 2] = [Action::SoftDelete, Action::WouldRefuse];
+
 /// The operations from before `cutoff` (of one table, if named), locked.
 /// Purges stay: they are the record of what retention removed.
 async fn old_operations(
@@ -152,7 +156,9 @@ fn tally(old: &[OldOperation]) -> (Vec<TableReport>, Vec<SoftGroup>) {
         let Some(marker) = o.marker.clone() else {
             continue;
         };
-        if o.action != Action::SoftDelete {
+        // Rows marked deleted: a soft delete's, or an application's own
+        // soft delete over the limit under an observed rule.
+        if !MARKING.contains(&o.action) {
             continue;
         }
         match groups
@@ -282,7 +288,8 @@ async fn delete_group(
            WHERE sr.op_id = ANY($1) AND sr.restored_by IS NULL), \
          newer AS (SELECT {key_list} FROM {SCHEMA}.operations o JOIN {SCHEMA}.rows sr ON sr.op_id = o.id \
            CROSS JOIN LATERAL pg_catalog.jsonb_populate_record(NULL::{quoted}, sr.image) r \
-           WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = $4 \
+           WHERE o.table_schema = $2 AND o.table_name = $3 AND o.action = ANY($4) \
+             AND o.marker_column IS NOT NULL \
              AND o.id <> ALL($1)) \
          DELETE FROM {quoted} AS t USING old \
          WHERE {old_match} AND {deleted} \
@@ -292,7 +299,7 @@ async fn delete_group(
     );
     tx.execute(
         &sql,
-        &[&group.ops, &table.schema, &table.name, &Action::SoftDelete],
+        &[&group.ops, &table.schema, &table.name, &MARKING.as_slice()],
     )
     .await
     .map_err(failed(format!(

@@ -298,6 +298,31 @@ async fn the_guard_from_an_observe_file_refuses_nothing_outside_the_proxy() {
         20
     );
 
+    // What stays marked that long is purged for good, as a soft delete's
+    // rows are.
+    direct
+        .batch_execute(
+            "UPDATE billing.payments SET order_id = NULL; \
+             UPDATE orders SET is_active = false WHERE id <= 12",
+        )
+        .await
+        .unwrap();
+    direct
+        .execute(
+            "UPDATE softdel.operations SET at = at - interval '40 days' WHERE id > $1",
+            &[&start],
+        )
+        .await
+        .unwrap();
+    let run = softdel(&["purge", "--database-url", &url, "--older-than", "30d"]).await;
+    assert!(run.ok, "{run:?}");
+    assert_eq!(
+        shop.count("SELECT count(*) FROM orders WHERE id <= 12")
+            .await,
+        0
+    );
+    assert_eq!(shop.count("SELECT count(*) FROM orders").await, 8);
+
     // DROP TABLE of an observed table goes through (its rows cannot be
     // kept), and is journaled as what softdel would have refused.
     let start = last_id(&shop).await;
