@@ -16,6 +16,7 @@
 
 pub mod accept;
 pub mod admin;
+pub mod console;
 pub mod duration;
 pub mod guard;
 pub mod journal;

@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 
 use super::Readiness;
 use super::routes::route;
+use crate::console::Console;
 use crate::metrics::Metrics;
 
 /// Longest request head accepted (hyper's read buffer, whose floor this
@@ -28,28 +29,32 @@ pub(super) const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// the checks.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a console request may take once read (an undelete of many
+/// rows included).
+const CONSOLE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What every connection task shares.
 pub(super) struct Shared {
     pub(super) metrics: Arc<Metrics>,
     pub(super) ready: Arc<dyn Readiness>,
+    /// The operator's console, when the proxy has a journal to show.
+    pub(super) console: Option<Arc<Console>>,
     pub(super) head_timeout: Duration,
     pub(super) check_timeout: Duration,
 }
 
 pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let head_timeout = shared.head_timeout;
-    let lifetime = head_timeout + shared.check_timeout + WRITE_TIMEOUT;
+    let work = if shared.console.is_some() {
+        shared.check_timeout.max(CONSOLE_TIMEOUT)
+    } else {
+        shared.check_timeout
+    };
+    let lifetime = head_timeout + work + WRITE_TIMEOUT;
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let shared = Arc::clone(&shared);
         async move {
-            let response = route(
-                request.method(),
-                request.uri().path(),
-                &shared.metrics,
-                shared.ready.as_ref(),
-                shared.check_timeout,
-            )
-            .await;
+            let response = route(request.method(), request.uri(), request.headers(), &shared).await;
             Ok::<_, Infallible>(response)
         }
     });

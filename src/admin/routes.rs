@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use hyper::{Method, Response, StatusCode};
+use hyper::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{HeaderMap, Method, Response, StatusCode, Uri};
 
 use super::Readiness;
-use crate::metrics::{self, Metrics};
+use super::connection::Shared;
+use crate::console::{ApiRequest, Console};
+use crate::metrics;
 
 /// How long /readyz waits for the checks. A check stuck on an unreachable
 /// server must not hold the probe (and an admin connection) forever.
@@ -16,15 +18,20 @@ pub(super) const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// Answers `method path`. HEAD gets GET's headers, Content-Length
+const JSON: &str = "application/json";
+
+/// Answers `method uri`. HEAD gets GET's headers, Content-Length
 /// included; hyper leaves out the body.
 pub(super) async fn route(
     method: &Method,
-    path: &str,
-    metrics: &Metrics,
-    ready: &dyn Readiness,
-    check_timeout: Duration,
+    uri: &Uri,
+    headers: &HeaderMap,
+    shared: &Shared,
 ) -> Response<Full<Bytes>> {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        return api(method, uri, headers, shared.console.as_deref()).await;
+    }
     if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
         return text(StatusCode::NOT_FOUND, "not found\n");
     }
@@ -35,11 +42,42 @@ pub(super) async fn route(
         return response;
     }
     match path {
-        "/metrics" => respond(StatusCode::OK, metrics::CONTENT_TYPE, metrics.render()),
-        "/readyz" => readyz(ready, check_timeout).await,
+        "/metrics" => respond(
+            StatusCode::OK,
+            metrics::CONTENT_TYPE,
+            shared.metrics.render(),
+        ),
+        "/readyz" => readyz(shared.ready.as_ref(), shared.check_timeout).await,
         // The process answers, so it is alive.
         _ => text(StatusCode::OK, "ok\n"),
     }
+}
+
+/// The console's JSON API, when the proxy has a journal to show.
+async fn api(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    console: Option<&Console>,
+) -> Response<Full<Bytes>> {
+    let Some(console) = console else {
+        let body = r#"{"error":"the console needs the journal's database: start softdel with --journal-url"}"#;
+        return respond(StatusCode::NOT_FOUND, JSON, body.to_owned());
+    };
+    let request = ApiRequest {
+        method,
+        path: uri.path(),
+        query: uri.query(),
+        authorization: headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()),
+    };
+    let answer = console.answer(&request).await;
+    let mut response = respond(answer.status, JSON, answer.body.to_string());
+    if let Some((name, value)) = answer.header {
+        response
+            .headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// One line per check, "ok <name>" or "failed <name>: <reason>"; 200 only

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use super::Readiness;
 use super::connection::{HEAD_TIMEOUT, Shared, serve};
 use super::routes::CHECK_TIMEOUT;
+use crate::console::Console;
 use crate::metrics::Metrics;
 
 /// Admin connections served at once by default. Further clients wait in
@@ -38,6 +39,7 @@ impl Admin {
             shared: Shared {
                 metrics,
                 ready,
+                console: None,
                 head_timeout: HEAD_TIMEOUT,
                 check_timeout: CHECK_TIMEOUT,
             },
@@ -48,6 +50,12 @@ impl Admin {
     /// The address actually listened on (the port, when bound to port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Serves the operator's console under `/api/`.
+    pub fn with_console(mut self, console: Console) -> Admin {
+        self.shared.console = Some(Arc::new(console));
+        self
     }
 
     /// Connections served at once (at least one); default `MAX_CONNECTIONS`.

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use softdel::console::Token;
 use softdel::duration::parse_duration;
 use softdel::proxy::{Proxy, ProxyConfig, UpstreamTlsMode};
 
@@ -43,9 +44,15 @@ pub struct ProxyArgs {
     #[arg(long, env = "SOFTDEL_RULES_POLL", default_value = "2s", value_parser = parse_duration)]
     rules_poll: Duration,
     /// Database the proxy records refused statements in, with its own
-    /// credentials (postgres://user:password@host:port/db).
+    /// credentials (postgres://user:password@host:port/db); with
+    /// --admin-listen, the console's JSON API (/api/operations) reads the
+    /// journal there.
     #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
     journal_url: Option<String>,
+    /// Bearer token the console's changes (an undelete) need; without it
+    /// the console is read-only. At least 16 characters.
+    #[arg(long, env = "SOFTDEL_CONSOLE_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    console_token: Option<Token>,
     /// File refused statements are appended to (JSON lines) when there is no
     /// --journal-url or it cannot be reached.
     #[arg(
@@ -93,6 +100,7 @@ impl ProxyArgs {
         config.max_client_connections = self.max_client_connections.map(|n| n as usize);
         config.client_idle_timeout = self.client_idle_timeout.filter(|d| !d.is_zero());
         config.admin_listen = self.admin_listen;
+        config.console_token = self.console_token;
         config.rules_poll = self.rules_poll;
         config.tls_cert = self.tls_cert;
         config.tls_key = self.tls_key;
@@ -141,4 +149,8 @@ pub async fn start(config: ProxyConfig) -> anyhow::Result<Proxy> {
         "softdel proxy ready"
     );
     Ok(proxy)
+}
+
+fn parse_token(text: &str) -> Result<Token, String> {
+    Token::new(text).map_err(|e| e.to_string())
 }

@@ -8,25 +8,36 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::session::Services;
-use super::{Phase, ShutdownHandle, StartError};
+use super::{Phase, ProxyConfig, ShutdownHandle, StartError};
 use crate::admin::{Admin, Checks, Readiness};
+use crate::console::Console;
 
 /// Longest a readiness probe waits for the upstream to accept.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The admin listener; with a journal (`--journal-url`), the operator's
+/// console on it too.
 pub async fn bind(
     addr: SocketAddr,
     services: &Services,
     shutdown: &ShutdownHandle,
+    config: &ProxyConfig,
 ) -> Result<Admin, StartError> {
     let ready = Arc::new(ProxyReadiness {
         upstream: services.upstream.addr.clone(),
         timeout: services.upstream.timeout.min(PROBE_TIMEOUT),
         phase: shutdown.subscribe(),
     });
-    Admin::bind(addr, Arc::clone(&services.metrics), ready)
+    let admin = Admin::bind(addr, Arc::clone(&services.metrics), ready)
         .await
-        .map_err(|source| StartError::Listen { addr, source })
+        .map_err(|source| StartError::Listen { addr, source })?;
+    Ok(match &config.journal_url {
+        Some(journal_url) => admin.with_console(Console {
+            journal_url: journal_url.clone(),
+            token: config.console_token.clone(),
+        }),
+        None => admin,
+    })
 }
 
 /// Serves until the proxy's task set aborts it, draining included: a

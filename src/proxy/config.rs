@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::tls::UpstreamTlsMode;
+use crate::console::Token;
 
 /// Everything a proxy needs to run; passed in, never global, so that many
 /// proxies can run side by side in one process (the tests do).
@@ -49,6 +50,10 @@ pub struct ProxyConfig {
     pub client_idle_timeout: Option<Duration>,
     /// Where /metrics, /healthz and /readyz are served, if anywhere.
     pub admin_listen: Option<SocketAddr>,
+    /// What the console's changes (an undelete) need; without it the
+    /// console on the admin listener is read-only. The console is there
+    /// when `journal_url` is.
+    pub console_token: Option<Token>,
     /// How often the rules file is checked for changes; at least
     /// `MIN_RULES_POLL`.
     pub rules_poll: Duration,
@@ -94,6 +99,7 @@ impl ProxyConfig {
             max_client_connections: None,
             client_idle_timeout: None,
             admin_listen: None,
+            console_token: None,
             rules_poll: Duration::from_secs(2),
         }
     }

@@ -100,7 +100,7 @@ impl Proxy {
         };
         let shutdown = ShutdownHandle::new();
         let admin = match config.admin_listen {
-            Some(addr) => Some(admin::bind(addr, &services, &shutdown).await?),
+            Some(addr) => Some(admin::bind(addr, &services, &shutdown, &config).await?),
             None => None,
         };
         Ok(Proxy {

@@ -7,6 +7,7 @@ mod bouncer;
 mod cancel;
 mod cli;
 mod clients;
+mod console;
 mod copy;
 mod differential;
 mod django;

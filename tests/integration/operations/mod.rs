@@ -14,10 +14,29 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// GET `path` from the admin listener: status code and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, _, body) = http(addr, "GET", path, &[]).await;
+    (status, body)
+}
+
+/// `method path` to the admin listener with `headers`: status code, the
+/// response head, and the body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("admin listener");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: softdel\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: softdel\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "POST" {
+        request.push_str("Content-Length: 0\r\n");
+    }
+    request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -29,7 +48,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status line");
-    (status, body.to_owned())
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// A scrape, parsed as Prometheus would: every sample by its name and

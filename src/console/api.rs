@@ -1,0 +1,207 @@
+//! The JSON API:
+//!
+//! - `GET /api/operations`: the fields of `softdel log --json`, newest
+//!   first, with its filters as query parameters;
+//! - `GET /api/operations/{id}`: one operation and its journaled rows;
+//! - `POST /api/operations/{id}/undelete?dry_run=true|false[&force=true]`:
+//!   the report of `softdel undelete --json` (a preview by default; a
+//!   real one needs the token).
+
+use hyper::{Method, StatusCode};
+use serde_json::json;
+use tokio_postgres::{Client, NoTls};
+
+use super::{ApiRequest, ApiResponse, Console, query};
+use crate::journal::{self, JournalError, LogFilter};
+use crate::ops::{OpsError, Selection, undelete};
+
+/// Longest the console waits for the journal's database to answer a
+/// connection: the admin listener bounds every request's life.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Where a path leads.
+enum Route {
+    List,
+    One(i64),
+    Undelete(i64),
+}
+
+pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse {
+    let route = match route(request.path) {
+        Ok(route) => route,
+        Err(response) => return response,
+    };
+    let wanted = match route {
+        Route::List | Route::One(_) => Method::GET,
+        Route::Undelete(_) => Method::POST,
+    };
+    let allowed =
+        *request.method == wanted || (wanted == Method::GET && *request.method == Method::HEAD);
+    if !allowed {
+        let allow = if wanted == Method::GET {
+            "GET, HEAD"
+        } else {
+            "POST"
+        };
+        return ApiResponse::error(StatusCode::METHOD_NOT_ALLOWED, format!("use {allow}"))
+            .with_header("allow", allow);
+    }
+    match route {
+        Route::List => list(console, request.query).await,
+        Route::One(id) => one(console, id).await,
+        Route::Undelete(id) => restore(console, request, id).await,
+    }
+}
+
+fn route(path: &str) -> Result<Route, ApiResponse> {
+    let not_found = || {
+        ApiResponse::error(
+            StatusCode::NOT_FOUND,
+            "not found: /api/operations, /api/operations/{id}, /api/operations/{id}/undelete",
+        )
+    };
+    let rest = path.strip_prefix("/api/operations").ok_or_else(not_found)?;
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let id = |text: &str| {
+        text.parse::<i64>().map_err(|_| {
+            ApiResponse::error(
+                StatusCode::BAD_REQUEST,
+                format!("{text:?} is not an operation id (a number, see /api/operations)"),
+            )
+        })
+    };
+    match parts.as_slice() {
+        [] => Ok(Route::List),
+        [op] => Ok(Route::One(id(op)?)),
+        [op, "undelete"] => Ok(Route::Undelete(id(op)?)),
+        _ => Err(not_found()),
+    }
+}
+
+async fn connect(console: &Console) -> Result<Client, ApiResponse> {
+    let unavailable = |e: String| {
+        ApiResponse::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("cannot reach the journal's database: {e}"),
+        )
+    };
+    let connecting = tokio_postgres::connect(&console.journal_url, NoTls);
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| unavailable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| unavailable(crate::ops::database_message(&e)))?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+async fn list(console: &Console, query: Option<&str>) -> ApiResponse {
+    let filter = match query::filter(query) {
+        Ok(filter) => filter,
+        Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
+    };
+    let client = match connect(console).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    for (what, value) in [("since", &filter.since), ("until", &filter.until)] {
+        if let Some(value) = value
+            && let Err(e) = crate::ops::check_time(&client, what, value).await
+        {
+            return ApiResponse::error(StatusCode::BAD_REQUEST, e);
+        }
+    }
+    match journal::operations(&client, &filter).await {
+        Ok(operations) => ApiResponse::ok(json!(operations)),
+        Err(e) => journal_error(e),
+    }
+}
+
+async fn one(console: &Console, id: i64) -> ApiResponse {
+    let client = match connect(console).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let filter = LogFilter {
+        id: Some(id),
+        limit: 1,
+        ..LogFilter::default()
+    };
+    let operation = match journal::operations(&client, &filter).await {
+        Ok(mut found) if !found.is_empty() => found.remove(0),
+        Ok(_) => return ApiResponse::error(StatusCode::NOT_FOUND, OpsError::UnknownOperation(id)),
+        Err(e) => return journal_error(e),
+    };
+    match journal::operation_rows(&client, id).await {
+        Ok(rows) => ApiResponse::ok(json!({ "operation": operation, "rows": rows })),
+        Err(e) => journal_error(e),
+    }
+}
+
+async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64) -> ApiResponse {
+    let params = match query::undelete(request.query) {
+        Ok(params) => params,
+        Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
+    };
+    // A preview changes nothing: anyone who may read may ask for one.
+    if !params.dry_run {
+        match &console.token {
+            None => {
+                return ApiResponse::error(
+                    StatusCode::FORBIDDEN,
+                    "the console is read-only: start softdel with --console-token to allow changes",
+                );
+            }
+            Some(token) if !token.admits(request.authorization) => {
+                return ApiResponse::error(
+                    StatusCode::UNAUTHORIZED,
+                    "an undelete needs the console's token: Authorization: Bearer TOKEN",
+                )
+                .with_header("www-authenticate", "Bearer");
+            }
+            Some(_) => {}
+        }
+    }
+    let mut client = match connect(console).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let options = undelete::Options {
+        selection: Selection::Operations(vec![id]),
+        force: params.force,
+        dry_run: params.dry_run,
+        command: format!(
+            "softdel console: undelete {id}{}",
+            if params.force { " --force" } else { "" }
+        ),
+    };
+    match undelete::undelete(&mut client, &options).await {
+        // Conflicts stopped it: the report says which, and nothing changed.
+        Ok(report) if report.blocked_by_conflicts() && !report.dry_run => ApiResponse {
+            status: StatusCode::CONFLICT,
+            body: json!(report),
+            header: None,
+        },
+        Ok(report) => ApiResponse::ok(json!(report)),
+        Err(e) => ops_error(e),
+    }
+}
+
+fn journal_error(e: JournalError) -> ApiResponse {
+    let status = match e {
+        JournalError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        // Not installed, another version, a corrupt image: the journal is
+        // not in a state to answer.
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    ApiResponse::error(status, e)
+}
+
+fn ops_error(e: OpsError) -> ApiResponse {
+    let status = match &e {
+        OpsError::UnknownOperation(_) => StatusCode::NOT_FOUND,
+        OpsError::NotRestorable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        OpsError::Journal(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiResponse::error(status, e)
+}

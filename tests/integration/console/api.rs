@@ -1,0 +1,177 @@
+//! `/api/operations`: what `softdel log` and `softdel undelete` give, over
+//! HTTP, with the token guarding every change.
+
+use std::net::SocketAddr;
+
+use serde_json::Value;
+
+use crate::common::cluster;
+use crate::operations::http;
+use crate::softdelete::shop::Shop;
+
+const TOKEN: &str = "console-token-0123456789";
+
+/// A shop whose proxy serves the console, with `token` if given.
+async fn shop(token: Option<&str>) -> (Shop, SocketAddr) {
+    let token = token.map(|t| softdel::console::Token::new(t).unwrap());
+    let shop = Shop::open_with(|config, database| {
+        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
+        config.journal_url = Some(cluster().url(database));
+        config.console_token = token;
+    })
+    .await;
+    let admin = shop.proxy.admin.expect("the admin listener");
+    (shop, admin)
+}
+
+async fn json(admin: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|b| vec![("Authorization", b)])
+        .unwrap_or_default();
+    let (status, head, body) = http(admin, method, path, &headers).await;
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    let value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    (status, value)
+}
+
+fn error(value: &Value) -> &str {
+    value["error"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_api_lists_shows_and_undeletes_with_the_token() {
+    let (shop, admin) = shop(Some(TOKEN)).await;
+    let app = shop.client().await;
+    app.batch_execute("DELETE FROM orders WHERE id IN (11, 12)")
+        .await
+        .unwrap();
+    app.batch_execute("DELETE FROM refunds WHERE id = 3")
+        .await
+        .unwrap();
+
+    // The list: newest first, the fields of `softdel log --json`.
+    let (status, list) = json(admin, "GET", "/api/operations", None).await;
+    assert_eq!(status, 200, "{list}");
+    let ops = list.as_array().unwrap();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0]["action"], "journal_delete");
+    assert_eq!(ops[0]["table"], "public.refunds");
+    assert_eq!(ops[1]["action"], "soft_delete");
+    assert_eq!(ops[1]["row_count"], 2);
+    assert_eq!(ops[1]["sql"], "DELETE FROM orders WHERE id IN (11, 12)");
+    assert_eq!(ops[1]["path"], "proxy");
+    let soft = ops[1]["id"].as_i64().unwrap();
+    // Filters, as softdel log's flags.
+    let (_, only) = json(
+        admin,
+        "GET",
+        "/api/operations?table=orders&action=soft-delete",
+        None,
+    )
+    .await;
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    assert_eq!(only[0]["id"], soft);
+    let (_, none) = json(admin, "GET", "/api/operations?user=nobody", None).await;
+    assert_eq!(none, serde_json::json!([]));
+    for (path, said) in [
+        ("/api/operations?action=erase", "\"erase\" is not an action"),
+        ("/api/operations?since=yesterdayish", "yesterdayish"),
+        (
+            "/api/operations?tabel=orders",
+            "unknown parameter \"tabel\"",
+        ),
+        ("/api/operations/abc", "\"abc\" is not an operation id"),
+    ] {
+        let (status, body) = json(admin, "GET", path, None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(error(&body).contains(said), "{path}: {body}");
+    }
+
+    // One operation, with its rows.
+    let (status, one) = json(admin, "GET", &format!("/api/operations/{soft}"), None).await;
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["operation"]["id"], soft);
+    let ids: Vec<i64> = one["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["image"]["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [11, 12]);
+    let (status, missing) = json(admin, "GET", "/api/operations/999999", None).await;
+    assert_eq!(status, 404);
+    assert!(error(&missing).contains("no operation 999999"), "{missing}");
+
+    // A preview needs no token and changes nothing.
+    let undelete = format!("/api/operations/{soft}/undelete");
+    let (status, preview) = json(admin, "POST", &undelete, None).await;
+    assert_eq!(status, 200, "{preview}");
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["applied"], false);
+    assert_eq!(preview["tables"][0]["restored"], 2);
+    let live = "SELECT count(*) FROM orders WHERE id IN (11, 12) AND is_active";
+    assert_eq!(shop.count(live).await, 0);
+    // The real one needs the token: none, or a wrong one, is 401.
+    let real = format!("{undelete}?dry_run=false");
+    for token in [None, Some("console-token-0123456780")] {
+        let (status, refused) = json(admin, "POST", &real, token).await;
+        assert_eq!(status, 401, "{refused}");
+        assert!(
+            error(&refused).contains("needs the console's token"),
+            "{refused}"
+        );
+    }
+    assert_eq!(shop.count(live).await, 0);
+    // No change on GET.
+    let (status, _) = json(admin, "GET", &real, Some(TOKEN)).await;
+    assert_eq!(status, 405);
+    let (status, done) = json(admin, "POST", &real, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["applied"], true);
+    assert_eq!(shop.count(live).await, 2);
+    // The journal records the console's undelete.
+    let (_, latest) = json(admin, "GET", "/api/operations?action=undelete", None).await;
+    assert_eq!(
+        latest[0]["sql"],
+        format!("softdel console: undelete {soft}")
+    );
+    // Again: nothing left to restore.
+    let (status, again) = json(admin, "POST", &real, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["tables"][0]["already_restored"], 2);
+}
+
+#[tokio::test]
+async fn without_a_token_the_console_is_read_only_and_without_a_journal_absent() {
+    let (shop, admin) = shop(None).await;
+    let app = shop.client().await;
+    app.batch_execute("DELETE FROM orders WHERE id = 13")
+        .await
+        .unwrap();
+    let (_, list) = json(admin, "GET", "/api/operations", None).await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let path = format!("/api/operations/{id}/undelete?dry_run=false");
+    let (status, refused) = json(admin, "POST", &path, Some(TOKEN)).await;
+    assert_eq!(status, 403);
+    assert!(error(&refused).contains("read-only"), "{refused}");
+    assert!(
+        !shop
+            .value::<bool>("SELECT is_active FROM orders WHERE id = 13")
+            .await
+    );
+
+    let plain = crate::common::TestProxy::start_with(|config| {
+        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
+    })
+    .await;
+    let (status, absent) = json(plain.admin.unwrap(), "GET", "/api/operations", None).await;
+    assert_eq!(status, 404);
+    assert!(error(&absent).contains("--journal-url"), "{absent}");
+    plain.stop().await;
+}
