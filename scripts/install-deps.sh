@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [peer] [node]   (default: all)
+# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [peer] [node] [promtool]   (default: all)
 #
 # Installs what the softdel test suite needs, when it is missing:
 #   - PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) and psql
@@ -8,6 +8,8 @@
 #   - psycopg2's own test suite at <repo>/.peer/psycopg2/tests, from the
 #     source distribution of the psycopg2-binary version in requirements.txt
 #   - node + npm and tests/clients/node/node_modules (npm ci)
+#   - promtool (Debian's prometheus package; its service is kept stopped),
+#     which checks and tests examples/prometheus/alerts.yml
 #
 # Meant for a fresh Debian 12 machine in CI (run as root, no stdin), and
 # idempotent: a second run changes nothing. It also runs fine as a non-root
@@ -336,9 +338,25 @@ pg_version() {
         || echo "?"
 }
 
+# promtool comes with the Prometheus server, whose package starts a
+# service on port 9090: the tests need only the tool.
+ensure_promtool() {
+    if command -v promtool >/dev/null 2>&1; then
+        log "promtool: already present ($(command -v promtool))"
+        return
+    fi
+    apt_install prometheus
+    as_root service prometheus stop >/dev/null 2>&1 || true
+    if command -v systemctl >/dev/null 2>&1; then
+        as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+    command -v promtool >/dev/null 2>&1 || die "promtool is missing after installing prometheus"
+    log "promtool: installed ($(command -v promtool); the prometheus service is stopped)"
+}
+
 # With no arguments, everything; otherwise only the parts named.
 parts=("$@")
-[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python peer node)
+[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python peer node promtool)
 for part in "${parts[@]}"; do
     case "$part" in
         postgres) ensure_postgres ;;
@@ -346,6 +364,7 @@ for part in "${parts[@]}"; do
         python) ensure_python ;;
         peer) ensure_peer ;;
         node) ensure_node ;;
-        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, peer, node)" ;;
+        promtool) ensure_promtool ;;
+        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, peer, node, promtool)" ;;
     esac
 done

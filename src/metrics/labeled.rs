@@ -60,24 +60,29 @@ impl Labeled {
     }
 
     pub(super) fn add(&self, first: &str, second: &str) {
+        self.add_n(first, second, 1);
+    }
+
+    /// Adds `n` to the series (first, second).
+    pub(super) fn add_n(&self, first: &str, second: &str, n: u64) {
         let (first, second) = (clip(first), clip(second));
         // Nothing panics while the lock is held; a poisoned lock would
         // still hold valid counts.
         let mut sets = self.sets.lock().unwrap_or_else(PoisonError::into_inner);
-        if sets.bump(first, second) {
+        if sets.bump(first, second, n) {
             return;
         }
         if sets.series < self.limit {
-            return sets.insert(first, second);
+            return sets.insert(first, second, n);
         }
-        if sets.bump(OTHER, second) {
+        if sets.bump(OTHER, second, n) {
             return;
         }
         if sets.series < self.limit + SPILL {
-            return sets.insert(OTHER, second);
+            return sets.insert(OTHER, second, n);
         }
-        if !sets.bump(OTHER, OTHER) {
-            sets.insert(OTHER, OTHER);
+        if !sets.bump(OTHER, OTHER, n) {
+            sets.insert(OTHER, OTHER, n);
         }
     }
 
@@ -123,22 +128,22 @@ impl EncodeMetric for Labeled {
 }
 
 impl Sets {
-    /// Adds one to an existing series; false when there is none.
-    fn bump(&mut self, first: &str, second: &str) -> bool {
+    /// Adds `n` to an existing series; false when there is none.
+    fn bump(&mut self, first: &str, second: &str, n: u64) -> bool {
         match self.by_first.get_mut(first).and_then(|s| s.get_mut(second)) {
-            Some(n) => {
-                *n = n.saturating_add(1);
+            Some(count) => {
+                *count = count.saturating_add(n);
                 true
             }
             None => false,
         }
     }
 
-    fn insert(&mut self, first: &str, second: &str) {
+    fn insert(&mut self, first: &str, second: &str, n: u64) {
         self.by_first
             .entry(first.into())
             .or_default()
-            .insert(second.into(), 1);
+            .insert(second.into(), n);
         self.series += 1;
     }
 }

@@ -69,6 +69,7 @@ pub struct Metrics {
     decisions: Labeled,
     refused: Labeled,
     observed: Labeled,
+    deleted_rows: Labeled,
 
     registry: Registry,
 }
@@ -94,6 +95,7 @@ impl Default for Metrics {
             decisions: Labeled::new(["table", "action"], LABEL_SETS_LIMIT),
             refused: Labeled::new(["table", "reason"], LABEL_SETS_LIMIT),
             observed: Labeled::new(["table", "would"], LABEL_SETS_LIMIT),
+            deleted_rows: Labeled::new(["table", "how"], LABEL_SETS_LIMIT),
             registry: Registry::default(),
         };
         // Both results from the start, so that a dashboard's rate() of
@@ -171,6 +173,12 @@ impl Metrics {
              what softdel would have done: soft, journal, block (a delete the guard journals), \
              refuse_limit, refuse_truncate, refuse_drop, refuse_parse, refuse_block",
             self.observed.clone(),
+        );
+        r.register(
+            "softdel_deleted_rows",
+            "Rows that DELETEs through the proxy soft-deleted (how=soft) or deleted with their \
+             images journaled (how=journal), by table: what the journal grows by",
+            self.deleted_rows.clone(),
         );
         r.register(
             "softdel_rewrite_cache_hits",
@@ -270,6 +278,13 @@ impl Metrics {
     /// "limit" or "parse".
     pub fn refused(&self, table: &str, reason: &str) {
         self.refused.add(table, reason);
+    }
+
+    /// A DELETE through the proxy removed `rows` rows of `table`, soft or
+    /// journaled.
+    pub fn deleted_rows(&self, table: &str, rows: u64, soft: bool) {
+        let how = if soft { "soft" } else { "journal" };
+        self.deleted_rows.add_n(table, how, rows);
     }
 
     /// A statement on `table` was sent as it is under an observed rule;

@@ -192,7 +192,7 @@ fn scrape(m: &Metrics) -> Scrape {
     parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
 }
 
-const FAMILIES: [(&str, &str); 19] = [
+const FAMILIES: [(&str, &str); 20] = [
     ("softdel_client_connections", "gauge"),
     ("softdel_client_connections_total", "counter"),
     ("softdel_client_connections_refused_total", "counter"),
@@ -200,6 +200,7 @@ const FAMILIES: [(&str, &str); 19] = [
     ("softdel_decisions_total", "counter"),
     ("softdel_refused_total", "counter"),
     ("softdel_observed_total", "counter"),
+    ("softdel_deleted_rows_total", "counter"),
     ("softdel_rewrite_cache_hits_total", "counter"),
     ("softdel_rewrite_cache_misses_total", "counter"),
     ("softdel_upstream_connect_errors_total", "counter"),
@@ -236,6 +237,8 @@ fn busy() -> Metrics {
     m.refused("public.users", "block");
     m.refused("", "parse");
     m.observed("public.orders", "soft");
+    m.deleted_rows("public.orders", 40, true);
+    m.deleted_rows("public.orders", 2, true);
     m.observed("public.orders", "refuse_limit");
     m.observed("public.orders", "refuse_limit");
     m.cache(true);
@@ -312,6 +315,13 @@ fn a_busy_exposition_reports_what_happened() {
             &[("table", "public.orders"), ("would", "refuse_limit")]
         ),
         Some(2.0)
+    );
+    assert_eq!(
+        v(
+            "softdel_deleted_rows_total",
+            &[("table", "public.orders"), ("how", "soft")]
+        ),
+        Some(42.0)
     );
     assert_eq!(v("softdel_rewrite_cache_hits_total", &[]), Some(2.0));
     assert_eq!(v("softdel_rewrite_cache_misses_total", &[]), Some(1.0));

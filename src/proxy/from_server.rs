@@ -169,7 +169,10 @@ impl FromServer {
         match event {
             Some(Event::Refused(refused)) => self.refusals.record(refused),
             Some(Event::Would(refused)) => self.refusals.would(refused),
-            Some(Event::Deleted { table, rows, soft }) => log_deleted(&table, rows, soft),
+            Some(Event::Deleted { table, rows, soft }) => {
+                self.refusals.metrics.deleted_rows(&table, rows, soft);
+                log_deleted(&table, rows, soft);
+            }
             None => {}
         }
         translated

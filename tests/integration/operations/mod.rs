@@ -1,6 +1,7 @@
 //! Running softdel in production: the admin listener, rules reloads,
 //! connection limits and timeouts, structured logs, and a load test.
 
+mod alerts;
 mod limits;
 mod load;
 mod logs;
