@@ -28,3 +28,4 @@ pub mod proxy;
 pub mod rewrite;
 pub mod rules;
 pub mod text;
+pub mod webhook;

@@ -46,7 +46,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the proxy in front of a PostgreSQL server.
-    Proxy(proxy::ProxyArgs),
+    Proxy(Box<proxy::ProxyArgs>),
     /// Start a throwaway PostgreSQL and the proxy in front of it, to try softdel.
     Demo(demo::DemoArgs),
     /// Work with rules files.
@@ -71,7 +71,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log, cli.log_format);
     let result = match cli.command {
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Init(args) => journal::init(args),

@@ -49,6 +49,11 @@ pub struct ProxyArgs {
     /// journal there.
     #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
     journal_url: Option<String>,
+    /// Webhook each refused statement is POSTed to as JSON, e.g.
+    /// http://alerts.internal:8080/softdel (http only; queued, retried, never
+    /// slowing the client) [default: none].
+    #[arg(long, env = "SOFTDEL_NOTIFY_URL")]
+    notify_url: Option<softdel::webhook::Target>,
     /// Bearer token the console's changes (an undelete) need; without it
     /// the console is read-only. At least 16 characters.
     #[arg(long, env = "SOFTDEL_CONSOLE_TOKEN", hide_env_values = true, value_parser = parse_token)]
@@ -101,6 +106,7 @@ impl ProxyArgs {
         config.client_idle_timeout = self.client_idle_timeout.filter(|d| !d.is_zero());
         config.admin_listen = self.admin_listen;
         config.console_token = self.console_token;
+        config.notify_url = self.notify_url;
         config.rules_poll = self.rules_poll;
         config.tls_cert = self.tls_cert;
         config.tls_key = self.tls_key;

@@ -59,6 +59,7 @@ pub struct Metrics {
     upstream_connect_errors: Counter,
     tls_handshake_errors: Counter,
     reloads: Family<Static, Counter>,
+    notifications: Family<Static, Counter>,
     reprepared: Counter,
     last_reload_success: Gauge<f64, AtomicU64>,
     rules_tables: Gauge,
@@ -88,6 +89,7 @@ impl Default for Metrics {
             upstream_connect_errors: Counter::default(),
             tls_handshake_errors: Counter::default(),
             reloads: Family::default(),
+            notifications: Family::default(),
             reprepared: Counter::default(),
             last_reload_success: Gauge::default(),
             rules_tables: Gauge::default(),
@@ -102,6 +104,9 @@ impl Default for Metrics {
         // errors reads 0 rather than nothing.
         for result in ["ok", "error"] {
             drop(m.reloads.get_or_create(&[("result", result)]));
+        }
+        for result in ["sent", "failed", "dropped"] {
+            drop(m.notifications.get_or_create(&[("result", result)]));
         }
         // The two reasons the proxy has, for the same reason; and so that
         // the family's HELP and TYPE are there before the first refusal
@@ -194,6 +199,12 @@ impl Metrics {
             "softdel_statement_duration_seconds",
             "Time from a client's statement to the server's answer",
             self.statement_duration.clone(),
+        );
+        r.register(
+            "softdel_notifications",
+            "Refusals notified to --notify-url, by result: sent, failed (after retries), \
+             dropped (queue full)",
+            self.notifications.clone(),
         );
         r.register(
             "softdel_rules_reloads",
@@ -328,6 +339,14 @@ impl Metrics {
             self.last_reload_success
                 .set(unix_seconds(SystemTime::now()));
         }
+    }
+
+    /// A webhook notification was `sent`, `failed` (after its retries) or
+    /// `dropped` (the queue was full).
+    pub fn notification(&self, result: &'static str) {
+        self.notifications
+            .get_or_create(&[("result", result)])
+            .inc();
     }
 
     /// A prepared statement was prepared again under new rules.

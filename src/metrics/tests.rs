@@ -192,7 +192,7 @@ fn scrape(m: &Metrics) -> Scrape {
     parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"))
 }
 
-const FAMILIES: [(&str, &str); 20] = [
+const FAMILIES: [(&str, &str); 21] = [
     ("softdel_client_connections", "gauge"),
     ("softdel_client_connections_total", "counter"),
     ("softdel_client_connections_refused_total", "counter"),
@@ -208,6 +208,7 @@ const FAMILIES: [(&str, &str); 20] = [
     ("softdel_client_bytes_sent_total", "counter"),
     ("softdel_statement_duration_seconds", "histogram"),
     ("softdel_rules_reloads_total", "counter"),
+    ("softdel_notifications_total", "counter"),
     (
         "softdel_rules_last_reload_success_timestamp_seconds",
         "gauge",

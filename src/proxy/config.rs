@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::tls::UpstreamTlsMode;
 use crate::console::Token;
+use crate::webhook::Target;
 
 /// Everything a proxy needs to run; passed in, never global, so that many
 /// proxies can run side by side in one process (the tests do).
@@ -54,6 +55,8 @@ pub struct ProxyConfig {
     /// console on the admin listener is read-only. The console is there
     /// when `journal_url` is.
     pub console_token: Option<Token>,
+    /// Where each refusal is POSTed as JSON (`--notify-url`).
+    pub notify_url: Option<Target>,
     /// How often the rules file is checked for changes; at least
     /// `MIN_RULES_POLL`.
     pub rules_poll: Duration,
@@ -100,6 +103,7 @@ impl ProxyConfig {
             client_idle_timeout: None,
             admin_listen: None,
             console_token: None,
+            notify_url: None,
             rules_poll: Duration::from_secs(2),
         }
     }

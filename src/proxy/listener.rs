@@ -21,6 +21,7 @@ use crate::admin::Admin;
 use crate::journal::Recorder;
 use crate::metrics::Metrics;
 use crate::rules::{Rules, RulesFile};
+use crate::webhook::Webhook;
 
 /// After the grace period, how long sessions get to say goodbye before
 /// their tasks are aborted.
@@ -94,6 +95,10 @@ impl Proxy {
         let services = Services {
             engine: Arc::new(engines),
             recorder: Recorder::start(config.journal_url.clone(), config.blocked_log.clone()),
+            webhook: config
+                .notify_url
+                .clone()
+                .map(|target| Webhook::start(target, Arc::clone(&metrics))),
             client_tls,
             upstream,
             metrics,

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use super::translate::Refused;
 use crate::journal::{Action, BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
+use crate::webhook::Webhook;
 
 pub struct Refusals {
     pub recorder: Recorder,
+    pub webhook: Option<Webhook>,
     pub metrics: Arc<Metrics>,
     /// The session, as refusals are recorded (the SQL and reason are
     /// filled in per refusal).
@@ -54,6 +56,9 @@ impl Refusals {
         attempt.sqlstate = refused.sqlstate;
         attempt.message = refused.message;
         attempt.sql = refused.sql;
+        if let Some(webhook) = &self.webhook {
+            webhook.notify(&attempt);
+        }
         self.recorder.record(attempt);
     }
 }

@@ -27,12 +27,15 @@ use crate::journal::{BlockedAttempt, Recorder};
 use crate::metrics::Metrics;
 use crate::protocol::StartupParams;
 use crate::rewrite::SessionInfo;
+use crate::webhook::Webhook;
 
 /// What every session of a proxy shares.
 #[derive(Clone)]
 pub struct Services {
     pub engine: Arc<LiveEngine>,
     pub recorder: Recorder,
+    /// `--notify-url`: refusals POSTed to a webhook.
+    pub webhook: Option<Webhook>,
     pub client_tls: ClientTls,
     pub upstream: Upstream,
     pub metrics: Arc<Metrics>,
@@ -197,6 +200,7 @@ impl Who {
         let refusals = Refusals {
             metrics,
             recorder: self.services.recorder,
+            webhook: self.services.webhook,
             who: BlockedAttempt {
                 action: crate::journal::Action::Blocked,
                 at_unix: 0,

@@ -7,6 +7,7 @@ mod load;
 mod logs;
 mod metrics;
 mod reload;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,0 +1,169 @@
+//! `--notify-url`: a JSON POST per refused statement, retried when the
+//! webhook fails, never holding up the client that was refused.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use super::{sample, scrape};
+use crate::softdelete::shop::{Shop, sqlstate};
+
+/// A webhook that answers each POST with the next of `statuses` (the last
+/// one from then on) and passes on each request's path and body; with no
+/// statuses it reads the request and never answers.
+async fn webhook(
+    statuses: &'static [u16],
+) -> (SocketAddr, mpsc::UnboundedReceiver<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut answered = 0;
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Up to the end of the body its Content-Length announces.
+            let (head, body) = loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .and_then(|n| n.trim().parse().ok())
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break (head.to_owned(), body.to_owned());
+                    }
+                }
+            };
+            let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let _ = tx.send((path, body));
+            let Some(&status) = statuses.get(answered).or(statuses.last()) else {
+                // Never answers: keep the connection open.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    drop(stream);
+                });
+                continue;
+            };
+            answered += 1;
+            let response =
+                format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = stream.write_all(response.as_bytes()).await;
+        }
+    });
+    (addr, rx)
+}
+
+async fn shop_notifying(addr: SocketAddr) -> Shop {
+    Shop::open_with(|config, _| {
+        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
+        config.notify_url = Some(format!("http://{addr}/hooks/softdel").parse().unwrap());
+    })
+    .await
+}
+
+/// Refused through the proxy; how long the client waited.
+async fn refused(shop: &Shop) -> Duration {
+    let client = shop.client().await;
+    let started = Instant::now();
+    let err = client
+        .batch_execute("DELETE FROM orders WHERE id <= 15")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SD002");
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn each_refusal_is_posted_and_a_failed_post_retried() {
+    let (addr, mut posts) = webhook(&[503, 200]).await;
+    let shop = shop_notifying(addr).await;
+    assert!(refused(&shop).await < Duration::from_secs(1));
+    let mut bodies = Vec::new();
+    for _ in 0..2 {
+        let (path, body) = tokio::time::timeout(Duration::from_secs(10), posts.recv())
+            .await
+            .expect("the webhook is called, then called again after its 503")
+            .unwrap();
+        assert_eq!(path, "/hooks/softdel");
+        bodies.push(body);
+    }
+    assert_eq!(bodies[0], bodies[1], "the same notification, retried");
+    let note: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(note["action"], "blocked");
+    assert_eq!(note["table"], "public.orders");
+    assert_eq!(note["reason"], "row limit");
+    assert_eq!(note["sqlstate"], "SD002");
+    assert_eq!(note["sql"], "DELETE FROM orders WHERE id <= 15");
+    assert_eq!(note["database"], shop.database.as_str());
+    assert_eq!(note["db_user"], "postgres");
+    let admin = shop.proxy.admin.unwrap();
+    let mut sent = 0.0;
+    for _ in 0..50 {
+        sent = sample(
+            &scrape(admin).await,
+            r#"softdel_notifications_total{result="sent"}"#,
+        );
+        if sent == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent, 1.0);
+    assert_eq!(
+        shop.count("SELECT count(*) FROM orders WHERE is_active")
+            .await,
+        20,
+        "nothing deleted"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_that_never_answers_holds_up_no_client() {
+    let (addr, mut posts) = webhook(&[]).await;
+    let shop = shop_notifying(addr).await;
+    for _ in 0..3 {
+        assert!(refused(&shop).await < Duration::from_secs(1));
+    }
+    // It was called, and is still being waited for.
+    tokio::time::timeout(Duration::from_secs(10), posts.recv())
+        .await
+        .expect("the webhook is called")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_webhook_that_cannot_be_reached_counts_as_failed_after_its_retries() {
+    // A port nothing listens on.
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap()
+    };
+    let shop = shop_notifying(addr).await;
+    assert!(refused(&shop).await < Duration::from_secs(1));
+    let admin = shop.proxy.admin.unwrap();
+    // Four tries, 0.5 + 1 + 2 s apart.
+    let mut failed = 0.0;
+    for _ in 0..100 {
+        failed = sample(
+            &scrape(admin).await,
+            r#"softdel_notifications_total{result="failed"}"#,
+        );
+        if failed == 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failed, 1.0);
+}
