@@ -54,14 +54,15 @@ BEGIN
             -- An observed rule (mode: observe) lets the table go: the drop
             -- is journaled as one softdel would have refused. Its rows
             -- cannot be kept (they are gone when this trigger runs). Its
-            -- marker column stays guarded: the guard's functions read it.
+            -- entry in softdel.guarded stays, so that the next softdel
+            -- init removes the guard's functions (softdel check says so).
+            -- Its marker column stays guarded: the guard's functions read it.
             IF g.observe AND d.objsubid = 0 THEN
                 INSERT INTO softdel.operations (path, client_addr, table_schema, table_name,
                                                 action, row_count, sql, reason)
                 VALUES ('direct', coalesce(host(inet_client_addr()), 'local'), g.table_schema,
                         g.table_name, 'would_refuse', 0, current_query(),
                         'drop: the table was dropped; its rows were not kept');
-                DELETE FROM softdel.guarded WHERE relid = d.objid;
                 CONTINUE;
             END IF;
             IF d.objsubid = 0 THEN

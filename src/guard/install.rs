@@ -238,7 +238,8 @@ pub(crate) async fn installed(client: &Client) -> Result<Vec<Installed1>, GuardE
         .query(
             &format!(
                 "SELECT g.relid, g.table_schema || '.' || g.table_name, \
-                    pg_catalog.format('%I.%I', n.nspname, c.relname), g.definition, g.mode, \
+                    CASE WHEN c.oid IS NOT NULL THEN pg_catalog.format('%I.%I', n.nspname, c.relname) END, \
+                    g.definition, g.mode, \
                     g.marker_kind, g.marker_column, g.max_rows, g.outside_proxy, \
                     g.table_schema, g.table_name, g.on_update IS NOT NULL, g.observe \
              FROM {SCHEMA}.guarded g \

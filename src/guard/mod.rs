@@ -16,6 +16,7 @@
 
 pub mod drift;
 pub mod install;
+mod journaled;
 pub mod resolve;
 pub mod table;
 

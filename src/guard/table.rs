@@ -19,6 +19,7 @@
 //! `session_replication_role = replica` too; their functions run as the
 //! role that installed them, with a fixed search_path.
 
+use super::journaled::{CONTEXT, END, Journaled, declare, journal, would_refuse};
 use super::resolve::{Cascade, GuardSpec, SoftCascade};
 use crate::journal::{Action, SCHEMA};
 use crate::ops::catalog::quote_ident;
@@ -78,7 +79,7 @@ pub fn create_sql(spec: &GuardSpec) -> String {
         sql.push_str(&update_function(spec));
     }
     // An observed table's TRUNCATE is let through, its rows journaled.
-    let truncate = if spec.observe {
+    let truncate = if spec.observe && triggers.contains(&"softdel_guard_truncate") {
         sql.push_str(&truncate_function(spec));
         format!("{SCHEMA}.guard_{relid}_truncate")
     } else {
@@ -174,146 +175,6 @@ fn live(marker: &Marker, row: &str) -> String {
     }
 }
 
-/// The variables every trigger function declares (see `journal`).
-const DECLARE: &str = "DECLARE
-    n bigint;
-    c text[];
-    via text;
-    connection bigint;
-    client text;
-    statement text;
-";
-
-/// `DECLARE`, and under an observed rule what the operation is journaled
-/// as (`act`, `action` unless a check finds it would have been refused)
-/// and why (`why`, set by that check).
-fn declare(observe: Option<(Action, Option<&str>)>) -> String {
-    let mut sql = DECLARE.to_owned();
-    if let Some((action, why)) = observe {
-        let why = why.map_or("NULL".to_owned(), literal);
-        sql.push_str(&format!(
-            "    act text := {};\n    why text := {why};\n",
-            action.literal()
-        ));
-    }
-    sql
-}
-
-/// Under an observed rule, what a refusal becomes: the operation is
-/// journaled as `would_refuse`, with `why` (an SQL expression).
-fn would_refuse(why: &str) -> String {
-    format!("act := {}; why := {why};", Action::WouldRefuse.literal())
-}
-
-/// One operation the guard journals: the rows `rows` (a FROM clause over
-/// the transition tables, `image` the row to keep), as `action`.
-struct Journaled<'a> {
-    rows: &'a str,
-    image: &'a str,
-    action: Action,
-    marker: Option<&'a Marker>,
-    /// Refused over this many rows; `limit_kind` says how.
-    limit: Option<u64>,
-    limit_kind: &'a str,
-    /// The operation names the one whose soft delete cascaded into it.
-    cascaded: bool,
-    /// Statements run after the operation is written, with its id in `op`.
-    then: String,
-    /// An observed rule: nothing refused, the action and reason are in
-    /// `act` and `why` (see `declare`).
-    observe: bool,
-}
-
-/// Journals the operation when there are rows: counts them into `n`
-/// (refusing over the limit), then writes the operation and its images in
-/// one statement. A block of statements: the caller ends the function. The client's context is read only then, into plain
-/// variables: the statement's plan does not depend on their values (a plan
-/// that did would be made again at every call).
-fn journal(j: Journaled) -> String {
-    let Journaled {
-        rows,
-        image,
-        action,
-        marker,
-        limit,
-        limit_kind,
-        cascaded,
-        then,
-        observe,
-    } = j;
-    let (kind, column) = match marker {
-        Some(m) => (format!("'{}'", m.kind()), literal(m.column())),
-        None => ("NULL".to_owned(), "NULL".to_owned()),
-    };
-    let limit = limit.map_or(String::new(), |limit| {
-        let over = if observe {
-            would_refuse(&format!(
-                "format('row limit: %s rows, over the limit of %s', n, {limit})"
-            ))
-        } else {
-            format!(
-                "PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, {limit_kind}, n, {limit}, NULL);"
-            )
-        };
-        format!(
-            "    IF n > {limit} THEN
-        {over}
-    END IF;
-"
-        )
-    });
-    let (action, reason_column, reason) = if observe {
-        ("act".to_owned(), ", reason", ", why")
-    } else {
-        (action.literal(), "", "")
-    };
-    let (cause_column, cause) = if cascaded {
-        (", cascaded_from", format!(", {SCHEMA}.cascade_parent()"))
-    } else {
-        ("", String::new())
-    };
-    // Without statements to follow, the operation's id is not needed.
-    let write_images = format!(
-        "INSERT INTO {SCHEMA}.rows (op_id, image) SELECT softdel_op.id, to_jsonb({image}) FROM softdel_op, {rows}"
-    );
-    let finish = if then.is_empty() {
-        format!(
-            "    {write_images};
-"
-        )
-    } else {
-        format!(
-            "    , softdel_images AS ({write_images})
-    SELECT id INTO op FROM softdel_op;
-{then}"
-        )
-    };
-    format!(
-        "    SELECT count(*) INTO n FROM {rows};
-    IF n > 0 THEN
-{limit}{CONTEXT}    WITH softdel_op AS (
-        INSERT INTO {SCHEMA}.operations (path, connection_id, client_addr, table_schema, table_name,
-                                        action, row_count, sql, marker_kind, marker_column{cause_column}{reason_column})
-        VALUES (via, connection, client, TG_TABLE_SCHEMA, TG_TABLE_NAME,
-                {action}, n, statement, {kind}, {column}{cause}{reason})
-        RETURNING id)
-{finish}    END IF;
-",
-    )
-}
-
-/// Reads the client's context into the variables of `DECLARE`, once there
-/// is something to journal.
-const CONTEXT: &str = "    c := softdel.context();
-    via := CASE WHEN c IS NULL THEN 'direct' ELSE 'proxy' END;
-    connection := nullif(c[2], '')::bigint;
-    client := coalesce(c[3], host(inet_client_addr()), 'local');
-    statement := softdel.statement(c);
-";
-
-/// The end of every trigger function (AFTER triggers' results are ignored).
-const END: &str = "    RETURN NULL;\nEND\n";
-
 /// Rows DELETE took from the table: refused, or journaled as one operation.
 fn delete_function(spec: &GuardSpec) -> String {
     let relid = spec.relid;
@@ -366,6 +227,15 @@ fn delete_function(spec: &GuardSpec) -> String {
              IF n > 0 THEN\n        {refused}\n    END IF;\n{END}"
         ));
     } else {
+        if spec.observe && spec.mode == Mode::Block {
+            // An enforcing proxy's rewrite is refused as it expects.
+            sql.push_str(&format!(
+                "    IF {SCHEMA}.proxied_statement() THEN\n        \
+                 SELECT count(*) INTO n FROM {taken};\n        \
+                 IF n > 0 THEN\n            {}\n        END IF;\n    END IF;\n",
+                refuse("block", "NULL")
+            ));
+        }
         for cascade in &spec.cascades {
             sql.push_str(&cascade_check(cascade, spec.observe));
         }
@@ -409,16 +279,18 @@ fn cascade_check(cascade: &Cascade, observe: bool) -> String {
         "{}\t{}",
         cascade.constraint, cascade.parent_display
     ));
+    let refuse = format!(
+        "SELECT count(*) INTO n FROM softdel_old;\n        \
+         PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});"
+    );
     let refuse = if observe {
-        would_refuse(&literal(&format!(
+        let why = literal(&format!(
             "cascade: foreign key {} cascades a delete from {}, which softdel does not journal",
             cascade.constraint, cascade.parent_display
-        )))
+        ));
+        would_refuse(&refuse, &why)
     } else {
-        format!(
-            "SELECT count(*) INTO n FROM softdel_old;\n        \
-             PERFORM {SCHEMA}.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'cascade', n, NULL, {detail});"
-        )
+        refuse
     };
     format!(
         "    IF EXISTS (SELECT FROM softdel_old o WHERE {} AND NOT EXISTS\n               \
@@ -613,136 +485,5 @@ fn soft_cascade(cascade: &SoftCascade, rows: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::guard::resolve::Cascade;
-
-    fn spec(mode: Mode) -> GuardSpec {
-        GuardSpec {
-            relid: 16384,
-            schema: "public".into(),
-            name: "orders".into(),
-            mode,
-            journal_updates: false,
-            max_rows: Some(10),
-            outside_proxy: OutsideProxy::Journal,
-            primary_key: vec!["id".into()],
-            cascades: Vec::new(),
-            soft_cascades: Vec::new(),
-            cascaded_into: false,
-            observe: false,
-            rule: "rules.yaml:3:3 (orders)".into(),
-        }
-    }
-
-    #[test]
-    fn a_soft_tables_guard_journals_marked_rows_and_physical_deletes() {
-        let sql = create_sql(&spec(Mode::Soft(Marker::Flag("is_active".into()))));
-        for part in [
-            "CREATE OR REPLACE FUNCTION softdel.guard_16384_delete() RETURNS trigger\nLANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $guard$",
-            "-- softdel guard of public.orders: soft, flag is_active, at most 10 rows\n",
-            // Purge's rows (already soft-deleted, and journaled) are left out.
-            "SELECT count(*) INTO n FROM softdel_old o WHERE NOT purging OR o.\"is_active\" IS NOT FALSE;",
-            "'hard_delete', n, statement, NULL, NULL)",
-            "SELECT softdel_op.id, to_jsonb(o) FROM softdel_op, softdel_old o WHERE NOT purging OR o.\"is_active\" IS NOT FALSE;",
-            "SELECT count(*) INTO n FROM softdel_new w JOIN softdel_old o ON o.\"id\" = w.\"id\"\n        WHERE w.\"is_active\" IS FALSE AND o.\"is_active\" IS NOT FALSE;",
-            "'soft_delete', n, statement, 'flag', E'is_active')",
-            "statement := softdel.statement(c);",
-            "CREATE TRIGGER softdel_guard_update AFTER UPDATE ON \"public\".\"orders\"\n    REFERENCING OLD TABLE AS softdel_old NEW TABLE AS softdel_new FOR EACH STATEMENT\n    EXECUTE FUNCTION softdel.guard_16384_update();",
-            "ALTER TABLE \"public\".\"orders\" ENABLE ALWAYS TRIGGER softdel_guard_truncate;",
-            "IF n > 10 THEN",
-        ] {
-            assert!(sql.contains(part), "{part}\n--- in ---\n{sql}");
-        }
-        assert_eq!(sql.matches("ENABLE ALWAYS TRIGGER").count(), 3);
-    }
-
-    #[test]
-    fn journal_and_block_guards_have_no_update_trigger() {
-        let journal = create_sql(&spec(Mode::Journal));
-        assert!(journal.contains("'journal_delete'") && !journal.contains("_update"));
-        let block = create_sql(&spec(Mode::Block));
-        assert!(block.contains(
-            "PERFORM softdel.refuse(TG_TABLE_SCHEMA, TG_TABLE_NAME, 'block', n, NULL, NULL);"
-        ));
-        assert_eq!(block.matches("ENABLE ALWAYS TRIGGER").count(), 2);
-    }
-
-    #[test]
-    fn a_cascade_from_an_unjournaled_parent_is_checked_by_key() {
-        let mut s = spec(Mode::Journal);
-        s.cascades.push(Cascade {
-            constraint: "orders_customer_fk".into(),
-            parent_display: "shop.customers".into(),
-            parent_quoted: "\"shop\".\"customers\"".into(),
-            columns: vec![
-                ("customer_id".into(), "id".into()),
-                ("region".into(), "region".into()),
-            ],
-        });
-        let sql = create_sql(&s);
-        assert!(
-            sql.contains(
-                "IF EXISTS (SELECT FROM softdel_old o WHERE o.\"customer_id\" IS NOT NULL AND o.\"region\" IS NOT NULL AND NOT EXISTS\n               (SELECT FROM \"shop\".\"customers\" p WHERE p.\"id\" = o.\"customer_id\" AND p.\"region\" = o.\"region\")) THEN"
-            ),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("E'orders_customer_fk\tshop.customers'"),
-            "{sql}"
-        );
-    }
-
-    #[test]
-    fn journaled_updates_get_the_update_trigger_on_any_mode() {
-        let mut s = spec(Mode::Allow);
-        s.journal_updates = true;
-        let sql = create_sql(&s);
-        // Only updates: no delete or truncate trigger on an allowed table.
-        assert_eq!(sql.matches("CREATE TRIGGER").count(), 1, "{sql}");
-        assert!(sql.contains("CREATE TRIGGER softdel_guard_update AFTER UPDATE"));
-        assert!(sql.contains("'update', count(*), statement"), "{sql}");
-        assert!(
-            sql.contains("jsonb_build_object('key', jsonb_build_object(E'id', w.r -> E'id'),"),
-            "{sql}"
-        );
-        assert!(!sql.contains("AND w.marked AND o.live"), "{sql}");
-        // A soft table: the soft delete first, then what else changed,
-        // its marker left to the soft delete.
-        let mut s = spec(Mode::Soft(Marker::Flag("is_active".into())));
-        s.journal_updates = true;
-        let sql = create_sql(&s);
-        let soft = sql.find("'soft_delete', n, statement").unwrap();
-        let update = sql.find("'update', count(*), statement").unwrap();
-        assert!(soft < update, "{sql}");
-        assert!(
-            sql.contains("AND NOT (a.key = E'is_active' AND w.marked AND o.live)"),
-            "{sql}"
-        );
-        assert_eq!(sql.matches("ENABLE ALWAYS TRIGGER").count(), 3);
-        assert_eq!(trigger_names("allow", true), ["softdel_guard_update"]);
-        assert_eq!(
-            trigger_names("journal", true),
-            [
-                "softdel_guard_delete",
-                "softdel_guard_update",
-                "softdel_guard_truncate"
-            ]
-        );
-        assert_eq!(
-            trigger_names("block", false),
-            ["softdel_guard_delete", "softdel_guard_truncate"]
-        );
-    }
-
-    #[test]
-    fn any_table_name_stays_inside_the_function_body() {
-        let mut s = spec(Mode::Journal);
-        s.name = "a$guard$b".into();
-        let sql = create_sql(&s);
-        assert!(sql.contains("AS $guard1$"), "{sql}");
-        assert!(sql.contains("\nEND\n$guard1$;"), "{sql}");
-        // The same spec, the same text: what init compares.
-        assert_eq!(sql, create_sql(&s));
-    }
-}
+#[path = "table_tests.rs"]
+mod tests;

@@ -345,27 +345,42 @@ async fn the_guard_from_an_observe_file_refuses_nothing_outside_the_proxy() {
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "SD003");
-    // `softdel check` says the guard is what the rules ask for.
+    // The dropped table's guard functions stay until the next init, which
+    // `softdel check` says; after it, the guard is what the rules ask for.
     let rules = shop.dir.join("rules.yaml");
     std::fs::write(
         &rules,
         observed().replace("  audit_logs:\n    on_delete: block\n", ""),
     )
     .unwrap();
-    let check = softdel(&[
-        "check",
-        "--database-url",
-        &url,
-        "--rules",
-        rules.to_str().unwrap(),
-    ])
-    .await;
-    assert!(check.ok, "{check:?}");
+    let rules_arg = rules.to_str().unwrap();
+    let check = |url: String| async move {
+        softdel(&["check", "--database-url", &url, "--rules", rules_arg]).await
+    };
+    let before = check(url.clone()).await;
+    assert!(!before.ok, "{before:?}");
     assert!(
-        check
+        before
+            .stdout
+            .contains("guarded, but the table is gone: run softdel init --rules"),
+        "{before:?}"
+    );
+    let functions = "SELECT count(*) FROM pg_proc WHERE proname LIKE 'guard\\_%' \
+                     AND pronamespace = 'softdel'::regnamespace";
+    let with_dropped = shop.count(functions).await;
+    let init = softdel(&["init", "--database-url", &url, "--rules", rules_arg]).await;
+    assert!(init.ok, "{init:?}");
+    assert!(
+        shop.count(functions).await < with_dropped,
+        "the dropped table's guard functions are removed"
+    );
+    let after = check(url.clone()).await;
+    assert!(after.ok, "{after:?}");
+    assert!(
+        after
             .stdout
             .contains("every protected table has its guard, as the rules say"),
-        "{check:?}"
+        "{after:?}"
     );
     let listed = softdel(&["rules", "check", rules.to_str().unwrap()]).await;
     assert!(
@@ -399,4 +414,38 @@ async fn a_reload_switches_between_enforce_and_observe_at_the_next_statement() {
     let err = app.execute(&delete, &[&1500i32]).await.unwrap_err();
     assert_eq!(sqlstate(&err), "SD002", "enforced again");
     assert_eq!(shop.count("SELECT count(*) FROM scratch").await, 2000);
+}
+
+/// During a switch the proxy may already enforce while the guard still
+/// observes (or the other way round): what an enforcing proxy leaves to
+/// the guard (row limits, block tables) is still refused.
+#[tokio::test]
+async fn an_enforcing_proxy_is_refused_by_an_observing_guard_as_it_expects() {
+    let shop = shop().await;
+    // The proxy keeps the enforced rules; the guard is reinstalled observing.
+    shop.install_guard(&observed()).await;
+    std::fs::write(shop.dir.join("rules.yaml"), RULES).unwrap();
+    let app = shop.client().await;
+    let err = app
+        .batch_execute("DELETE FROM orders WHERE id <= 15")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SD002");
+    let err = app
+        .batch_execute("DELETE FROM audit_logs WHERE id = 1")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "SD001");
+    assert_eq!(
+        shop.count("SELECT count(*) FROM orders WHERE is_active")
+            .await,
+        20
+    );
+    assert_eq!(shop.count("SELECT count(*) FROM audit_logs").await, 5);
+    // The same statements outside the proxy are observed.
+    shop.direct
+        .batch_execute("DELETE FROM audit_logs WHERE id = 1")
+        .await
+        .unwrap();
+    assert_eq!(shop.count("SELECT count(*) FROM audit_logs").await, 4);
 }
