@@ -20,7 +20,7 @@ pub use frame::{
 };
 pub use frontend::{ClientFrame, ClientMessage, ParseFields, Target, next_client_frame};
 pub use messages::{ErrorFields, Severity, TransactionStatus, error_response};
-pub use pipeline::{Answering, Pipeline};
+pub use pipeline::{Answering, Parsed, Pipeline};
 pub use startup::{
     MAX_STARTUP_LEN, SSL_REQUEST, StartupPacket, StartupParams, cancel_request, parse_startup,
 };

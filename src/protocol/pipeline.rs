@@ -141,6 +141,18 @@ impl<T> Pending<T> {
     }
 }
 
+/// What the server made of a client's Parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// ParseComplete: the statement exists.
+    Made,
+    /// An error answered it: the statement does not exist (and an unnamed
+    /// one before it is gone too: the server drops it first).
+    Failed,
+    /// Skipped after an earlier error in its batch: nothing happened.
+    Skipped,
+}
+
 /// When a request was sent; `None` until `Pipeline::sent` is called.
 type Sent = Option<Instant>;
 
@@ -168,9 +180,8 @@ pub struct Pipeline<T> {
     /// server skipped it after an earlier error).
     injection_lost: bool,
     /// Followed client Parses the server answered: their numbers, and
-    /// whether the statement was made (ParseComplete) or not (an error,
-    /// or skipped after an earlier one).
-    parsed: Vec<(u64, bool)>,
+    /// what became of them.
+    parsed: Vec<(u64, Parsed)>,
 }
 
 // Not derived: the default is empty whatever `T` is.
@@ -214,9 +225,8 @@ impl<T> Pipeline<T> {
         self.push(Pending::Parse(Some(number)));
     }
 
-    /// The followed Parses answered since the last call: (number, whether
-    /// the server made the statement).
-    pub fn take_parsed(&mut self) -> Vec<(u64, bool)> {
+    /// The followed Parses answered since the last call, by number.
+    pub fn take_parsed(&mut self) -> Vec<(u64, Parsed)> {
         std::mem::take(&mut self.parsed)
     }
 
@@ -276,7 +286,7 @@ impl<T> Pipeline<T> {
         }
         if self.skipping {
             if !pending.is_sync() {
-                self.lost(&pending);
+                self.lost(&pending, Parsed::Skipped);
                 return;
             }
             self.skipping = false;
@@ -338,7 +348,7 @@ impl<T> Pipeline<T> {
             return None;
         }
         while let Some(mut done) = self.pending.pop_front() {
-            self.lost(&done);
+            self.lost(&done, Parsed::Skipped);
             if let Some(sent) = done.sent_mut() {
                 return *sent;
             }
@@ -354,16 +364,16 @@ impl<T> Pipeline<T> {
             && let Some(done) = self.pending.pop_front()
             && let Some(number) = done.followed_parse()
         {
-            self.parsed.push((number, true));
+            self.parsed.push((number, Parsed::Made));
         }
     }
 
     /// A message the server will not answer: skipped after an error, or
     /// left when the request it belonged to ended.
-    fn lost(&mut self, pending: &Pending<T>) {
+    fn lost(&mut self, pending: &Pending<T>, outcome: Parsed) {
         self.injection_lost |= pending.injected();
         if let Some(number) = pending.followed_parse() {
-            self.parsed.push((number, false));
+            self.parsed.push((number, outcome));
         }
     }
 
@@ -372,6 +382,11 @@ impl<T> Pipeline<T> {
             self.end_copy();
         }
         if self.pending.front().is_some_and(|p| p.is_extended()) {
+            // The error answers the message in front; the server skips
+            // the others up to the Sync.
+            if let Some(failed) = self.pending.pop_front() {
+                self.lost(&failed, Parsed::Failed);
+            }
             self.skip_to_sync();
         }
     }
@@ -403,7 +418,7 @@ impl<T> Pipeline<T> {
                 self.pending.push_front(p);
                 break;
             }
-            self.lost(&p);
+            self.lost(&p, Parsed::Skipped);
         }
         self.skipping = self.pending.is_empty();
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::examined::Examined;
-use crate::protocol::{FrontendTag, Pipeline};
+use crate::protocol::{FrontendTag, Parsed, Pipeline};
 
 /// A prepared statement the rules may concern: what the client prepared,
 /// and what was prepared instead under which rules. When the rules change,
@@ -89,9 +89,6 @@ impl Statements {
                 .insert(name.to_vec(), Followed { number, prepared }),
             None => self.by_name.remove(name),
         };
-        // A failed Parse of the unnamed statement has destroyed the one
-        // before it.
-        let previous = previous.filter(|_| !name.is_empty());
         self.unsettled.push(Unsettled {
             number,
             name: name.to_vec(),
@@ -109,14 +106,18 @@ impl Statements {
 
     /// What the server made of the Parses answered since (see
     /// `Pipeline::take_parsed`).
-    pub fn settle(&mut self, outcomes: Vec<(u64, bool)>) {
-        for (number, made) in outcomes {
+    pub fn settle(&mut self, outcomes: Vec<(u64, Parsed)>) {
+        for (number, outcome) in outcomes {
             let Some(at) = self.unsettled.iter().position(|u| u.number == number) else {
                 continue;
             };
-            let failed = self.unsettled.remove(at);
-            if made {
-                continue;
+            let mut failed = self.unsettled.remove(at);
+            match outcome {
+                Parsed::Made => continue,
+                // The server drops the unnamed statement before it parses
+                // the new one: a failure leaves none.
+                Parsed::Failed if failed.name.is_empty() => failed.previous = None,
+                Parsed::Failed | Parsed::Skipped => {}
             }
             // A later Parse of the name took over what this one left:
             // if it fails too, the name goes back to what was there before.

@@ -358,13 +358,13 @@ fn followed_parses_report_whether_the_server_made_them() {
     p.client_parse(3);
     client(&mut p, &[Bind]);
     server(&mut p, b"1Z");
-    assert_eq!(p.take_parsed(), [(1, true)]);
+    assert_eq!(p.take_parsed(), [(1, Parsed::Made)]);
     server(&mut p, b"E");
-    assert_eq!(p.take_parsed(), [(2, false), (3, false)]);
+    assert_eq!(p.take_parsed(), [(2, Parsed::Failed), (3, Parsed::Skipped)]);
     p.client_parse(4);
     client(&mut p, &[Sync]);
     server(&mut p, b"Z");
-    assert_eq!(p.take_parsed(), [(4, false)]);
+    assert_eq!(p.take_parsed(), [(4, Parsed::Skipped)]);
     assert!(p.take_parsed().is_empty(), "reported once");
     // A Parse the session does not follow reports nothing.
     client(&mut p, &[Parse, Sync]);

@@ -211,4 +211,25 @@ async fn a_parse_the_server_refused_is_never_prepared_again_by_the_proxy() {
         shop.operations().await.is_empty(),
         "nothing journaled: nothing deleted"
     );
+    // A Parse of the unnamed statement skipped after an error leaves the
+    // one before it in place: a soft DELETE, still answered as one.
+    let soft = "DELETE FROM orders WHERE id = $1";
+    let mut first = parse_named("", soft);
+    first.extend(execute_named("", &["7"]));
+    assert_eq!(
+        run(&mut c, with_sync(first)).await,
+        ["1", "2", "C DELETE 1", "Z"]
+    );
+    let mut batch = parse_named("bad", "SELEC 1");
+    batch.extend(parse_named("", "SELECT 1"));
+    assert_eq!(run(&mut c, with_sync(batch)).await, ["E 42601", "Z"]);
+    assert_eq!(
+        run(&mut c, with_sync(execute_named("", &["8"]))).await,
+        ["2", "C DELETE 1", "Z"]
+    );
+    assert!(
+        !shop
+            .value::<bool>("SELECT is_active FROM orders WHERE id = 8")
+            .await
+    );
 }
