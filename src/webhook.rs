@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(t.address, "127.0.0.1:80");
         for (bad, said) in [
             ("https://hooks.slack.com/x", "https:// is not supported"),
-            ("hooks.internal/x", "has no scheme"),
+            ("hooks.internal:8080", "has no scheme"),
             ("http://", "is not a URL"),
             ("not a url", "is not a URL"),
         ] {

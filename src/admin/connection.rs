@@ -37,7 +37,7 @@ const CONSOLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) struct Shared {
     pub(super) metrics: Arc<Metrics>,
     pub(super) ready: Arc<dyn Readiness>,
-    /// The operator's console, when the proxy has a journal to show.
+    /// The operator's console (`--console-url`).
     pub(super) console: Option<Arc<Console>>,
     pub(super) head_timeout: Duration,
     pub(super) check_timeout: Duration,

@@ -53,7 +53,7 @@ pub(super) async fn route(
     }
 }
 
-/// The console's JSON API, when the proxy has a journal to show.
+/// The console's JSON API, when the proxy has one (`--console-url`).
 async fn api(
     method: &Method,
     uri: &Uri,
@@ -61,7 +61,7 @@ async fn api(
     console: Option<&Console>,
 ) -> Response<Full<Bytes>> {
     let Some(console) = console else {
-        let body = r#"{"error":"the console needs the journal's database: start softdel with --journal-url"}"#;
+        let body = r#"{"error":"no console here: start softdel with --console-url (the journal's database) and --admin-listen"}"#;
         return respond(StatusCode::NOT_FOUND, JSON, body.to_owned());
     };
     let request = ApiRequest {

@@ -44,11 +44,14 @@ pub struct ProxyArgs {
     #[arg(long, env = "SOFTDEL_RULES_POLL", default_value = "2s", value_parser = parse_duration)]
     rules_poll: Duration,
     /// Database the proxy records refused statements in, with its own
-    /// credentials (postgres://user:password@host:port/db); with
-    /// --admin-listen, the console's JSON API (/api/operations) reads the
-    /// journal there.
+    /// credentials (postgres://user:password@host:port/db).
     #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
     journal_url: Option<String>,
+    /// The journal's database for the operator's console on
+    /// --admin-listen (/api/operations), as the journal's owner
+    /// [default: no console].
+    #[arg(long, env = "SOFTDEL_CONSOLE_URL", hide_env_values = true)]
+    console_url: Option<String>,
     /// Webhook each refused statement is POSTed to as JSON, e.g.
     /// http://alerts.internal:8080/softdel (http only; queued, retried, never
     /// slowing the client) [default: none].
@@ -105,6 +108,7 @@ impl ProxyArgs {
         config.max_client_connections = self.max_client_connections.map(|n| n as usize);
         config.client_idle_timeout = self.client_idle_timeout.filter(|d| !d.is_zero());
         config.admin_listen = self.admin_listen;
+        config.console_url = self.console_url;
         config.console_token = self.console_token;
         config.notify_url = self.notify_url;
         config.rules_poll = self.rules_poll;

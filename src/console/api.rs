@@ -48,7 +48,7 @@ pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse 
     }
     match route {
         Route::List => list(console, request.query).await,
-        Route::One(id) => one(console, id).await,
+        Route::One(id) => one(console, id, request.query).await,
         Route::Undelete(id) => restore(console, request, id).await,
     }
 }
@@ -60,7 +60,10 @@ fn route(path: &str) -> Result<Route, ApiResponse> {
             "not found: /api/operations, /api/operations/{id}, /api/operations/{id}/undelete",
         )
     };
-    let rest = path.strip_prefix("/api/operations").ok_or_else(not_found)?;
+    let rest = path
+        .strip_prefix("/api/operations")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        .ok_or_else(not_found)?;
     let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
     let id = |text: &str| {
         text.parse::<i64>().map_err(|_| {
@@ -85,7 +88,7 @@ async fn connect(console: &Console) -> Result<Client, ApiResponse> {
             format!("cannot reach the journal's database: {e}"),
         )
     };
-    let connecting = tokio_postgres::connect(&console.journal_url, NoTls);
+    let connecting = tokio_postgres::connect(&console.database_url, NoTls);
     let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
         .map_err(|_| unavailable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
@@ -116,7 +119,11 @@ async fn list(console: &Console, query: Option<&str>) -> ApiResponse {
     }
 }
 
-async fn one(console: &Console, id: i64) -> ApiResponse {
+async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
+    let (after, limit) = match query::rows(query) {
+        Ok(page) => page,
+        Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
+    };
     let client = match connect(console).await {
         Ok(client) => client,
         Err(response) => return response,
@@ -131,8 +138,16 @@ async fn one(console: &Console, id: i64) -> ApiResponse {
         Ok(_) => return ApiResponse::error(StatusCode::NOT_FOUND, OpsError::UnknownOperation(id)),
         Err(e) => return journal_error(e),
     };
-    match journal::operation_rows(&client, id).await {
-        Ok(rows) => ApiResponse::ok(json!({ "operation": operation, "rows": rows })),
+    // A page of rows: an operation may hold millions, and the proxy's
+    // memory is its clients'.
+    match journal::operation_rows_page(&client, id, after, limit).await {
+        Ok(rows) => {
+            let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
+            let next_after = rows.last().filter(|_| full).map(|r| r.id);
+            ApiResponse::ok(
+                json!({ "operation": operation, "rows": rows, "next_after": next_after }),
+            )
+        }
         Err(e) => journal_error(e),
     }
 }

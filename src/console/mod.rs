@@ -8,9 +8,13 @@
 //!
 //! Reading is open to whoever reaches the admin listener (bind it to
 //! localhost, the default). Every change needs the token; without one
-//! configured the console is read-only. Each request opens its own
-//! connection to the journal's database (`--journal-url`): the console is
-//! for people, a few requests a minute, and holds nothing between them.
+//! configured the console is read-only. It is off unless given its own
+//! database URL (`--console-url`, the journal's owner): the proxy's
+//! `--journal-url` may only record refusals. Each request opens its own
+//! connection: the console is for people, a few requests a minute, and
+//! holds nothing between them; at most `AT_ONCE` are answered at a time, so
+//! that it cannot take the database's connections or the admin listener's
+//! slots from the probes.
 
 mod api;
 mod query;
@@ -20,16 +24,21 @@ mod token;
 mod tests;
 
 use hyper::{Method, StatusCode};
+use tokio::sync::Semaphore;
 
 pub use token::Token;
+
+/// Console requests answered at once; more get 503.
+pub const AT_ONCE: usize = 4;
 
 /// The console of one proxy.
 pub struct Console {
     /// The journal's database, as a role that may read it (and, for
     /// undelete, its owner).
-    pub journal_url: String,
+    database_url: String,
     /// Who may change anything; `None`: read-only.
-    pub token: Option<Token>,
+    token: Option<Token>,
+    answering: Semaphore,
 }
 
 /// What the console needs of an HTTP request.
@@ -75,8 +84,22 @@ impl ApiResponse {
 }
 
 impl Console {
+    pub fn new(database_url: String, token: Option<Token>) -> Console {
+        Console {
+            database_url,
+            token,
+            answering: Semaphore::new(AT_ONCE),
+        }
+    }
+
     /// Answers a request under `/api/`.
     pub async fn answer(&self, request: &ApiRequest<'_>) -> ApiResponse {
+        let Ok(_answering) = self.answering.try_acquire() else {
+            return ApiResponse::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the console is answering {AT_ONCE} requests already: try again"),
+            );
+        };
         api::answer(self, request).await
     }
 }

@@ -35,6 +35,24 @@ pub fn filter(query: Option<&str>) -> Result<LogFilter, String> {
     Ok(filter)
 }
 
+/// A page of an operation's rows: `after` (a journal row id, default 0)
+/// and `limit` (default `DEFAULT_LIMIT`, at most `MAX_LIMIT`).
+pub fn rows(query: Option<&str>) -> Result<(i64, i64), String> {
+    let (mut after, mut count) = (0, DEFAULT_LIMIT);
+    for (key, value) in pairs(query) {
+        match key.as_str() {
+            "after" => {
+                after = value
+                    .parse()
+                    .map_err(|_| format!("after must be a journal row id, not {value:?}"))?;
+            }
+            "limit" => count = limit(&value)?,
+            other => return Err(unknown(other, "after, limit")),
+        }
+    }
+    Ok((after, count))
+}
+
 /// What `POST /api/operations/{id}/undelete` takes: `dry_run` (default
 /// true: a preview unless the request says otherwise) and `force`.
 #[derive(Debug, PartialEq, Eq)]

@@ -122,13 +122,26 @@ pub struct JournalRow {
 
 /// The row images an operation journaled, in the order it wrote them.
 pub async fn operation_rows(client: &Client, op: i64) -> Result<Vec<JournalRow>, JournalError> {
+    operation_rows_page(client, op, 0, i64::MAX).await
+}
+
+/// At most `limit` of the row images an operation journaled, those after
+/// journal row `after`, in the order it wrote them (a page: an operation
+/// may hold millions).
+pub async fn operation_rows_page(
+    client: &Client,
+    op: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<JournalRow>, JournalError> {
     require_current(client).await?;
     let rows = client
         .query(
             &format!(
-                "SELECT id, image, restored_by FROM {SCHEMA}.rows WHERE op_id = $1 ORDER BY id"
+                "SELECT id, image, restored_by FROM {SCHEMA}.rows \
+                 WHERE op_id = $1 AND id > $2 ORDER BY id LIMIT $3"
             ),
-            &[&op],
+            &[&op, &after, &limit],
         )
         .await?;
     rows.iter()

@@ -17,5 +17,8 @@ pub use install::{
     Installed, JournalError, SCHEMA, VERSION, allow, begin_install, install, install_in,
     installed_version, require_current,
 };
-pub use log::{JournalRow, LogFilter, Operation, operation_rows, operations, row_image, shortened};
+pub use log::{
+    JournalRow, LogFilter, Operation, operation_rows, operation_rows_page, operations, row_image,
+    shortened,
+};
 pub use record::{OwnOperation, record};

@@ -15,8 +15,8 @@ use crate::console::Console;
 /// Longest a readiness probe waits for the upstream to accept.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The admin listener; with a journal (`--journal-url`), the operator's
-/// console on it too.
+/// The admin listener; with `--console-url`, the operator's console on it
+/// too.
 pub async fn bind(
     addr: SocketAddr,
     services: &Services,
@@ -31,11 +31,8 @@ pub async fn bind(
     let admin = Admin::bind(addr, Arc::clone(&services.metrics), ready)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
-    Ok(match &config.journal_url {
-        Some(journal_url) => admin.with_console(Console {
-            journal_url: journal_url.clone(),
-            token: config.console_token.clone(),
-        }),
+    Ok(match &config.console_url {
+        Some(url) => admin.with_console(Console::new(url.clone(), config.console_token.clone())),
         None => admin,
     })
 }

@@ -51,9 +51,11 @@ pub struct ProxyConfig {
     pub client_idle_timeout: Option<Duration>,
     /// Where /metrics, /healthz and /readyz are served, if anywhere.
     pub admin_listen: Option<SocketAddr>,
+    /// The journal's database for the operator's console on the admin
+    /// listener (as the journal's owner); `None`: no console.
+    pub console_url: Option<String>,
     /// What the console's changes (an undelete) need; without it the
-    /// console on the admin listener is read-only. The console is there
-    /// when `journal_url` is.
+    /// console is read-only.
     pub console_token: Option<Token>,
     /// Where each refusal is POSTed as JSON (`--notify-url`).
     pub notify_url: Option<Target>,
@@ -78,6 +80,10 @@ pub enum ConfigError {
     NoClientConnections,
     #[error("--client-idle-timeout must be longer than 0 (leave it unset for none)")]
     ZeroIdleTimeout,
+    #[error("--console-url needs --admin-listen: the console is served there")]
+    ConsoleWithoutAdmin,
+    #[error("--console-token needs --console-url: there is no console to protect")]
+    TokenWithoutConsole,
 }
 
 impl ProxyConfig {
@@ -102,6 +108,7 @@ impl ProxyConfig {
             max_client_connections: None,
             client_idle_timeout: None,
             admin_listen: None,
+            console_url: None,
             console_token: None,
             notify_url: None,
             rules_poll: Duration::from_secs(2),
@@ -122,6 +129,12 @@ impl ProxyConfig {
         }
         if self.client_idle_timeout == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroIdleTimeout);
+        }
+        if self.console_url.is_some() && self.admin_listen.is_none() {
+            return Err(ConfigError::ConsoleWithoutAdmin);
+        }
+        if self.console_token.is_some() && self.console_url.is_none() {
+            return Err(ConfigError::TokenWithoutConsole);
         }
         Ok(())
     }
@@ -150,5 +163,13 @@ mod tests {
         );
         assert!(bad(|c| c.max_client_connections = Some(0)).contains("at least 1"));
         assert!(bad(|c| c.client_idle_timeout = Some(Duration::ZERO)).contains("longer than 0"));
+        assert_eq!(
+            bad(|c| c.console_url = Some("postgres://localhost/shop".into())),
+            "--console-url needs --admin-listen: the console is served there"
+        );
+        assert_eq!(
+            bad(|c| c.console_token = Some(Token::new("0123456789abcdef").unwrap())),
+            "--console-token needs --console-url: there is no console to protect"
+        );
     }
 }

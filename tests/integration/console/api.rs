@@ -16,7 +16,7 @@ async fn shop(token: Option<&str>) -> (Shop, SocketAddr) {
     let token = token.map(|t| softdel::console::Token::new(t).unwrap());
     let shop = Shop::open_with(|config, database| {
         config.admin_listen = Some(([127, 0, 0, 1], 0).into());
-        config.journal_url = Some(cluster().url(database));
+        config.console_url = Some(cluster().url(database));
         config.console_token = token;
     })
     .await;
@@ -104,6 +104,34 @@ async fn the_api_lists_shows_and_undeletes_with_the_token() {
         .map(|r| r["image"]["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, [11, 12]);
+    assert_eq!(one["next_after"], Value::Null, "one page holds them");
+    // Rows come a page at a time.
+    let (_, first) = json(
+        admin,
+        "GET",
+        &format!("/api/operations/{soft}?limit=1"),
+        None,
+    )
+    .await;
+    assert_eq!(first["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(first["rows"][0]["image"]["id"], 11);
+    let after = first["next_after"].as_i64().expect("a next page");
+    let (_, second) = json(
+        admin,
+        "GET",
+        &format!("/api/operations/{soft}?limit=1&after={after}"),
+        None,
+    )
+    .await;
+    assert_eq!(second["rows"][0]["image"]["id"], 12);
+    let (status, _) = json(
+        admin,
+        "GET",
+        &format!("/api/operations/{soft}?limit=5000"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
     let (status, missing) = json(admin, "GET", "/api/operations/999999", None).await;
     assert_eq!(status, 404);
     assert!(error(&missing).contains("no operation 999999"), "{missing}");
@@ -172,6 +200,6 @@ async fn without_a_token_the_console_is_read_only_and_without_a_journal_absent()
     .await;
     let (status, absent) = json(plain.admin.unwrap(), "GET", "/api/operations", None).await;
     assert_eq!(status, 404);
-    assert!(error(&absent).contains("--journal-url"), "{absent}");
+    assert!(error(&absent).contains("--console-url"), "{absent}");
     plain.stop().await;
 }
