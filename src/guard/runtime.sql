@@ -185,5 +185,22 @@ REVOKE ALL ON FUNCTION softdel.allow(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.allowed(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION softdel.record_would_refuse(timestamptz, text, text, text, text, bigint, text, text, text) FROM PUBLIC;
+-- Version 6: the roles that may record refusals (granted by an earlier
+-- `softdel init --recorder`) may record what observe mode would have
+-- refused too.
+DO $softdel$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT DISTINCT a.grantee::regrole AS role
+        FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+        WHERE p.oid = 'softdel.record_refusal(timestamptz, text, text, text, text, bigint, text, text, text)'::regprocedure
+          AND a.privilege_type = 'EXECUTE' AND a.grantee <> 0 AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION softdel.record_would_refuse(timestamptz, text, text, text, text, bigint, text, text, text) TO %s', r.role);
+    END LOOP;
+END
+$softdel$;
 GRANT EXECUTE ON FUNCTION softdel.proxy_check(regclass, name) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdel.proxied_statement() TO PUBLIC;

@@ -69,27 +69,20 @@ impl Recorder {
     }
 
     pub fn record(&self, attempt: BlockedAttempt) {
-        if attempt.action == Action::WouldRefuse {
-            tracing::warn!(
-                table = %attempt.table,
-                reason = %attempt.reason,
-                sqlstate = %attempt.sqlstate,
-                user = %attempt.db_user,
-                database = %attempt.database,
-                "observe mode: statement sent as it is, which softdel would have refused: {}",
-                attempt.message
-            );
+        let what = if attempt.action == Action::WouldRefuse {
+            "observe mode: statement sent as it is, which softdel would have refused"
         } else {
-            tracing::warn!(
-                table = %attempt.table,
-                reason = %attempt.reason,
-                sqlstate = %attempt.sqlstate,
-                user = %attempt.db_user,
-                database = %attempt.database,
-                "statement refused: {}",
-                attempt.message
-            );
-        }
+            "statement refused"
+        };
+        tracing::warn!(
+            table = %attempt.table,
+            reason = %attempt.reason,
+            sqlstate = %attempt.sqlstate,
+            user = %attempt.db_user,
+            database = %attempt.database,
+            "{what}: {}",
+            attempt.message
+        );
         match self.tx.try_send(attempt) {
             Ok(()) => {}
             Err(TrySendError::Full(attempt)) => append_or_log(&self.file, &attempt),

@@ -152,3 +152,62 @@ async fn softdel_log_lists_operations_newest_first() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
 }
+
+/// `softdel init --recorder ROLE` lets the proxy's own role record refusals
+/// and what observe mode would have refused, and nothing else; a later
+/// init (an upgrade) keeps that for the roles allowed before.
+#[tokio::test]
+async fn a_recorder_role_records_refusals_and_nothing_else() {
+    let shop = Shop::open().await;
+    let role = format!("recorder_{}", shop.database);
+    shop.direct
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .unwrap();
+    let url = crate::common::cluster().url(&shop.database);
+    let init =
+        crate::operator::softdel(&["init", "--database-url", &url, "--recorder", &role]).await;
+    assert!(init.ok, "{init:?}");
+    // An upgrade from before `record_would_refuse` existed: its grant is
+    // missing, and an init without --recorder puts it back.
+    let signature = "(timestamptz, text, text, text, text, bigint, text, text, text)";
+    shop.direct
+        .batch_execute(&format!(
+            "REVOKE EXECUTE ON FUNCTION softdel.record_would_refuse{signature} FROM {role}"
+        ))
+        .await
+        .unwrap();
+    let init = crate::operator::softdel(&["init", "--database-url", &url]).await;
+    assert!(init.ok, "{init:?}");
+    let addr = crate::common::cluster().addr().parse().unwrap();
+    let recorder = crate::common::connect(&crate::common::url(addr, &role, None, &shop.database))
+        .await
+        .unwrap();
+    for function in ["record_refusal", "record_would_refuse"] {
+        let sql = format!(
+            "SELECT softdel.{function}(now(), 'app', 'web', current_database(), '10.0.0.1', 1, \
+             'orders', 'DELETE FROM orders', 'row limit: test')"
+        );
+        recorder
+            .query_one(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{function}: {e}"));
+    }
+    assert_eq!(
+        shop.strings("SELECT action FROM softdel.operations ORDER BY id")
+            .await,
+        ["blocked", "would_refuse"]
+    );
+    // Reading or changing the journal otherwise is not its business.
+    for sql in [
+        "SELECT count(*) FROM softdel.operations",
+        "DELETE FROM softdel.rows",
+    ] {
+        let err = recorder.simple_query(sql).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{sql}"
+        );
+    }
+}
