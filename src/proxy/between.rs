@@ -21,7 +21,8 @@ pub struct Between {
     /// and the server's transaction status.
     pub show_deleted: ShowDeleted,
     /// Refusals softdel would have made under observed rules, seen by the
-    /// client side, for the server side to record (which knows the
-    /// session's application name as the server reports it).
-    pub observed: Vec<Refused>,
+    /// client side, for the server side to count, notify and (when the
+    /// guard does not journal them: `false`) record; it knows the
+    /// session's application name as the server reports it.
+    pub observed: Vec<(Refused, bool)>,
 }

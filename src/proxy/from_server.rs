@@ -95,8 +95,8 @@ impl FromServer {
     /// that ends the session.
     pub fn step(&mut self, buf: &[u8], between: &mut Between) -> Result<ServerStep, ProtocolError> {
         let mut step = ServerStep::default();
-        for refused in between.observed.drain(..) {
-            self.refusals.would(refused);
+        for (refused, guard_journals) in between.observed.drain(..) {
+            self.refusals.would(refused, guard_journals);
         }
         while !self.ended
             && let Some((tag, len)) = next_backend_frame(&buf[step.end..])?
@@ -168,7 +168,10 @@ impl FromServer {
         let (translated, event) = self.translator.server_frame(tag, frame, answering);
         match event {
             Some(Event::Refused(refused)) => self.refusals.record(refused),
-            Some(Event::Would(refused)) => self.refusals.would(refused),
+            Some(Event::Would {
+                refused,
+                guard_journals,
+            }) => self.refusals.would(refused, guard_journals),
             Some(Event::Deleted { table, rows, soft }) => {
                 self.refusals.metrics.deleted_rows(&table, rows, soft);
                 log_deleted(&table, rows, soft);

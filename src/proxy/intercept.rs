@@ -139,7 +139,7 @@ impl Intercept {
 
     /// The engine's decision on `sql`, under the rules in force now; what
     /// it would have refused under observed rules goes to `observed`.
-    fn decide(&mut self, sql: &[u8], view: View, observed: &mut Vec<Refused>) -> Decided {
+    fn decide(&mut self, sql: &[u8], view: View, observed: &mut Vec<(Refused, bool)>) -> Decided {
         let generation = self.live.generation();
         if generation != self.generation {
             self.engine = Arc::clone(self.live.current().for_session(&self.session));
@@ -194,21 +194,18 @@ impl Intercept {
     }
 
     /// A statement sent as it is under an observed rule: logged and
-    /// counted. A refusal the guard cannot see (a statement softdel cannot
-    /// analyse) is recorded by the server side, once the statement is
-    /// answered (see `Between::observed`); the guard journals the others.
-    fn observe(&self, would: &Would, observed: &mut Vec<Refused>) {
+    /// counted. A refusal decided before it runs goes to the server side
+    /// (see `Between::observed`), to be counted and notified once the
+    /// statement is answered; the proxy records it only when the guard
+    /// cannot (a statement softdel cannot analyse).
+    fn observe(&self, would: &Would, observed: &mut Vec<(Refused, bool)>) {
         match would {
             Would::Guard { table, mode } => self.metrics.observed(table, mode),
             // Counted once the tag shows it removed more.
             Would::Limit { .. } => {}
             Would::Refuse(refusal) => {
-                let kind = refusal.reason.kind();
-                self.metrics
-                    .observed(&refusal.table, &format!("refuse_{kind}"));
-                if refusal.reason == Reason::Unanalysable {
-                    observed.push(Refused::from_refusal(refusal.clone()));
-                }
+                let guard_journals = refusal.reason != Reason::Unanalysable;
+                observed.push((Refused::from_refusal(refusal.clone()), guard_journals));
             }
         }
         tracing::info!(%would, "observe mode: statement sent as it is");
@@ -258,7 +255,7 @@ impl Intercept {
         sql: &[u8],
         view: View,
         pipeline: &mut Pipeline<Examined>,
-        observed: &mut Vec<Refused>,
+        observed: &mut Vec<(Refused, bool)>,
     ) -> Option<Vec<u8>> {
         // A simple Query destroys the unnamed statement.
         if !self.statements.is_empty() {
@@ -277,7 +274,7 @@ impl Intercept {
         frame: &[u8],
         fields: &ParseFields<'_>,
         view: View,
-        observed: &mut Vec<Refused>,
+        observed: &mut Vec<(Refused, bool)>,
         pipeline: &mut Pipeline<Examined>,
     ) -> Option<Vec<u8>> {
         let decided = self.decide(fields.sql, view, observed);

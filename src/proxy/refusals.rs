@@ -29,13 +29,11 @@ impl Refusals {
     }
 
     /// A statement sent as it is under an observed rule, which softdel
-    /// would have refused: recorded as `would_refuse`.
-    pub fn would(&self, mut refused: Refused) {
-        // A limit is counted here, once the tag showed it; the refusals
-        // decided before the statement ran were counted then.
-        if refused.kind == "limit" {
-            self.metrics.observed(&refused.table, "refuse_limit");
-        }
+    /// would have refused: counted, notified, and recorded as
+    /// `would_refuse` unless the guard journals it itself.
+    pub fn would(&self, mut refused: Refused, guard_journals: bool) {
+        self.metrics
+            .observed(&refused.table, &format!("refuse_{}", refused.kind));
         // The refusal's own words say nothing was deleted; here the
         // statement ran.
         let said = refused
@@ -44,10 +42,28 @@ impl Refusals {
             .next()
             .unwrap_or_default();
         refused.message = format!("sent as it is (mode: observe), would have been refused: {said}");
-        self.write(refused, Action::WouldRefuse);
+        if guard_journals {
+            let attempt = self.attempt(refused, Action::WouldRefuse);
+            self.notify(&attempt);
+            tracing::warn!(
+                table = %attempt.table,
+                reason = %attempt.reason,
+                "observe mode: {} (the guard journals it)",
+                attempt.message
+            );
+        } else {
+            self.write(refused, Action::WouldRefuse);
+        }
     }
 
     fn write(&self, refused: Refused, action: Action) {
+        let attempt = self.attempt(refused, action);
+        self.notify(&attempt);
+        self.recorder.record(attempt);
+    }
+
+    /// The session's record of `refused`.
+    fn attempt(&self, refused: Refused, action: Action) -> BlockedAttempt {
         let mut attempt = self.who.clone();
         attempt.action = action;
         attempt.at_unix = BlockedAttempt::now_unix();
@@ -56,9 +72,12 @@ impl Refusals {
         attempt.sqlstate = refused.sqlstate;
         attempt.message = refused.message;
         attempt.sql = refused.sql;
+        attempt
+    }
+
+    fn notify(&self, attempt: &BlockedAttempt) {
         if let Some(webhook) = &self.webhook {
-            webhook.notify(&attempt);
+            webhook.notify(attempt);
         }
-        self.recorder.record(attempt);
     }
 }

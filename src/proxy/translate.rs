@@ -63,8 +63,13 @@ impl Refused {
 pub enum Event {
     Refused(Refused),
     /// A statement sent as it is under an observed rule that softdel would
-    /// have refused (a DELETE over an allowed table's row limit).
-    Would(Refused),
+    /// have refused (a DELETE over its table's row limit, or on a block
+    /// table), and whether the guard journals it (the proxy records the
+    /// others).
+    Would {
+        refused: Refused,
+        guard_journals: bool,
+    },
     /// A DELETE on a soft (`soft`) or journal table completed, in its
     /// transaction (which may still roll back): the guard journaled it.
     Deleted {
@@ -191,14 +196,23 @@ impl Translator {
                 });
                 (Translated::Original, event)
             }
-            Some(Shape::Observed { table, limit }) => {
-                let over = rows("DELETE ").filter(|&n| n > limit);
-                let event = over.map(|rows| {
-                    Event::Would(Refused::from_refusal(Refusal {
-                        reason: Reason::RowLimit { rows, limit },
-                        table: table.to_string(),
+            Some(Shape::Observed(observed)) => {
+                let rows = rows("DELETE ").unwrap_or(0);
+                let reason = if observed.blocked {
+                    Reason::Blocked { rows: Some(rows) }
+                } else {
+                    Reason::RowLimit {
+                        rows,
+                        limit: observed.limit,
+                    }
+                };
+                let event = (rows > observed.limit).then(|| Event::Would {
+                    refused: Refused::from_refusal(Refusal {
+                        reason,
+                        table: observed.table.to_string(),
                         sql: examined.map(|e| e.sql.to_string()).unwrap_or_default(),
-                    }))
+                    }),
+                    guard_journals: observed.guarded,
                 });
                 (Translated::Original, event)
             }

@@ -130,7 +130,7 @@ pub fn check(engine: &Engine, sql: &[u8], lexing: Lexing) {
             Shape::Returning => assert!(rendered.contains(&op_column(nonce))),
             Shape::Update(_) => assert!(rendered.contains("UPDATE")),
             Shape::Journal(_) => assert!(rendered.contains("softdel.proxy_check(")),
-            Shape::Observed { table, .. } => assert!(!table.is_empty()),
+            Shape::Observed(observed) => assert!(!observed.table.is_empty()),
         }
     }
 }

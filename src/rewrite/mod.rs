@@ -45,7 +45,7 @@ pub use names::Names;
 pub use prepared::{PreparedUse, may_use as may_use_prepared, uses as prepared_uses};
 pub use refusal::{Reason, Refusal, sqlstate};
 pub use scan::{Lexing, Suspects, scan, scan_with};
-pub use shape::Shape;
+pub use shape::{Observed, Shape};
 pub use sql::literal;
 pub use template::{Hole, SessionInfo, Template};
 

@@ -19,7 +19,21 @@ pub enum Shape {
     /// A DELETE on a journal table (named here, for the log), sent as it
     /// is: the guard journals it.
     Journal(Arc<str>),
-    /// A DELETE on an allowed table whose rule is only observed, sent as
-    /// it is: its tag `DELETE n` is compared with the table's row limit.
-    Observed { table: Arc<str>, limit: u64 },
+    /// A top-level DELETE under an observed rule, sent as it is: its tag
+    /// `DELETE n` says whether softdel would have refused it (more than
+    /// `limit` rows; any row of a block table).
+    Observed(Arc<Observed>),
+}
+
+/// What the tag of an observed DELETE is held against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// The table as the statement names it.
+    pub table: Arc<str>,
+    /// A block table: any row would have been refused.
+    pub blocked: bool,
+    pub limit: u64,
+    /// The guard journals the statement itself (a soft, journal or block
+    /// table); the proxy only counts and notifies.
+    pub guarded: bool,
 }

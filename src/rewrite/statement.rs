@@ -11,6 +11,7 @@ use super::delete::{self, Edit, Plan, Position};
 use super::hide;
 use super::lex::Tok;
 use super::refusal::{Reason, Refusal};
+use super::shape::Observed;
 use super::site::{self, fold_ident};
 use super::{Action, Shape, Would};
 use crate::journal::SCHEMA as JOURNAL_SCHEMA;
@@ -304,18 +305,28 @@ impl<'a> Statement1<'a> {
     /// what it removes from a guarded table; on an allowed table with a
     /// row limit, a top-level DELETE's tag is compared with the limit.
     fn observe(&mut self, table: &str, mode: &Mode, limit: Option<u64>, at: Option<&Position>) {
-        let top = matches!(at, Some(Position::Top { .. }));
-        let would = match (mode, limit) {
-            (Mode::Allow, Some(limit)) if top => {
-                self.shape = Some(Shape::Observed {
+        // Only a top-level DELETE's tag tells how many rows it removed.
+        if matches!(at, Some(Position::Top { .. })) {
+            let observed = |blocked, limit, guarded| {
+                Shape::Observed(std::sync::Arc::new(Observed {
                     table: table.into(),
+                    blocked,
                     limit,
-                });
-                Would::Limit {
-                    table: table.to_owned(),
-                    limit,
-                }
-            }
+                    guarded,
+                }))
+            };
+            self.shape = match (mode, limit) {
+                (Mode::Block, _) => Some(observed(true, 0, true)),
+                (Mode::Allow, Some(limit)) => Some(observed(false, limit, false)),
+                (_, Some(limit)) => Some(observed(false, limit, true)),
+                (_, None) => None,
+            };
+        }
+        let would = match (mode, limit) {
+            (Mode::Allow, Some(limit)) if self.shape.is_some() => Would::Limit {
+                table: table.to_owned(),
+                limit,
+            },
             // Not counted where it stands (in a CTE, a subquery): nothing
             // the proxy can see would be refused.
             (Mode::Allow, _) => return,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{RULES, engine_with};
-use crate::rewrite::{Action, Decision, Lexing, Reason, Rewrite, Shape, Would};
+use crate::rewrite::{Action, Decision, Lexing, Observed, Reason, Rewrite, Shape, Would};
 
 /// RULES with `orders`, `audit_logs` and everything unlisted observed;
 /// `refunds` stays enforced.
@@ -65,12 +65,24 @@ fn observed_deletes_go_as_sent_and_say_what_the_guard_will_journal() {
     );
     // An allowed table's limit: the tag is compared with it.
     let rewrite = decided("DELETE FROM customers WHERE region = 'eu'");
+    let observed = |table: &str, blocked, limit, guarded| {
+        Some(Shape::Observed(std::sync::Arc::new(Observed {
+            table: table.into(),
+            blocked,
+            limit,
+            guarded,
+        })))
+    };
+    assert_eq!(rewrite.shapes, [observed("customers", false, 1000, false)]);
+    // On guarded tables too: the tag is counted, the guard journals.
+    let shapes = |sql| decided(sql).shapes.clone();
     assert_eq!(
-        rewrite.shapes,
-        [Some(Shape::Observed {
-            table: "customers".into(),
-            limit: 1000
-        })]
+        shapes("DELETE FROM orders WHERE id > 1"),
+        [observed("orders", false, 100, true)]
+    );
+    assert_eq!(
+        shapes("DELETE FROM audit_logs"),
+        [observed("audit_logs", true, 0, true)]
     );
     // Where no tag tells the count (a CTE), nothing is said of the limit.
     assert!(matches!(

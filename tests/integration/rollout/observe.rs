@@ -192,6 +192,9 @@ async fn observe_mode_runs_statements_as_sent_and_journals_what_would_have_been_
     // And counts it all.
     assert_eq!(metric(&shop, "orders", "soft"), 2);
     assert_eq!(metric(&shop, "audit_logs", "block"), 1);
+    // What the guard journals as refused, the proxy counts from the tag.
+    assert_eq!(metric(&shop, "orders", "refuse_limit"), 1);
+    assert_eq!(metric(&shop, "audit_logs", "refuse_block"), 1);
     assert_eq!(metric(&shop, "refunds", "refuse_truncate"), 1);
     assert_eq!(metric(&shop, "scratch", "refuse_limit"), 1);
     assert_eq!(metric(&shop, "\\\"Mixed\\\"", "refuse_parse"), 1);
