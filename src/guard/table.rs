@@ -53,16 +53,14 @@ pub fn proxy_trigger(soft: bool) -> &'static str {
     }
 }
 
-/// The functions a guard installs, by name (`softdel.guard_<oid>_...`).
-pub fn function_names(relid: u32, soft: bool, observe: bool) -> Vec<String> {
-    let mut names = vec![format!("{SCHEMA}.guard_{relid}_delete")];
-    if soft {
-        names.push(format!("{SCHEMA}.guard_{relid}_update"));
-    }
-    if observe {
-        names.push(format!("{SCHEMA}.guard_{relid}_truncate"));
-    }
-    names
+/// Every function a guard may install, by name
+/// (`softdel.guard_<oid>_...`): those of its deletes, updates and
+/// (observed) truncates.
+pub fn function_names(relid: u32) -> Vec<String> {
+    ["delete", "update", "truncate"]
+        .iter()
+        .map(|what| format!("{SCHEMA}.guard_{relid}_{what}"))
+        .collect()
 }
 
 /// The whole guard of one table, ready to run (after any earlier version
@@ -120,7 +118,7 @@ pub fn drop_sql(relid: u32, table: Option<&str>) -> String {
             sql.push_str(&format!("DROP TRIGGER IF EXISTS {trigger} ON {table};\n"));
         }
     }
-    for function in function_names(relid, true, true) {
+    for function in function_names(relid) {
         sql.push_str(&format!("DROP FUNCTION IF EXISTS {function}();\n"));
     }
     sql
