@@ -3,40 +3,16 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
+use super::error::strip_location;
 use super::name::parse_identifier;
 use super::{
     ApplicationPattern, Defaults, Enforcement, Exempt, Marker, Mode, OnParseError, OnUpdate,
-    OutsideProxy, Rules, RulesFile, TableName, TableRule,
+    OutsideProxy, Rules, RulesError, RulesFile, TableName, TableRule,
 };
-
-/// A rules file that cannot be used, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulesError {
-    pub file: PathBuf,
-    /// 1-based line and column, when the problem is at a place in the file.
-    pub position: Option<(usize, usize)>,
-    pub message: String,
-}
-
-impl fmt::Display for RulesError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.position {
-            Some((line, column)) => write!(
-                f,
-                "{}:{line}:{column}: {}",
-                self.file.display(),
-                self.message
-            ),
-            None => write!(f, "{}: {}", self.file.display(), self.message),
-        }
-    }
-}
-
-impl std::error::Error for RulesError {}
 
 impl RulesFile {
     /// Reads and validates the rules file at `path`.
@@ -72,41 +48,6 @@ impl Rules {
     pub fn parse(text: &str, file: &Path) -> Result<Rules, RulesError> {
         RulesFile::parse(text, file).map(|f| f.rules)
     }
-}
-
-/// serde_yaml puts " at line L column C" in its messages (at the end, and
-/// in the parser's context); the position is reported in front instead,
-/// as compilers do, and only there. YAML's own wording for a mis-indented
-/// key gets a word on what to look for.
-fn strip_location(message: &str) -> String {
-    let mut text = message.to_owned();
-    let mut from = 0;
-    while let Some(found) = text[from..].find(" at line ") {
-        let at = from + found;
-        let line = at + " at line ".len();
-        let end = line + digits(&text[line..]);
-        if end == line {
-            // Words of the file's, not a position.
-            from = line;
-            continue;
-        }
-        let end = match text[end..].strip_prefix(" column ") {
-            Some(column) => text.len() - column.len() + digits(column),
-            None => end,
-        };
-        text.replace_range(at..end, "");
-        from = at;
-    }
-    if text.starts_with("did not find expected key") {
-        text.push_str(" (is this key indented differently from the keys beside it?)");
-    }
-    text
-}
-
-/// How many ASCII digits `text` starts with.
-fn digits(text: &str) -> usize {
-    text.find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len())
 }
 
 #[derive(Deserialize, Default)]
