@@ -9,11 +9,12 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::between::Between;
 use super::conn::{self, Conn};
@@ -81,8 +82,9 @@ enum ServerEnd {
 #[derive(Default)]
 struct Shared {
     between: Mutex<Between>,
-    /// The client side failed: the server side stops at the next boundary.
-    stop: Notify,
+    /// The client side failed: the server side stops at the next boundary
+    /// (see `stopped`).
+    stop: AtomicBool,
     /// A write is under way in that direction: cut off now, the stream
     /// would end inside a message, and nothing more may be written to it.
     upstream_writing: AtomicBool,
@@ -153,7 +155,7 @@ async fn relay_both(
         // A failed write to the server leaves the server side to read why
         // (a FATAL it sent before going); any other failure stops it.
         if end.as_ref().is_err_and(|e| !e.is_upstream_lost()) {
-            shared.stop.notify_one();
+            shared.stop.store(true, Relaxed);
         }
         end
     };
@@ -282,6 +284,10 @@ async fn server_to_client(
 ) -> Result<ServerEnd, SessionError> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut now = *phase.borrow_and_update();
+    // Made once, not at every read: a new one would register a waiter, and
+    // drop it, at every message the server sends.
+    let changed = next_phase(phase);
+    tokio::pin!(changed);
     loop {
         let step = from_server
             .step(&buf, &mut shared.between())
@@ -310,10 +316,10 @@ async fn server_to_client(
         make_room(&mut buf);
         tokio::select! {
             biased;
-            _ = shared.stop.notified() => return Ok(ServerEnd::Stopped),
-            changed = phase.changed() => {
-                // A dropped sender means the proxy itself is gone.
-                now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
+            () = stopped(shared) => return Ok(ServerEnd::Stopped),
+            (next, phase) = &mut changed => {
+                now = next;
+                changed.set(next_phase(phase));
             }
             read = upstream.read_buf(&mut buf) => {
                 if read.map_err(|e| SessionError::upstream_lost(addr, e))? == 0 {
@@ -322,6 +328,27 @@ async fn server_to_client(
             }
         }
     }
+}
+
+/// Ready once the client side has failed. It needs no waker: the client
+/// side fails in this same task, and `relay_both` polls this side at once
+/// after it.
+fn stopped(shared: &Shared) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(|_| match shared.stop.load(Relaxed) {
+        true => Poll::Ready(()),
+        false => Poll::Pending,
+    })
+}
+
+/// The phase the proxy moves to next, and the receiver to wait for the
+/// one after it with.
+async fn next_phase(mut phase: watch::Receiver<Phase>) -> (Phase, watch::Receiver<Phase>) {
+    // A dropped sender means the proxy itself is gone.
+    let next = match phase.changed().await {
+        Ok(()) => *phase.borrow_and_update(),
+        Err(_) => Phase::Closing,
+    };
+    (next, phase)
 }
 
 /// Makes room for the next read: enough for the rest of a partly received
