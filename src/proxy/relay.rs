@@ -172,6 +172,11 @@ async fn relay_both(
     let mut client_end = None;
     let server_end = loop {
         tokio::select! {
+            // In order, not at random: each branch completes once, so
+            // there is nothing to be fair about, and a random start costs
+            // a draw at every wake-up. When both end at one wake-up, the
+            // client side's end is taken first, as at any other time.
+            biased;
             end = &mut c2s, if client_end.is_none() => {
                 let failed = end.is_err();
                 client_end = Some(end);
