@@ -5,7 +5,7 @@
 //! messages, and writes what the step says in one write. The two
 //! directions run concurrently (a client may pipeline requests while the
 //! server streams results: relaying one direction at a time could
-//! deadlock).
+//! deadlock), in one task, each polled when woken (see `wakes`).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
@@ -21,6 +21,7 @@ use super::conn::{self, Conn};
 use super::error::Cause;
 use super::from_client::FromClient;
 use super::from_server::FromServer;
+use super::wakes::{First, Wakes};
 use super::{Phase, SessionError};
 use crate::protocol::Header;
 
@@ -109,18 +110,21 @@ pub async fn run(
 ) -> Relayed {
     let shared = Shared::default();
     let steps = (from_client, from_server);
-    // Plain TCP splits into borrowed halves at no cost; a TLS stream is one
-    // state machine, shared by its halves behind a lock.
+    // Plain TCP splits into borrowed halves at no cost, each direction
+    // alone on its readiness of a socket, so each can be woken apart; a
+    // TLS stream is one state machine, shared by its halves behind a lock.
     let end = match (client, upstream) {
         (Conn::Plain(client), Conn::Plain(upstream)) => {
             let client = client.split();
             let upstream = upstream.split();
-            relay_both(client, upstream, start, steps, &shared).await
+            let wakes = Wakes::apart();
+            relay_both(client, upstream, start, steps, (&shared, wakes)).await
         }
         (client, upstream) => {
             let client = tokio::io::split(client);
             let upstream = tokio::io::split(upstream);
-            relay_both(client, upstream, start, steps, &shared).await
+            let wakes = Wakes::Together;
+            relay_both(client, upstream, start, steps, (&shared, wakes)).await
         }
     };
     Relayed {
@@ -135,7 +139,7 @@ async fn relay_both(
     (mut upstream_rx, mut upstream_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
     start: Start<'_>,
     (from_client, from_server): (FromClient, FromServer),
-    shared: &Shared,
+    (shared, wakes): (&Shared, Wakes),
 ) -> Result<RelayEnd, SessionError> {
     let Start {
         pending,
@@ -171,13 +175,9 @@ async fn relay_both(
 
     let mut client_end = None;
     let server_end = loop {
-        tokio::select! {
-            // In order, not at random: each branch completes once, so
-            // there is nothing to be fair about, and a random start costs
-            // a draw at every wake-up. When both end at one wake-up, the
-            // client side's end is taken first, as at any other time.
-            biased;
-            end = &mut c2s, if client_end.is_none() => {
+        let client = client_end.is_none().then_some(c2s.as_mut());
+        match wakes.first(client, s2c.as_mut()).await {
+            First::Client(end) => {
                 let failed = end.is_err();
                 client_end = Some(end);
                 if failed {
@@ -186,7 +186,7 @@ async fn relay_both(
                         .unwrap_or(Ok(ServerEnd::Stopped));
                 }
             }
-            end = &mut s2c => break end,
+            First::Server(end) => break end,
         }
     };
     // The server's FATAL is the last word: whatever failed after it (a
