@@ -21,7 +21,7 @@ use super::conn::{self, Conn};
 use super::error::Cause;
 use super::from_client::FromClient;
 use super::from_server::FromServer;
-use super::wakes::{First, Wakes};
+use super::wakes::{Polled, Woken};
 use super::{Phase, SessionError};
 use crate::protocol::Header;
 
@@ -117,14 +117,12 @@ pub async fn run(
         (Conn::Plain(client), Conn::Plain(upstream)) => {
             let client = client.split();
             let upstream = upstream.split();
-            let wakes = Wakes::apart();
-            relay_both(client, upstream, start, steps, (&shared, wakes)).await
+            relay_both(client, upstream, start, steps, (&shared, Polled::Apart)).await
         }
         (client, upstream) => {
             let client = tokio::io::split(client);
             let upstream = tokio::io::split(upstream);
-            let wakes = Wakes::Together;
-            relay_both(client, upstream, start, steps, (&shared, wakes)).await
+            relay_both(client, upstream, start, steps, (&shared, Polled::Together)).await
         }
     };
     Relayed {
@@ -139,7 +137,7 @@ async fn relay_both(
     (mut upstream_rx, mut upstream_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
     start: Start<'_>,
     (from_client, from_server): (FromClient, FromServer),
-    (shared, wakes): (&Shared, Wakes),
+    (shared, polled): (&Shared, Polled),
 ) -> Result<RelayEnd, SessionError> {
     let Start {
         pending,
@@ -172,21 +170,28 @@ async fn relay_both(
         from_server,
     );
     tokio::pin!(c2s, s2c);
+    let (mut c2s, mut s2c) = (Woken::new(c2s, polled), Woken::new(s2c, polled));
 
     let mut client_end = None;
     let server_end = loop {
-        let client = client_end.is_none().then_some(c2s.as_mut());
-        match wakes.first(client, s2c.as_mut()).await {
-            First::Client(end) => {
+        tokio::select! {
+            // In order, not at random: each branch completes once, so
+            // there is nothing to be fair about, and a random start costs
+            // a draw at every wake-up. When both end at one wake-up, the
+            // client side's end is taken first, as at any other time.
+            biased;
+            end = &mut c2s, if client_end.is_none() => {
                 let failed = end.is_err();
                 client_end = Some(end);
                 if failed {
+                    // To see `stopped`, if the client side set it.
+                    s2c.mark();
                     break tokio::time::timeout(STOP_TIMEOUT, &mut s2c)
                         .await
                         .unwrap_or(Ok(ServerEnd::Stopped));
                 }
             }
-            First::Server(end) => break end,
+            end = &mut s2c => break end,
         }
     };
     // The server's FATAL is the last word: whatever failed after it (a
@@ -290,9 +295,11 @@ async fn server_to_client(
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut now = *phase.borrow_and_update();
     // Made once, not at every read: a new one would register a waiter, and
-    // drop it, at every message the server sends.
+    // drop it, at every message the server sends; and polled only when the
+    // phase changed, not at every read.
     let changed = next_phase(phase);
     tokio::pin!(changed);
+    let mut changed = Woken::apart(changed);
     loop {
         let step = from_server
             .step(&buf, &mut shared.between())
@@ -337,7 +344,7 @@ async fn server_to_client(
 
 /// Ready once the client side has failed. It needs no waker: the client
 /// side fails in this same task, and `relay_both` polls this side at once
-/// after it.
+/// after it (marked woken, see `Woken::mark`).
 fn stopped(shared: &Shared) -> impl Future<Output = ()> + '_ {
     std::future::poll_fn(|_| match shared.stop.load(Relaxed) {
         true => Poll::Ready(()),
