@@ -35,6 +35,9 @@ struct Own {
     mark: Arc<Mark>,
     /// `mark`, as the waker the future is polled with.
     waker: Waker,
+    /// What `mark` holds as the outer waker, kept here too: comparing with
+    /// it takes no lock, and it seldom changes.
+    outer: Option<Waker>,
 }
 
 struct Mark {
@@ -74,6 +77,7 @@ impl<'a, F: Future> Woken<'a, F> {
         let own = Own {
             waker: Waker::from(Arc::clone(&mark)),
             mark,
+            outer: None,
         };
         Woken {
             future,
@@ -107,7 +111,7 @@ impl<F: Future> Future for Woken<'_, F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        let Some(own) = &this.own else {
+        let Some(own) = &mut this.own else {
             return this.future.as_mut().poll(cx);
         };
         own.follow(cx.waker());
@@ -123,11 +127,12 @@ impl<F: Future> Future for Woken<'_, F> {
 
 impl Own {
     /// Keeps the waker of whoever polls now, for the future's to wake.
-    fn follow(&self, outer: &Waker) {
-        let mut current = lock(&self.mark.outer);
-        if !current.as_ref().is_some_and(|w| w.will_wake(outer)) {
-            *current = Some(outer.clone());
+    fn follow(&mut self, outer: &Waker) {
+        if self.outer.as_ref().is_some_and(|w| w.will_wake(outer)) {
+            return;
         }
+        self.outer = Some(outer.clone());
+        *lock(&self.mark.outer) = Some(outer.clone());
     }
 }
 
