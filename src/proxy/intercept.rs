@@ -223,9 +223,12 @@ impl Intercept {
         prepared: &[(String, Shape)],
         shapes: &mut Vec<Option<Shape>>,
     ) -> bool {
+        // Most sessions prepare nothing in SQL: there is nothing to follow,
+        // and their texts are not even checked for UTF-8 here.
+        if self.sql_prepared.is_empty() && prepared.is_empty() {
+            return false;
+        }
         let mut executes = false;
-        // Most sessions prepare nothing in SQL: their texts are not even
-        // checked for UTF-8 here.
         let text = if self.sql_prepared.is_empty() {
             None
         } else {
