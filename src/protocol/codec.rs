@@ -155,6 +155,14 @@ pub fn command_tag(frame: &[u8]) -> Option<&str> {
     std::str::from_utf8(Reader::body(frame, b"C")?.cstr()?).ok()
 }
 
+/// `command_tag`, as bytes, for a tag read at every statement: PostgreSQL's
+/// tags are ASCII, which is told a word at a time, where a UTF-8 check
+/// costs more than all the rest the proxy does with the message.
+pub fn command_tag_bytes(frame: &[u8]) -> Option<&[u8]> {
+    let tag = Reader::body(frame, b"C")?.cstr()?;
+    (tag.is_ascii() || std::str::from_utf8(tag).is_ok()).then_some(tag)
+}
+
 /// A CommandComplete with `tag`.
 pub fn command_complete(tag: &str) -> Vec<u8> {
     let mut body = tag.as_bytes().to_vec();
@@ -455,6 +463,7 @@ mod tests {
             assert_eq!(error_field(bytes, b'M'), None, "{bytes:?}");
             assert_eq!(bind_with_extra_columns(bytes, 2), None, "{bytes:?}");
             assert_eq!(command_tag(bytes), None, "{bytes:?}");
+            assert_eq!(command_tag_bytes(bytes), None, "{bytes:?}");
         }
     }
 
@@ -463,6 +472,15 @@ mod tests {
         let complete = command_complete("DELETE 1");
         let query = query("SELECT 1");
         assert_eq!(command_tag(&complete), Some("DELETE 1"));
+        assert_eq!(command_tag_bytes(&complete), Some(&b"DELETE 1"[..]));
+        let accented = command_complete("SÉLECT 1");
+        assert_eq!(command_tag_bytes(&accented), Some("SÉLECT 1".as_bytes()));
+        let not_utf8 = encode(b'C', b"ROLLBACK\xff\0");
+        assert_eq!(
+            (command_tag(&not_utf8), command_tag_bytes(&not_utf8)),
+            (None, None)
+        );
+        assert_eq!(command_tag_bytes(&query), None);
         // Well-formed messages of another type.
         assert_eq!(command_tag(&query), None);
         assert_eq!(bind_with_extra_columns(&query, 2), None);

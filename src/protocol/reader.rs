@@ -23,9 +23,12 @@ impl<'a> Reader<'a> {
 
     /// A NUL-terminated string, without its NUL.
     pub(super) fn cstr(&mut self) -> Option<&'a [u8]> {
-        let nul = self.buf.iter().position(|&b| b == 0)?;
-        let s = &self.buf[..nul];
-        self.buf = &self.buf[nul + 1..];
+        // The standard library's search (word at a time past a few bytes):
+        // a statement's text is read in full at every Query and Parse.
+        let s = std::ffi::CStr::from_bytes_until_nul(self.buf)
+            .ok()?
+            .to_bytes();
+        self.buf = &self.buf[s.len() + 1..];
         Some(s)
     }
 

@@ -120,8 +120,8 @@ impl FromServer {
             BackendTag::ParameterStatus => self.parameter_status(frame, between),
             BackendTag::ErrorResponse => self.ended = codec::ends_session(frame),
             BackendTag::CommandComplete => {
-                let tag = codec::command_tag(frame).unwrap_or_default();
-                between.show_deleted.completed(tag.as_bytes());
+                let tag = codec::command_tag_bytes(frame).unwrap_or_default();
+                between.show_deleted.completed(tag);
             }
             BackendTag::ReadyForQuery if between.pipeline.authenticated() => {
                 if let Some(status) = TransactionStatus::from_ready_for_query(frame) {

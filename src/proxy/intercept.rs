@@ -220,11 +220,18 @@ impl Intercept {
         prepared: &[(String, Shape)],
         shapes: &mut Vec<Option<Shape>>,
     ) -> bool {
+        // Most sessions prepare nothing in SQL: there is nothing to follow,
+        // and their texts are not even checked for UTF-8 here.
+        if self.sql_prepared.is_empty() && prepared.is_empty() {
+            return false;
+        }
         let mut executes = false;
-        let text = std::str::from_utf8(sql).ok();
-        let uses = text
-            .filter(|t| !self.sql_prepared.is_empty() && may_use_prepared(t))
-            .and_then(prepared_uses);
+        let text = if self.sql_prepared.is_empty() {
+            None
+        } else {
+            std::str::from_utf8(sql).ok()
+        };
+        let uses = text.filter(|t| may_use_prepared(t)).and_then(prepared_uses);
         for (index, used) in uses.into_iter().flatten().enumerate() {
             match used {
                 PreparedUse::Execute(name) => {

@@ -29,6 +29,7 @@ mod tls;
 mod translate;
 mod unique_hint;
 mod upstream;
+mod wakes;
 mod workers;
 
 pub use config::{ConfigError, MIN_RULES_POLL, ProxyConfig};

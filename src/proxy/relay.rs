@@ -5,21 +5,23 @@
 //! messages, and writes what the step says in one write. The two
 //! directions run concurrently (a client may pipeline requests while the
 //! server streams results: relaying one direction at a time could
-//! deadlock).
+//! deadlock), in one task, each polled when woken (see `wakes`).
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use super::between::Between;
 use super::conn::{self, Conn};
 use super::error::Cause;
 use super::from_client::FromClient;
 use super::from_server::FromServer;
+use super::wakes::{Polled, Woken};
 use super::{Phase, SessionError};
 use crate::protocol::Header;
 
@@ -81,8 +83,9 @@ enum ServerEnd {
 #[derive(Default)]
 struct Shared {
     between: Mutex<Between>,
-    /// The client side failed: the server side stops at the next boundary.
-    stop: Notify,
+    /// The client side failed: the server side stops at the next boundary
+    /// (see `stopped`).
+    stop: AtomicBool,
     /// A write is under way in that direction: cut off now, the stream
     /// would end inside a message, and nothing more may be written to it.
     upstream_writing: AtomicBool,
@@ -107,18 +110,19 @@ pub async fn run(
 ) -> Relayed {
     let shared = Shared::default();
     let steps = (from_client, from_server);
-    // Plain TCP splits into borrowed halves at no cost; a TLS stream is one
-    // state machine, shared by its halves behind a lock.
+    // Plain TCP splits into borrowed halves at no cost, each direction
+    // alone on its readiness of a socket, so each can be woken apart; a
+    // TLS stream is one state machine, shared by its halves behind a lock.
     let end = match (client, upstream) {
         (Conn::Plain(client), Conn::Plain(upstream)) => {
             let client = client.split();
             let upstream = upstream.split();
-            relay_both(client, upstream, start, steps, &shared).await
+            relay_both(client, upstream, start, steps, (&shared, Polled::Apart)).await
         }
         (client, upstream) => {
             let client = tokio::io::split(client);
             let upstream = tokio::io::split(upstream);
-            relay_both(client, upstream, start, steps, &shared).await
+            relay_both(client, upstream, start, steps, (&shared, Polled::Together)).await
         }
     };
     Relayed {
@@ -133,7 +137,7 @@ async fn relay_both(
     (mut upstream_rx, mut upstream_tx): (impl AsyncRead + Unpin, impl AsyncWrite + Unpin),
     start: Start<'_>,
     (from_client, from_server): (FromClient, FromServer),
-    shared: &Shared,
+    (shared, polled): (&Shared, Polled),
 ) -> Result<RelayEnd, SessionError> {
     let Start {
         pending,
@@ -153,7 +157,7 @@ async fn relay_both(
         // A failed write to the server leaves the server side to read why
         // (a FATAL it sent before going); any other failure stops it.
         if end.as_ref().is_err_and(|e| !e.is_upstream_lost()) {
-            shared.stop.notify_one();
+            shared.stop.store(true, Relaxed);
         }
         end
     };
@@ -166,14 +170,22 @@ async fn relay_both(
         from_server,
     );
     tokio::pin!(c2s, s2c);
+    let (mut c2s, mut s2c) = (Woken::new(c2s, polled), Woken::new(s2c, polled));
 
     let mut client_end = None;
     let server_end = loop {
         tokio::select! {
+            // In order, not at random: each branch completes once, so
+            // there is nothing to be fair about, and a random start costs
+            // a draw at every wake-up. When both end at one wake-up, the
+            // client side's end is taken first, as at any other time.
+            biased;
             end = &mut c2s, if client_end.is_none() => {
                 let failed = end.is_err();
                 client_end = Some(end);
                 if failed {
+                    // To see `stopped`, if the client side set it.
+                    s2c.mark();
                     break tokio::time::timeout(STOP_TIMEOUT, &mut s2c)
                         .await
                         .unwrap_or(Ok(ServerEnd::Stopped));
@@ -282,6 +294,12 @@ async fn server_to_client(
 ) -> Result<ServerEnd, SessionError> {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     let mut now = *phase.borrow_and_update();
+    // Made once, not at every read: a new one would register a waiter, and
+    // drop it, at every message the server sends; and polled only when the
+    // phase changed, not at every read.
+    let changed = next_phase(phase);
+    tokio::pin!(changed);
+    let mut changed = Woken::apart(changed);
     loop {
         let step = from_server
             .step(&buf, &mut shared.between())
@@ -310,10 +328,10 @@ async fn server_to_client(
         make_room(&mut buf);
         tokio::select! {
             biased;
-            _ = shared.stop.notified() => return Ok(ServerEnd::Stopped),
-            changed = phase.changed() => {
-                // A dropped sender means the proxy itself is gone.
-                now = if changed.is_ok() { *phase.borrow_and_update() } else { Phase::Closing };
+            () = stopped(shared) => return Ok(ServerEnd::Stopped),
+            (next, phase) = &mut changed => {
+                now = next;
+                changed.set(next_phase(phase));
             }
             read = upstream.read_buf(&mut buf) => {
                 if read.map_err(|e| SessionError::upstream_lost(addr, e))? == 0 {
@@ -322,6 +340,27 @@ async fn server_to_client(
             }
         }
     }
+}
+
+/// Ready once the client side has failed. It needs no waker: the client
+/// side fails in this same task, and `relay_both` polls this side at once
+/// after it (marked woken, see `Woken::mark`).
+fn stopped(shared: &Shared) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(|_| match shared.stop.load(Relaxed) {
+        true => Poll::Ready(()),
+        false => Poll::Pending,
+    })
+}
+
+/// The phase the proxy moves to next, and the receiver to wait for the
+/// one after it with.
+async fn next_phase(mut phase: watch::Receiver<Phase>) -> (Phase, watch::Receiver<Phase>) {
+    // A dropped sender means the proxy itself is gone.
+    let next = match phase.changed().await {
+        Ok(()) => *phase.borrow_and_update(),
+        Err(_) => Phase::Closing,
+    };
+    (next, phase)
 }
 
 /// Makes room for the next read: enough for the rest of a partly received

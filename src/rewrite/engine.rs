@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use dashmap::DashMap;
 
 use super::names::Names;
-use super::scan::{Suspects, scan_with};
+use super::scan::{Suspects, may_name_keyword, scan_with};
 use super::shaped::{self, Shaped};
 use super::{Decision, Lexing, analyze, fallback};
 use crate::rules::Rules;
@@ -111,13 +111,18 @@ impl Engine {
     }
 
     fn scan(&self, sql: &str, view: View) -> Suspects {
-        let nothing = Names::default();
-        let hidden = if view.show_deleted {
-            &nothing
+        scan_with(sql, view.lexing, self.hidden(view))
+    }
+
+    /// The names the scan looks for under `view`: none while deleted
+    /// rows show.
+    fn hidden(&self, view: View) -> &Names {
+        static NOTHING: Names = Names::EMPTY;
+        if view.show_deleted {
+            &NOTHING
         } else {
             &self.hidden
-        };
-        scan_with(sql, view.lexing, hidden)
+        }
     }
 
     /// The decision for a text from its shape's, when the shape's rewrite
@@ -172,6 +177,12 @@ impl Engine {
     /// `decide_bytes`, saying whether the cache answered.
     pub fn decide_bytes_traced(&self, sql: &[u8], view: impl Into<View>) -> (Decision, Lookup) {
         let view = view.into();
+        // Most texts pass on their bytes alone, before their UTF-8 is
+        // checked: the test reads only ASCII, which a lossy conversion
+        // keeps as it is.
+        if self.hidden(view).is_empty() && !may_name_keyword(sql) {
+            return (Decision::Pass, Lookup::Skipped);
+        }
         match std::str::from_utf8(sql) {
             Ok(sql) => self.decide_traced(sql, view),
             Err(_) => {

@@ -19,6 +19,14 @@ pub struct Names {
 }
 
 impl Names {
+    /// No names: what the scan is given while deleted rows show.
+    pub const EMPTY: Names = Names {
+        names: Vec::new(),
+        lengths: 0,
+        first: 0,
+        quotes: false,
+    };
+
     pub fn new(names: impl IntoIterator<Item = Box<str>>) -> Names {
         let mut set = Names::default();
         for name in names {

@@ -64,7 +64,14 @@ pub fn scan(sql: &str, lexing: Lexing) -> Suspects {
 /// whatever its ASCII case (a false alarm only costs a parse), a quoted
 /// identifier exactly.
 pub fn scan_with(sql: &str, lexing: Lexing, hidden: &Names) -> Suspects {
-    let bytes = sql.as_bytes();
+    if hidden.is_empty() && !may_name_keyword(sql.as_bytes()) {
+        return Suspects::default();
+    }
+    scan_tokens(sql.as_bytes(), lexing, hidden)
+}
+
+/// `scan_with`, token by token.
+fn scan_tokens(bytes: &[u8], lexing: Lexing, hidden: &Names) -> Suspects {
     let mut suspects = Suspects::default();
     let mut i = 0;
     while i < bytes.len() {
@@ -172,6 +179,56 @@ fn number_end(bytes: &[u8], start: usize) -> usize {
     match bytes.get(i + 1 + sign) {
         Some(b) if b.is_ascii_digit() => digits(i + 1 + sign),
         _ => i,
+    }
+}
+
+/// Whether one of the keywords `mark` looks for is anywhere in `bytes`,
+/// in any ASCII case: in a word, a string, a comment, wherever. Every word
+/// the scan marks is one of these, so a text without any (most texts) has
+/// nothing for the scan to find but hidden names. Telling so reads eight
+/// bytes at a time for the keywords' first letters and looks closer only
+/// where one is, several times cheaper than telling tokens apart.
+pub fn may_name_keyword(bytes: &[u8]) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut start = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let mut found = first_letters(word);
+        while found != 0 {
+            let i = start + found.trailing_zeros() as usize / 8;
+            if keyword_at(bytes, i) {
+                return true;
+            }
+            found &= found - 1;
+        }
+        start += 8;
+    }
+    (start..bytes.len()).any(|i| keyword_at(bytes, i))
+}
+
+/// The bytes of `word` (eight, little-endian) that are `d`, `D`, `t` or
+/// `T`, each as its top bit. Those four, and no other byte, are 0x74 once
+/// bits 0x30 are set; the zero bytes of the difference are found without
+/// a carry from one byte to the next (bit tricks after Hacker's Delight).
+fn first_letters(word: u64) -> u64 {
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    let diff = (word | (0x30 * EACH)) ^ (0x74 * EACH);
+    let low = 0x7f * EACH;
+    !(((diff & low) + low) | diff | low)
+}
+
+/// Whether a keyword `mark` looks for starts at `i`, in any ASCII case.
+fn keyword_at(bytes: &[u8], i: usize) -> bool {
+    let is = |word: &[u8]| {
+        bytes
+            .get(i..i + word.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(word))
+    };
+    // `| 0x20` folds an ASCII capital to its small letter.
+    match bytes[i] | 0x20 {
+        b'd' => is(b"delete") || is(b"drop"),
+        b't' => is(b"truncate"),
+        _ => false,
     }
 }
 
@@ -448,6 +505,67 @@ mod tests {
             "off: the string ends at the third quote"
         );
         assert!(!found(sql).delete, "on: '' is a quote inside the string");
+    }
+
+    #[test]
+    fn texts_without_a_keyword_are_passed_as_the_whole_scan_would() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        // Pieces that make keywords, near misses, and the tokens that
+        // hide them (strings, comments, quoted names, dollar quotes).
+        let pieces: &[&str] = &[
+            "DELETE", "delete", "DeLeTe", "drop", "DROP", "truncate", "TRUNCATE", "dele", "te",
+            "dro", "p", "trunc", "ate", "d", "t", " ", "'", "\"", "$$", "$x$", "--", "\n", "/*",
+            "*/", "E'", "\\", "_", ";", "x", "é",
+        ];
+        for _ in 0..100_000 {
+            let len = (state % 12) as usize;
+            let mut text = String::new();
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            for lexing in [
+                Lexing::default(),
+                Lexing {
+                    standard_conforming_strings: false,
+                },
+            ] {
+                let whole = scan_tokens(text.as_bytes(), lexing, &Names::EMPTY);
+                assert_eq!(scan(&text, lexing), whole, "{text:?}");
+                if !may_name_keyword(text.as_bytes()) {
+                    assert_eq!(whole, NONE, "{text:?}");
+                }
+            }
+        }
+        assert!(may_name_keyword(b"SELECT 1; DrOp TABLE t") && may_name_keyword(b"'truncate'"));
+        assert!(!may_name_keyword(
+            b"SELECT abalance FROM pgbench_accounts WHERE aid = 1"
+        ));
+        assert!(!may_name_keyword(b"dele") && !may_name_keyword(b"dro") && !may_name_keyword(b""));
+    }
+
+    #[test]
+    fn first_letters_are_found_at_every_place_of_a_chunk_and_nothing_else_is() {
+        for b in 0..=u8::MAX {
+            for place in 0..8 {
+                let mut chunk = [b'x'; 8];
+                chunk[place] = b;
+                let expected = if b"dDtT".contains(&b) {
+                    0x80 << (8 * place)
+                } else {
+                    0
+                };
+                assert_eq!(
+                    first_letters(u64::from_le_bytes(chunk)),
+                    expected,
+                    "{b} at {place}"
+                );
+            }
+        }
+        let all = u64::from_le_bytes(*b"dDtTdDtT");
+        assert_eq!(first_letters(all), 0x8080_8080_8080_8080);
     }
 
     #[test]

@@ -173,3 +173,21 @@ fn literals_are_found_as_postgresql_reads_them() {
         .collect();
     assert_eq!(found, ["1", "2.5e-3", "'a''b'", "7", ".5"]);
 }
+
+#[test]
+fn texts_that_are_not_utf8_are_decided_on_their_ascii() {
+    use crate::rewrite::{Lookup, View};
+    let engine = engine_with(RULES);
+    let showing = View {
+        lexing: Lexing::default(),
+        show_deleted: true,
+    };
+    for view in [View::from(Lexing::default()), showing] {
+        let (decision, lookup) = engine.decide_bytes_traced(b"SELECT '\xff' FROM t", view);
+        assert!(matches!(decision, Decision::Pass), "{view:?}");
+        assert_eq!(lookup, Lookup::Skipped, "{view:?}");
+        let delete = b"DELETE FROM orders WHERE note = '\xff'";
+        let (decision, _) = engine.decide_bytes_traced(delete, view);
+        assert!(matches!(decision, Decision::Rewrite(_)), "{view:?}");
+    }
+}
