@@ -85,6 +85,22 @@ async fn refused(shop: &Shop) -> Duration {
     started.elapsed()
 }
 
+/// `softdel_notifications_total{result}` once it reaches 1 (delivery
+/// happens in the background), or what it is after 10 s.
+async fn notifications(shop: &Shop, result: &str) -> f64 {
+    let admin = shop.proxy.admin.unwrap();
+    let name = format!("softdel_notifications_total{{result=\"{result}\"}}");
+    let mut value = 0.0;
+    for _ in 0..100 {
+        value = sample(&scrape(admin).await, &name);
+        if value >= 1.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    value
+}
+
 #[tokio::test]
 async fn each_refusal_is_posted_and_a_failed_post_retried() {
     let (addr, mut posts) = webhook(&[503, 200]).await;
@@ -108,19 +124,7 @@ async fn each_refusal_is_posted_and_a_failed_post_retried() {
     assert_eq!(note["sql"], "DELETE FROM orders WHERE id <= 15");
     assert_eq!(note["database"], shop.database.as_str());
     assert_eq!(note["db_user"], "postgres");
-    let admin = shop.proxy.admin.unwrap();
-    let mut sent = 0.0;
-    for _ in 0..50 {
-        sent = sample(
-            &scrape(admin).await,
-            r#"softdel_notifications_total{result="sent"}"#,
-        );
-        if sent == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(sent, 1.0);
+    assert_eq!(notifications(&shop, "sent").await, 1.0);
     assert_eq!(
         shop.count("SELECT count(*) FROM orders WHERE is_active")
             .await,
@@ -152,18 +156,6 @@ async fn a_webhook_that_cannot_be_reached_counts_as_failed_after_its_retries() {
     };
     let shop = shop_notifying(addr).await;
     assert!(refused(&shop).await < Duration::from_secs(1));
-    let admin = shop.proxy.admin.unwrap();
     // Four tries, 0.5 + 1 + 2 s apart.
-    let mut failed = 0.0;
-    for _ in 0..100 {
-        failed = sample(
-            &scrape(admin).await,
-            r#"softdel_notifications_total{result="failed"}"#,
-        );
-        if failed == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(failed, 1.0);
+    assert_eq!(notifications(&shop, "failed").await, 1.0);
 }
