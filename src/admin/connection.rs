@@ -4,8 +4,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
@@ -43,6 +47,28 @@ pub(super) struct Shared {
     pub(super) check_timeout: Duration,
 }
 
+/// Longest request body accepted: the console's forms are a few hundred
+/// bytes. Longer ones get 413 before anything reads them.
+pub(super) const MAX_BODY: usize = 16 * 1024;
+
+/// The request's body, at most `MAX_BODY` bytes (within the connection's
+/// time bounds).
+async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) => {
+            let (status, message) = if e.is::<LengthLimitError>() {
+                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+            } else {
+                (StatusCode::BAD_REQUEST, "request body unreadable\n")
+            };
+            let mut response = Response::new(Full::new(Bytes::from_static(message.as_bytes())));
+            *response.status_mut() = status;
+            Err(response)
+        }
+    }
+}
+
 pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let head_timeout = shared.head_timeout;
     let work = if shared.console.is_some() {
@@ -54,7 +80,11 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
         let shared = Arc::clone(&shared);
         async move {
-            let response = route(request.method(), request.uri(), request.headers(), &shared).await;
+            let (head, body) = request.into_parts();
+            let response = match read_body(body).await {
+                Ok(body) => route(&head.method, &head.uri, &head.headers, &body, &shared).await,
+                Err(response) => response,
+            };
             Ok::<_, Infallible>(response)
         }
     });

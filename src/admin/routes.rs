@@ -4,12 +4,16 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, HOST,
+    HeaderName, HeaderValue, LOCATION, ORIGIN, REFERRER_POLICY, SET_COOKIE, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
 use hyper::{HeaderMap, Method, Response, StatusCode, Uri};
 
 use super::Readiness;
 use super::connection::Shared;
-use crate::console::{ApiRequest, Console};
+use crate::console::{ApiRequest, Console, PageRequest};
 use crate::metrics;
 
 /// How long /readyz waits for the checks. A check stuck on an unreachable
@@ -20,12 +24,15 @@ const TEXT: &str = "text/plain; charset=utf-8";
 
 const JSON: &str = "application/json";
 
+const HTML: &str = "text/html; charset=utf-8";
+
 /// Answers `method uri`. HEAD gets GET's headers, Content-Length
 /// included; hyper leaves out the body.
 pub(super) async fn route(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    body: &[u8],
     shared: &Shared,
 ) -> Response<Full<Bytes>> {
     let path = uri.path();
@@ -33,7 +40,10 @@ pub(super) async fn route(
         return api(method, uri, headers, shared.console.as_deref()).await;
     }
     if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
-        return text(StatusCode::NOT_FOUND, "not found\n");
+        return match shared.console.as_deref() {
+            Some(console) => page(console, method, uri, headers, body).await,
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        };
     }
     if method != Method::GET && method != Method::HEAD {
         let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
@@ -76,6 +86,55 @@ async fn api(
         response
             .headers_mut()
             .insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// What the pages send with every answer: no framing by another site,
+/// no scripts at all, forms only to this console, no guessing of types.
+const PAGE_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        CONTENT_SECURITY_POLICY,
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (X_FRAME_OPTIONS, "DENY"),
+    (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (REFERRER_POLICY, "same-origin"),
+];
+
+/// One of the console's web pages.
+async fn page(
+    console: &Console,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response<Full<Bytes>> {
+    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let request = PageRequest {
+        method,
+        path: uri.path(),
+        query: uri.query(),
+        cookie: header(COOKIE),
+        host: header(HOST),
+        origin: header(ORIGIN),
+        fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        body,
+    };
+    let page = console.page(&request).await;
+    let mut response = respond(page.status, HTML, page.html);
+    let headers = response.headers_mut();
+    for (name, value) in PAGE_HEADERS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    let values = page.location.into_iter().map(|v| (LOCATION, v));
+    for (name, value) in values.chain(page.cookies.into_iter().map(|v| (SET_COOKIE, v))) {
+        // Paths and cookies are built from checked values; one that is
+        // not a valid header is left out rather than sent broken.
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.append(name, value);
+        }
     }
     response
 }

@@ -19,6 +19,10 @@ pub struct DemoArgs {
     /// Address the proxy listens on.
     #[arg(long, env = "SOFTDEL_LISTEN", default_value = "127.0.0.1:6432")]
     listen: SocketAddr,
+    /// Address of the admin listener, where the operator's console is
+    /// served (with a token the demo makes up and prints).
+    #[arg(long, default_value = "127.0.0.1:9930")]
+    admin_listen: SocketAddr,
     /// Rules file [default: rules/example.yaml, with its tables created and filled].
     #[arg(long)]
     rules: Option<PathBuf>,
@@ -38,6 +42,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let runtime = super::runtime()?;
     runtime.block_on(port_is_free(args.listen))?;
+    runtime.block_on(port_is_free(args.admin_listen))?;
     eprintln!("softdel demo: starting a throwaway PostgreSQL...");
     let cluster = TempCluster::start(&ClusterOptions::default())
         .context("cannot start a throwaway PostgreSQL")?;
@@ -53,6 +58,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = ProxyConfig::new(args.listen, cluster.addr());
     config.rules = Some(rules.clone());
     config.blocked_log = dir.join("blocked.jsonl");
+    let token = softdel::console::random_token().context("cannot make the console's token")?;
+    config.admin_listen = Some(args.admin_listen);
+    config.console_url = Some(cluster.url("postgres"));
+    config.console_token = Some(softdel::console::Token::new(&token)?);
     let example = config.rules.as_deref() == Some(dir.join("rules.yaml").as_path());
     runtime.block_on(prepare(&cluster.url("postgres"), &rules, example))?;
     let installed = if example {
@@ -70,6 +79,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let env = DemoEnv {
         proxy_url: format!("postgres://postgres@{}/postgres", proxy.local_addr()?),
         direct_url: cluster.url("postgres"),
+        console_url: proxy
+            .admin_addr()
+            .map(|addr| format!("http://{addr}"))
+            .unwrap_or_default(),
+        console_token: token,
     };
     let env_file = std::path::absolute(&args.env_file).unwrap_or(args.env_file);
     let written = env.write(&env_file)?;
@@ -82,12 +96,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
          softdel demo: in another terminal, connect through softdel with\n\n    \
          source {file}\n    \
          psql \"$PROXY\"\n\n\
+         softdel demo: the operator's console is at {console} (log in with $SOFTDEL_CONSOLE_TOKEN)\n\n\
          (Ctrl-C stops both and deletes the throwaway database)",
         upstream = cluster.addr(),
         rules = rules.display(),
         blocked = config.blocked_log.display(),
         file = env_file.display(),
         exports = indent(&env.text()?),
+        console = env.console_url,
     );
     runtime.block_on(proxy.run());
     drop(written);

@@ -10,12 +10,16 @@ use anyhow::Context;
 pub struct DemoEnv {
     pub proxy_url: String,
     pub direct_url: String,
+    /// The operator's console (the admin listener), and its token.
+    pub console_url: String,
+    pub console_token: String,
 }
 
 impl DemoEnv {
     /// The file's text: `PROXY`, `DIRECT`, `SOFTDEL_DATABASE_URL` (the
-    /// operator commands' database: the direct one), and this `softdel`
-    /// first on `PATH`, so that every example runs `softdel` the same way.
+    /// operator commands' database: the direct one), `CONSOLE` and
+    /// `SOFTDEL_CONSOLE_TOKEN`, and this `softdel` first on `PATH`, so that
+    /// every example runs `softdel` the same way.
     pub fn text(&self) -> anyhow::Result<String> {
         let exe = std::env::current_exe().context("cannot find the softdel executable")?;
         let bin = exe.parent().unwrap_or(Path::new("."));
@@ -28,6 +32,12 @@ impl DemoEnv {
         let _ = writeln!(text, "export PROXY={}", shell_quote(&self.proxy_url));
         let _ = writeln!(text, "export DIRECT={}", shell_quote(&self.direct_url));
         let _ = writeln!(text, "export SOFTDEL_DATABASE_URL=\"$DIRECT\"");
+        let _ = writeln!(text, "export CONSOLE={}", shell_quote(&self.console_url));
+        let _ = writeln!(
+            text,
+            "export SOFTDEL_CONSOLE_TOKEN={}",
+            shell_quote(&self.console_token)
+        );
         Ok(text)
     }
 

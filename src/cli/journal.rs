@@ -156,6 +156,7 @@ pub fn log(args: LogArgs) -> anyhow::Result<()> {
             action,
             id: args.op,
             limit: args.limit,
+            ..LogFilter::default()
         };
         let operations = journal::operations(client, &filter).await?;
         if let Some(id) = args.op {

@@ -5,15 +5,18 @@
 //! - `GET /api/operations/{id}`: one operation and its journaled rows;
 //! - `POST /api/operations/{id}/undelete?dry_run=true|false[&force=true]`:
 //!   the report of `softdel undelete --json` (a preview by default; a
-//!   real one needs the token).
+//!   real one needs the token);
+//! - `POST /api/operations/{id}/undo?...`: the same with `softdel undo`,
+//!   which also reverts updates.
 
 use hyper::{Method, StatusCode};
 use serde_json::json;
 use tokio_postgres::{Client, NoTls};
 
+use super::restore::{self, Kind};
 use super::{ApiRequest, ApiResponse, Console, query};
 use crate::journal::{self, JournalError, LogFilter};
-use crate::ops::{OpsError, Selection, undelete};
+use crate::ops::OpsError;
 
 /// Longest the console waits for the journal's database to answer a
 /// connection: the admin listener bounds every request's life.
@@ -23,7 +26,7 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 enum Route {
     List,
     One(i64),
-    Undelete(i64),
+    Restore(i64, Kind),
 }
 
 pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse {
@@ -33,7 +36,7 @@ pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse 
     };
     let wanted = match route {
         Route::List | Route::One(_) => Method::GET,
-        Route::Undelete(_) => Method::POST,
+        Route::Restore(..) => Method::POST,
     };
     let allowed =
         *request.method == wanted || (wanted == Method::GET && *request.method == Method::HEAD);
@@ -49,7 +52,7 @@ pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse 
     match route {
         Route::List => list(console, request.query).await,
         Route::One(id) => one(console, id, request.query).await,
-        Route::Undelete(id) => restore(console, request, id).await,
+        Route::Restore(id, kind) => restore(console, request, id, kind).await,
     }
 }
 
@@ -57,7 +60,7 @@ fn route(path: &str) -> Result<Route, ApiResponse> {
     let not_found = || {
         ApiResponse::error(
             StatusCode::NOT_FOUND,
-            "not found: /api/operations, /api/operations/{id}, /api/operations/{id}/undelete",
+            "not found: /api/operations, /api/operations/{id}, /api/operations/{id}/undelete, /api/operations/{id}/undo",
         )
     };
     let rest = path
@@ -76,12 +79,15 @@ fn route(path: &str) -> Result<Route, ApiResponse> {
     match parts.as_slice() {
         [] => Ok(Route::List),
         [op] => Ok(Route::One(id(op)?)),
-        [op, "undelete"] => Ok(Route::Undelete(id(op)?)),
+        [op, command] => match Kind::from_name(command) {
+            Some(kind) => Ok(Route::Restore(id(op)?, kind)),
+            None => Err(not_found()),
+        },
         _ => Err(not_found()),
     }
 }
 
-async fn connect(console: &Console) -> Result<Client, ApiResponse> {
+pub(super) async fn connect(console: &Console) -> Result<Client, ApiResponse> {
     let unavailable = |e: String| {
         ApiResponse::error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -152,7 +158,7 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
     }
 }
 
-async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64) -> ApiResponse {
+async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64, kind: Kind) -> ApiResponse {
     let params = match query::undelete(request.query) {
         Ok(params) => params,
         Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
@@ -161,15 +167,15 @@ async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64) -> ApiRes
     if !params.dry_run {
         match &console.token {
             None => {
-                return ApiResponse::error(
-                    StatusCode::FORBIDDEN,
-                    "the console is read-only: start softdel with --console-token to allow changes",
-                );
+                return ApiResponse::error(StatusCode::FORBIDDEN, super::READ_ONLY);
             }
             Some(token) if !token.admits(request.authorization) => {
                 return ApiResponse::error(
                     StatusCode::UNAUTHORIZED,
-                    "an undelete needs the console's token: Authorization: Bearer TOKEN",
+                    format!(
+                        "{} needs the console's token: Authorization: Bearer TOKEN",
+                        kind.name()
+                    ),
                 )
                 .with_header("www-authenticate", "Bearer");
             }
@@ -180,28 +186,19 @@ async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64) -> ApiRes
         Ok(client) => client,
         Err(response) => return response,
     };
-    let options = undelete::Options {
-        selection: Selection::Operations(vec![id]),
-        force: params.force,
-        dry_run: params.dry_run,
-        command: format!(
-            "softdel console: undelete {id}{}",
-            if params.force { " --force" } else { "" }
-        ),
-    };
-    match undelete::undelete(&mut client, &options).await {
+    match restore::run(&mut client, kind, id, params.dry_run, params.force).await {
         // Conflicts stopped it: the report says which, and nothing changed.
-        Ok(report) if report.blocked_by_conflicts() && !report.dry_run => ApiResponse {
+        Ok(outcome) if outcome.blocked && !outcome.dry_run => ApiResponse {
             status: StatusCode::CONFLICT,
-            body: json!(report),
+            body: outcome.report,
             header: None,
         },
-        Ok(report) => ApiResponse::ok(json!(report)),
+        Ok(outcome) => ApiResponse::ok(outcome.report),
         Err(e) => ops_error(e),
     }
 }
 
-fn journal_error(e: JournalError) -> ApiResponse {
+pub(super) fn journal_error(e: JournalError) -> ApiResponse {
     let status = match e {
         JournalError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         // Not installed, another version, a corrupt image: the journal is
@@ -212,11 +209,17 @@ fn journal_error(e: JournalError) -> ApiResponse {
 }
 
 fn ops_error(e: OpsError) -> ApiResponse {
-    let status = match &e {
+    ApiResponse::error(ops_status(&e), e)
+}
+
+/// The status that says what stopped an operator command.
+pub(super) fn ops_status(e: &OpsError) -> StatusCode {
+    match e {
         OpsError::UnknownOperation(_) => StatusCode::NOT_FOUND,
-        OpsError::NotRestorable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        OpsError::NotRestorable { .. } | OpsError::NotUndoable { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         OpsError::Journal(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    ApiResponse::error(status, e)
+    }
 }

@@ -1,10 +1,14 @@
-//! The operator's console on the admin listener: a JSON API over the
-//! journal (`/api/...`), the same data `softdel log` and `softdel
-//! undelete` give, for whoever is on call.
+//! The operator's console on the admin listener: web pages
+//! (`/operations...`) and a JSON API (`/api/...`) over the journal, the
+//! same data `softdel log`, `softdel undelete` and `softdel undo` give, for
+//! whoever is on call.
 //!
+//! - `pages`: the HTML pages, and their login;
 //! - `api`: what each `/api` path answers;
+//! - `restore`: undelete and undo, previewed or applied, for both;
 //! - `query`: a request's query string, read into the journal's filters;
-//! - `token`: who may change anything (`--console-token`).
+//! - `token`: who may change anything (`--console-token`);
+//! - `session`: the pages' logins and their CSRF tokens.
 //!
 //! Reading is open to whoever reaches the admin listener (bind it to
 //! localhost, the default). Every change needs the token; without one
@@ -17,7 +21,10 @@
 //! slots from the probes.
 
 mod api;
+pub mod pages;
 mod query;
+mod restore;
+mod session;
 mod token;
 
 #[cfg(test)]
@@ -26,7 +33,13 @@ mod tests;
 use hyper::{Method, StatusCode};
 use tokio::sync::Semaphore;
 
+pub use pages::{Page, PageRequest};
+pub use session::random_token;
 pub use token::Token;
+
+/// Why a change is refused without a token configured.
+pub const READ_ONLY: &str =
+    "the console is read-only: start softdel with --console-token to allow changes";
 
 /// Console requests answered at once; more get 503.
 pub const AT_ONCE: usize = 4;
@@ -38,6 +51,8 @@ pub struct Console {
     database_url: String,
     /// Who may change anything; `None`: read-only.
     token: Option<Token>,
+    /// The pages' logins.
+    sessions: session::Sessions,
     answering: Semaphore,
 }
 
@@ -88,6 +103,7 @@ impl Console {
         Console {
             database_url,
             token,
+            sessions: session::Sessions::default(),
             answering: Semaphore::new(AT_ONCE),
         }
     }
@@ -101,5 +117,13 @@ impl Console {
             );
         };
         api::answer(self, request).await
+    }
+
+    /// Answers a request for a page.
+    pub async fn page(&self, request: &PageRequest<'_>) -> Page {
+        let Ok(_answering) = self.answering.try_acquire() else {
+            return Page::busy();
+        };
+        pages::answer(self, request).await
     }
 }

@@ -10,10 +10,11 @@ pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
 
 /// The parameters `GET /api/operations` takes.
-pub const FILTERS: &str = "table, since, until, user, application, action, limit";
+pub const FILTERS: &str = "table, since, until, user, application, action, txid, before, limit";
 
 /// `table`, `since`, `until`, `user`, `application`, `action`, `limit`:
-/// the filters of `softdel log`.
+/// the filters of `softdel log`; `txid`, one transaction's operations; and
+/// `before`, the operation a page ends with, for the next page.
 pub fn filter(query: Option<&str>) -> Result<LogFilter, String> {
     let mut filter = LogFilter {
         limit: DEFAULT_LIMIT,
@@ -21,6 +22,11 @@ pub fn filter(query: Option<&str>) -> Result<LogFilter, String> {
     };
     for (key, value) in pairs(query) {
         let value = value.trim().to_owned();
+        // A form's empty field filters nothing (an unknown name is still
+        // an error, below).
+        if value.is_empty() && FILTERS.split(", ").any(|known| known == key) {
+            continue;
+        }
         match key.as_str() {
             "table" => filter.table = Some(value),
             "since" => filter.since = Some(value),
@@ -28,6 +34,8 @@ pub fn filter(query: Option<&str>) -> Result<LogFilter, String> {
             "user" => filter.user = Some(value),
             "application" => filter.application = Some(value),
             "action" => filter.action = Some(value.parse::<Action>().map_err(|e| e.to_string())?),
+            "txid" => filter.txid = Some(number("txid", "a transaction id", &value)?),
+            "before" => filter.before = Some(number("before", "an operation id", &value)?),
             "limit" => filter.limit = limit(&value)?,
             other => return Err(unknown(other, FILTERS)),
         }
@@ -41,11 +49,7 @@ pub fn rows(query: Option<&str>) -> Result<(i64, i64), String> {
     let (mut after, mut count) = (0, DEFAULT_LIMIT);
     for (key, value) in pairs(query) {
         match key.as_str() {
-            "after" => {
-                after = value
-                    .parse()
-                    .map_err(|_| format!("after must be a journal row id, not {value:?}"))?;
-            }
+            "after" => after = number("after", "a journal row id", &value)?,
             "limit" => count = limit(&value)?,
             other => return Err(unknown(other, "after, limit")),
         }
@@ -92,6 +96,13 @@ fn limit(value: &str) -> Result<i64, String> {
             "limit must be a number from 1 to {MAX_LIMIT}, not {value:?}"
         )),
     }
+}
+
+fn number(key: &str, what: &str, value: &str) -> Result<i64, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{key} must be {what}, not {value:?}"))
 }
 
 fn boolean(key: &str, value: &str) -> Result<bool, String> {

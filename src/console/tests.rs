@@ -76,3 +76,15 @@ fn the_token_admits_only_itself_as_a_bearer() {
     assert!(err.contains("at least 16 characters (it is 5)"), "{err}");
     assert_eq!(format!("{token:?}"), "Token(..)", "never printed");
 }
+
+#[test]
+fn empty_fields_filter_nothing_and_pages_follow_on() {
+    let f = query::filter(Some("table=&user=&action=&txid=812&before=40")).unwrap();
+    assert_eq!(f.table, None);
+    assert_eq!(f.action, None);
+    assert_eq!(f.txid, Some(812));
+    assert_eq!(f.before, Some(40));
+    let err = query::filter(Some("before=last")).unwrap_err();
+    assert_eq!(err, "before must be an operation id, not \"last\"");
+    assert!(query::filter(Some("colour=")).is_err());
+}

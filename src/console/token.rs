@@ -29,9 +29,13 @@ impl Token {
     /// Whether an `Authorization` header carries this token
     /// (`Bearer TOKEN`).
     pub fn admits(&self, authorization: Option<&str>) -> bool {
-        let Some(given) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
-            return false;
-        };
+        authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .is_some_and(|given| self.matches(given))
+    }
+
+    /// Whether `given` (a login form's field, say) is this token.
+    pub fn matches(&self, given: &str) -> bool {
         // Lengths differ: not equal (the length is no secret worth
         // hiding; the content is).
         bool::from(given.trim().as_bytes().ct_eq(&self.0))

@@ -22,6 +22,11 @@ pub struct LogFilter {
     pub action: Option<Action>,
     /// Only this operation.
     pub id: Option<i64>,
+    /// Only the operations of this transaction.
+    pub txid: Option<i64>,
+    /// Only operations listed after this one (newest first): the next
+    /// page of a list whose last operation it was.
+    pub before: Option<i64>,
     pub limit: i64,
 }
 
@@ -73,6 +78,9 @@ pub async fn operations(
                AND ($7::text IS NULL OR action = $7) \
                AND ($8::bigint IS NULL OR id = $8) \
                AND ($9::text IS NULL OR application_name = $9) \
+               AND ($10::bigint IS NULL OR txid = $10) \
+               AND ($11::bigint IS NULL OR (at, id) < \
+                    (SELECT b.at, b.id FROM {SCHEMA}.operations b WHERE b.id = $11)) \
              ORDER BY at DESC, id DESC LIMIT $4"
             ),
             &[
@@ -85,6 +93,8 @@ pub async fn operations(
                 &filter.action,
                 &filter.id,
                 &filter.application,
+                &filter.txid,
+                &filter.before,
             ],
         )
         .await?;

@@ -83,6 +83,53 @@ pub fn classify(
     }
 }
 
+/// Where a journaled row stands now, for people looking at an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowState {
+    /// In the table and live, as it was (or, soft-deleted, unmarked).
+    LiveAgain,
+    /// Still marked deleted, as the operation left it.
+    SoftDeleted,
+    /// No row holds its key: still deleted, or purged.
+    Gone,
+    /// A row holds its key but differs from the image.
+    ChangedSince,
+}
+
+impl RowState {
+    pub fn describe(self) -> &'static str {
+        match self {
+            RowState::LiveAgain => "live again",
+            RowState::SoftDeleted => "still soft-deleted",
+            RowState::Gone => "gone",
+            RowState::ChangedSince => "changed since",
+        }
+    }
+
+    /// The name the API and the pages' styles use.
+    pub fn css(self) -> &'static str {
+        match self {
+            RowState::LiveAgain => "live_again",
+            RowState::SoftDeleted => "soft_deleted",
+            RowState::Gone => "gone",
+            RowState::ChangedSince => "changed_since",
+        }
+    }
+}
+
+/// The state of a row removed `kind`-wise, from its image and the row that
+/// holds its key now.
+pub fn state(kind: &RemovalKind, image: &Value, current: Option<&Value>) -> RowState {
+    match (kind, current) {
+        (_, None) => RowState::Gone,
+        (RemovalKind::Soft(marker), Some(row)) if is_live(marker, row) => RowState::LiveAgain,
+        (_, Some(row)) if !same_row(image, row) => RowState::ChangedSince,
+        (RemovalKind::Soft(_), Some(_)) => RowState::SoftDeleted,
+        (RemovalKind::Hard, Some(_)) => RowState::LiveAgain,
+    }
+}
+
 /// Live as the proxy's rewrite defines it: flag not false, timestamp NULL.
 pub fn is_live(marker: &Marker, row: &Value) -> bool {
     match marker {
@@ -203,6 +250,24 @@ mod tests {
         assert_eq!(Conflict::KeyTaken.forced(), Action::Skip);
         assert_eq!(Conflict::AlreadyLive.forced(), Action::Skip);
         assert_eq!(Conflict::Missing.forced(), Action::Insert);
+    }
+
+    #[test]
+    fn a_rows_state_now() {
+        let image = json!({"id": 1, "name": "a", "is_active": false});
+        let live = json!({"id": 1, "name": "a", "is_active": true});
+        let edited = json!({"id": 1, "name": "b", "is_active": false});
+        let kind = soft();
+        assert_eq!(state(&kind, &image, Some(&image)), RowState::SoftDeleted);
+        assert_eq!(state(&kind, &image, Some(&live)), RowState::LiveAgain);
+        assert_eq!(state(&kind, &image, Some(&edited)), RowState::ChangedSince);
+        assert_eq!(state(&kind, &image, None), RowState::Gone);
+        let hard = RemovalKind::Hard;
+        let row = json!({"id": 1, "amount": 5});
+        assert_eq!(state(&hard, &row, None), RowState::Gone);
+        assert_eq!(state(&hard, &row, Some(&row)), RowState::LiveAgain);
+        let other = json!({"id": 1, "amount": 6});
+        assert_eq!(state(&hard, &row, Some(&other)), RowState::ChangedSince);
     }
 
     #[test]

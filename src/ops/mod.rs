@@ -5,11 +5,14 @@
 pub mod catalog;
 pub mod check;
 mod compare;
+pub mod now;
 pub mod purge;
 mod select;
+pub mod tree;
 pub mod undelete;
 pub mod undo;
 
+pub use compare::RowState;
 pub use select::{Selection, check_time};
 
 use crate::journal::{Action, JournalError};

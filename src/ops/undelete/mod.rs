@@ -14,7 +14,7 @@
 mod apply;
 mod images;
 mod journal_rows;
-mod plan;
+pub(crate) mod plan;
 
 use std::collections::BTreeSet;
 

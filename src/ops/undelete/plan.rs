@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use tokio_postgres::Transaction;
+use tokio_postgres::{GenericClient, Transaction};
 
 use super::images::{images_as_rows, key_match};
 use super::journal_rows::{Group, JournalRow};
@@ -62,7 +62,7 @@ pub async fn plan(
         .iter()
         .map(|(_, row)| row.image.to_string())
         .collect();
-    let current = current_rows(tx, &table, &images).await?;
+    let current = current_rows(tx, &table, &images, Lock::ForUpdate).await?;
     let mut rows = Vec::with_capacity(pending.len());
     for ((settles, row), now) in pending.into_iter().zip(current) {
         let action = decide(&group.kind, &table, &row, now, force, conflicts);
@@ -171,7 +171,7 @@ fn newest_per_key(table: &Table, rows: Vec<JournalRow>) -> Vec<(Vec<i64>, Journa
 }
 
 /// Only the columns the image had.
-fn keep_keys(normalized: &Value, image: &Value) -> Value {
+pub(crate) fn keep_keys(normalized: &Value, image: &Value) -> Value {
     match (normalized.as_object(), image.as_object()) {
         (Some(n), Some(i)) => Value::Object(
             n.iter()
@@ -183,21 +183,36 @@ fn keep_keys(normalized: &Value, image: &Value) -> Value {
     }
 }
 
+/// Whether reading the rows that hold the images' keys locks them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// For a restoration: nobody changes them before it commits.
+    ForUpdate,
+    /// For a look: nobody is kept waiting.
+    No,
+}
+
 /// For each image: the image as this session renders it, and the row that
-/// holds its key now (locked), if any.
-async fn current_rows(
-    tx: &Transaction<'_>,
+/// holds its key now, if any.
+pub(crate) async fn current_rows(
+    client: &impl GenericClient,
     table: &Table,
     images: &[String],
+    lock: Lock,
 ) -> Result<Vec<(Value, Option<Value>)>, OpsError> {
     let sql = format!(
         "SELECT i.ord, pg_catalog.to_jsonb(r.*), pg_catalog.to_jsonb(t.*) \
-         FROM {} JOIN {} AS t ON {} FOR UPDATE OF t",
+         FROM {} JOIN {} AS t ON {}{}",
         images_as_rows(table),
         table.quoted(),
         key_match(table, "t", "r"),
+        if lock == Lock::ForUpdate {
+            " FOR UPDATE OF t"
+        } else {
+            ""
+        },
     );
-    let found = tx
+    let found = client
         .query(&sql, &[&images])
         .await
         .map_err(failed(format!("reading the rows of {}", table.display())))?;

@@ -27,7 +27,13 @@ impl Demo {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::os::unix::fs::symlink(repo.join("rules"), dir.join("rules")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_softdel"))
-            .args(["demo", "--listen", "127.0.0.1:0"])
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
             .current_dir(&dir)
             .env_remove("SOFTDEL_LISTEN")
             .env_remove("SOFTDEL_LOG")

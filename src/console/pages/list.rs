@@ -1,0 +1,137 @@
+//! `GET /operations`: the journal's operations, newest first, filtered as
+//! `softdel log` filters them, a page at a time.
+
+use askama::Template;
+use hyper::StatusCode;
+
+use super::view::OpLine;
+use super::{Chrome, Page, error, render};
+use crate::console::{Console, api, query};
+use crate::journal::{self, Action};
+
+/// The filters as the form shows them back.
+#[derive(Default)]
+struct Form {
+    table: String,
+    user: String,
+    application: String,
+    action: String,
+    since: String,
+    until: String,
+}
+
+/// The form's fields, in the order a link repeats them.
+const FIELDS: [&str; 6] = ["table", "user", "application", "action", "since", "until"];
+
+impl Form {
+    fn read(query: Option<&str>) -> Form {
+        let mut form = Form::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            if let Some(slot) = form.slot(&key) {
+                *slot = value.trim().to_owned();
+            }
+        }
+        form
+    }
+
+    fn slot(&mut self, key: &str) -> Option<&mut String> {
+        Some(match key {
+            "table" => &mut self.table,
+            "user" => &mut self.user,
+            "application" => &mut self.application,
+            "action" => &mut self.action,
+            "since" => &mut self.since,
+            "until" => &mut self.until,
+            _ => return None,
+        })
+    }
+
+    /// A link to this list, with these filters, from `before` on.
+    fn link(&mut self, before: Option<i64>) -> String {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for key in FIELDS {
+            let value = self.slot(key).map(|v| v.clone()).unwrap_or_default();
+            if !value.is_empty() {
+                url.append_pair(key, &value);
+            }
+        }
+        if let Some(before) = before {
+            url.append_pair("before", &before.to_string());
+        }
+        let query = url.finish();
+        if query.is_empty() {
+            "/operations".to_owned()
+        } else {
+            format!("/operations?{query}")
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "operations.html")]
+struct ListPage<'a> {
+    chrome: &'a Chrome,
+    form: Form,
+    actions: Vec<&'static str>,
+    operations: Vec<OpLine>,
+    error: Option<String>,
+    newest: Option<String>,
+    older: Option<String>,
+}
+
+pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Page {
+    let mut page = ListPage {
+        chrome,
+        form: Form::read(query),
+        actions: Action::ALL.iter().map(|a| a.as_str()).collect(),
+        operations: Vec::new(),
+        error: None,
+        newest: None,
+        older: None,
+    };
+    let filter = match query::filter(query) {
+        Ok(filter) => filter,
+        Err(message) => {
+            page.error = Some(message);
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let client = match api::connect(console).await {
+        Ok(client) => client,
+        Err(response) => return unavailable(chrome, &response.body),
+    };
+    for (what, value) in [("since", &filter.since), ("until", &filter.until)] {
+        if let Some(value) = value
+            && let Err(e) = crate::ops::check_time(&client, what, value).await
+        {
+            page.error = Some(e.to_string());
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    }
+    let operations = match journal::operations(&client, &filter).await {
+        Ok(operations) => operations,
+        Err(e) => return unavailable(chrome, &api::journal_error(e).body),
+    };
+    let full = i64::try_from(operations.len()).is_ok_and(|n| n == filter.limit);
+    if full {
+        page.older = operations.last().map(|op| page.form.link(Some(op.id)));
+    }
+    if filter.before.is_some() {
+        page.newest = Some(page.form.link(None));
+    }
+    page.operations = operations.iter().map(OpLine::of).collect();
+    render(StatusCode::OK, &page)
+}
+
+/// The journal could not answer: the API's message, as a page.
+pub(super) fn unavailable(chrome: &Chrome, body: &serde_json::Value) -> Page {
+    let message = body["error"]
+        .as_str()
+        .unwrap_or("the journal did not answer");
+    error(
+        chrome,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The journal cannot be read",
+        message,
+    )
+}

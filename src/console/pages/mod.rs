@@ -1,0 +1,223 @@
+//! The console's web pages: server-rendered HTML (askama templates in
+//! `../templates`), no JavaScript.
+//!
+//! - `list`: the operations, filtered and paged;
+//! - `detail`: one operation, its rows and their state now, and its
+//!   transaction as a tree;
+//! - `restore`: an undelete (or undo) previewed, then applied;
+//! - `login`: the login form that opens a session (`../session`);
+//! - `view`: what the templates show of the journal's values.
+//!
+//! GET never changes anything. Each POST checks, before it does anything,
+//! that it comes from this console's own page: its Origin (when sent) is
+//! this host, and its form carries the session's CSRF token.
+
+mod detail;
+mod list;
+mod login;
+mod restore;
+mod view;
+
+use askama::Template;
+use hyper::{Method, StatusCode};
+
+use super::Console;
+use super::session::{self, COOKIE};
+
+/// What the pages need of an HTTP request.
+pub struct PageRequest<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// The `Cookie` header.
+    pub cookie: Option<&'a str>,
+    /// The `Host`, `Origin` and `Sec-Fetch-Site` headers, for the
+    /// cross-site check.
+    pub host: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub fetch_site: Option<&'a str>,
+    /// A form's body (`application/x-www-form-urlencoded`).
+    pub body: &'a [u8],
+}
+
+/// An HTML answer, or a redirect.
+#[derive(Debug)]
+pub struct Page {
+    pub status: StatusCode,
+    pub html: String,
+    /// `Location`, for a redirect.
+    pub location: Option<String>,
+    /// `Set-Cookie` headers.
+    pub cookies: Vec<String>,
+}
+
+impl Page {
+    /// Too many console requests at once.
+    pub(super) fn busy() -> Page {
+        let chrome = Chrome {
+            logged_in: false,
+            read_only: true,
+            csrf: String::new(),
+        };
+        let message = format!(
+            "The console is answering {} requests already: try again in a moment.",
+            super::AT_ONCE
+        );
+        error(&chrome, StatusCode::SERVICE_UNAVAILABLE, "Busy", &message)
+    }
+
+    fn redirect(to: impl Into<String>) -> Page {
+        Page {
+            status: StatusCode::SEE_OTHER,
+            html: String::new(),
+            location: Some(to.into()),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn with_cookie(mut self, cookie: String) -> Page {
+        self.cookies.push(cookie);
+        self
+    }
+}
+
+/// What every page's frame shows: who is logged in.
+pub(super) struct Chrome {
+    pub logged_in: bool,
+    pub read_only: bool,
+    /// The session's CSRF token (for the log-out form); empty when not
+    /// logged in.
+    pub csrf: String,
+}
+
+impl Chrome {
+    fn of(console: &Console, request: &PageRequest<'_>) -> Chrome {
+        let csrf = session::cookie(request.cookie, COOKIE)
+            .and_then(|id| console.sessions.csrf(id))
+            .filter(|_| console.token.is_some());
+        Chrome {
+            logged_in: csrf.is_some(),
+            read_only: console.token.is_none(),
+            csrf: csrf.unwrap_or_default(),
+        }
+    }
+}
+
+pub async fn answer(console: &Console, request: &PageRequest<'_>) -> Page {
+    let chrome = Chrome::of(console, request);
+    let parts: Vec<&str> = request.path.split('/').filter(|p| !p.is_empty()).collect();
+    let get = *request.method == Method::GET || *request.method == Method::HEAD;
+    let post = *request.method == Method::POST;
+    match parts.as_slice() {
+        [] if get => Page::redirect("/operations"),
+        ["operations"] if get => list::page(console, &chrome, request.query).await,
+        ["operations", id] if get => detail::page(console, &chrome, id, request.query).await,
+        ["operations", id, kind] if get => restore::preview(console, &chrome, id, kind).await,
+        ["operations", id, kind] if post => {
+            restore::apply(console, &chrome, request, id, kind).await
+        }
+        ["login"] if get => login::form(&chrome, request.query),
+        ["login"] if post => login::submit(console, &chrome, request),
+        ["logout"] if post => login::logout(console, &chrome, request),
+        [] | ["operations", ..] | ["login"] | ["logout"] => error(
+            &chrome,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Wrong method",
+            "This page does not answer that method. Pages are read with GET; changes are forms, sent with POST.",
+        ),
+        _ => error(
+            &chrome,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No such page: the console's pages are under /operations.",
+        ),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: &'a Chrome,
+    heading: &'a str,
+    message: &'a str,
+}
+
+fn error(chrome: &Chrome, status: StatusCode, heading: &str, message: &str) -> Page {
+    render(
+        status,
+        &ErrorPage {
+            chrome,
+            heading,
+            message,
+        },
+    )
+}
+
+fn render(status: StatusCode, template: &impl Template) -> Page {
+    match template.render() {
+        Ok(html) => Page {
+            status,
+            html,
+            location: None,
+            cookies: Vec::new(),
+        },
+        // Templates are checked when softdel is built; rendering fails
+        // only if a value's Display does.
+        Err(e) => Page {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            html: format!("<!doctype html><p>the page could not be rendered: {e}</p>"),
+            location: None,
+            cookies: Vec::new(),
+        },
+    }
+}
+
+/// Whether a POST comes from a page of this console: a browser says where
+/// a request comes from in `Sec-Fetch-Site` and `Origin`, and another site
+/// cannot make it lie. A client that sends neither (curl) is let through;
+/// it still needs the session's cookie and token.
+fn same_origin(request: &PageRequest<'_>) -> bool {
+    if let Some(site) = request.fetch_site
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match (request.origin, request.host) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("http://") == Some(host)
+                || origin.strip_prefix("https://") == Some(host)
+        }
+        (Some(_), None) => false,
+    }
+}
+
+/// A form's fields.
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// An operation id from a path, or the page that says it is not one.
+fn operation_id(chrome: &Chrome, text: &str) -> Result<i64, Page> {
+    text.parse().map_err(|_| {
+        error(
+            chrome,
+            StatusCode::BAD_REQUEST,
+            "Not an operation",
+            &format!("{text:?} is not an operation id: operations are numbered."),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! How an operation's journaled rows stand now, for people looking at it
+//! (the console): each image against the row that holds its key in the
+//! table today. Read-only; nothing is locked.
+
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+
+use super::compare::{self, RowState};
+use super::select::{operations_where, removal};
+use super::undelete::plan::{Lock, current_rows, keep_keys};
+use super::{OpsError, catalog};
+use crate::journal::Action;
+
+/// What the table says of some of an operation's images.
+#[derive(Debug, Default)]
+pub struct RowsNow {
+    /// The table's columns in their order now; empty when it is gone.
+    pub columns: Vec<String>,
+    /// Each image's state, in the images' order. `None` when that cannot
+    /// be told: the operation removed no rows (an update, a refusal), or
+    /// its table is gone or has no primary key.
+    pub states: Option<Vec<RowState>>,
+}
+
+/// The state now of `images`, some of operation `op`'s journaled rows.
+pub async fn rows_now(
+    client: &impl GenericClient,
+    op: i64,
+    images: &[Value],
+) -> Result<RowsNow, OpsError> {
+    let found = client.query(&operations_where("id = $1"), &[&op]).await?;
+    let row = found.first().ok_or(OpsError::UnknownOperation(op))?;
+    let action: Action = row.try_get(4)?;
+    // A soft delete journaled before markers were recorded cannot be
+    // told apart from its neighbours: shown without states.
+    let Ok(removal) = removal(row) else {
+        return Ok(RowsNow::default());
+    };
+    let Some(table) = catalog::table(client, &removal.schema, &removal.table).await? else {
+        return Ok(RowsNow::default());
+    };
+    let columns = table.columns.iter().map(|c| c.name.clone()).collect();
+    if !action.restorable() || table.primary_key.is_empty() || images.is_empty() {
+        return Ok(RowsNow {
+            columns,
+            states: None,
+        });
+    }
+    let texts: Vec<String> = images.iter().map(Value::to_string).collect();
+    let current = current_rows(client, &table, &texts, Lock::No).await?;
+    let states = images
+        .iter()
+        .zip(current)
+        .map(|(image, (normalized, now))| match now {
+            // Compared as this session renders the image (time zones).
+            Some(now) => compare::state(&removal.kind, &keep_keys(&normalized, image), Some(&now)),
+            None => compare::state(&removal.kind, image, None),
+        })
+        .collect();
+    Ok(RowsNow {
+        columns,
+        states: Some(states),
+    })
+}
