@@ -16,7 +16,7 @@ use tokio_postgres::{Client, NoTls};
 use super::restore::{self, Kind};
 use super::{ApiRequest, ApiResponse, Console, query};
 use crate::journal::{self, JournalError, LogFilter};
-use crate::ops::OpsError;
+use crate::ops::{self, OpsError};
 
 /// Longest the console waits for the journal's database to answer a
 /// connection: the admin listener bounds every request's life.
@@ -146,16 +146,32 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
     };
     // A page of rows: an operation may hold millions, and the proxy's
     // memory is its clients'.
-    match journal::operation_rows_page(&client, id, after, limit).await {
-        Ok(rows) => {
-            let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
-            let next_after = rows.last().filter(|_| full).map(|r| r.id);
-            ApiResponse::ok(
-                json!({ "operation": operation, "rows": rows, "next_after": next_after }),
-            )
-        }
-        Err(e) => journal_error(e),
-    }
+    let rows = match journal::operation_rows_page(&client, id, after, limit).await {
+        Ok(rows) => rows,
+        Err(e) => return journal_error(e),
+    };
+    let images: Vec<serde_json::Value> = rows.iter().map(|r| r.image.clone()).collect();
+    let states = match ops::now::rows_now(&client, id, &images).await {
+        Ok(now) => now.states,
+        Err(e) => return ops_error(e),
+    };
+    let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
+    let next_after = rows.last().filter(|_| full).map(|r| r.id);
+    // Each row with its state now, where that can be told.
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(at, row)| {
+            let state = states.as_ref().and_then(|s| s.get(at)).map(|s| s.css());
+            json!({
+                "id": row.id,
+                "image": row.image,
+                "restored_by": row.restored_by,
+                "state": state,
+            })
+        })
+        .collect();
+    ApiResponse::ok(json!({ "operation": operation, "rows": rows, "next_after": next_after }))
 }
 
 async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64, kind: Kind) -> ApiResponse {

@@ -68,7 +68,8 @@ pub async fn operations(
             &format!(
                 "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), txid, \
                     db_user, application_name, database, client_addr, connection_id, \
-                    table_schema || '.' || table_name, action, row_count, sql, reason, path, cascaded_from \
+                    CASE WHEN table_schema = '' THEN table_name \
+                         ELSE table_schema || '.' || table_name END, action, row_count, sql, reason, path, cascaded_from \
              FROM {SCHEMA}.operations \
              WHERE ($1::text IS NULL OR table_schema = $1) \
                AND ($2::text IS NULL OR table_name = $2) \

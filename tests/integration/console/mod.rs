@@ -1,4 +1,6 @@
-//! The operator's console on the admin listener: its JSON API against a
-//! real journal.
+//! The operator's console on the admin listener: its JSON API and its
+//! pages against a real journal.
 
 mod api;
+mod pages;
+mod web;
