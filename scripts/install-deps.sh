@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [peer] [node] [promtool]   (default: all)
+# Usage: scripts/install-deps.sh [postgres] [pgbouncer] [python] [peer] [node] [promtool] [chromium]   (default: all)
 #
 # Installs what the softdel test suite needs, when it is missing:
 #   - PostgreSQL 15 server binaries (initdb, pg_ctl, postgres) and psql
@@ -10,6 +10,8 @@
 #   - node + npm and tests/clients/node/node_modules (npm ci)
 #   - promtool (Debian's prometheus package; its service is kept stopped),
 #     which checks and tests examples/prometheus/alerts.yml
+#   - Chromium and chromedriver (and a font, so screenshots show text), for
+#     the tests that drive the admin listener's pages in a headless browser
 #
 # Meant for a fresh Debian 12 machine in CI (run as root, no stdin), and
 # idempotent: a second run changes nothing. It also runs fine as a non-root
@@ -354,9 +356,34 @@ ensure_promtool() {
     log "promtool: installed ($(command -v promtool); the prometheus service is stopped)"
 }
 
+# --- Chromium -------------------------------------------------------------------
+
+# Debian's chromium-driver puts chromedriver in /usr/bin next to the
+# browser; it is the only driver the tests start. Without a font the
+# pages' text would be blank in screenshots.
+ensure_chromium() {
+    local pkgs=()
+    [ -x /usr/bin/chromium ] || pkgs+=(chromium)
+    [ -x /usr/bin/chromedriver ] || pkgs+=(chromium-driver)
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || pkgs+=(fonts-dejavu-core)
+    if [ "${#pkgs[@]}" -eq 0 ]; then
+        log "chromium: already present ($(chromium_version))"
+        return
+    fi
+    apt_install "${pkgs[@]}"
+    [ -x /usr/bin/chromium ] || die "/usr/bin/chromium is missing after installing chromium"
+    [ -x /usr/bin/chromedriver ] || die "/usr/bin/chromedriver is missing after installing chromium-driver"
+    log "chromium: installed (${pkgs[*]}; $(chromium_version))"
+}
+
+# chromedriver's version, which Debian keeps equal to the browser's.
+chromium_version() {
+    /usr/bin/chromedriver --version 2>/dev/null | awk 'NR == 1 {print $1, $2}' || echo "chromedriver ?"
+}
+
 # With no arguments, everything; otherwise only the parts named.
 parts=("$@")
-[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python peer node promtool)
+[ "${#parts[@]}" -gt 0 ] || parts=(postgres pgbouncer python peer node promtool chromium)
 for part in "${parts[@]}"; do
     case "$part" in
         postgres) ensure_postgres ;;
@@ -365,6 +392,7 @@ for part in "${parts[@]}"; do
         peer) ensure_peer ;;
         node) ensure_node ;;
         promtool) ensure_promtool ;;
-        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, peer, node, promtool)" ;;
+        chromium) ensure_chromium ;;
+        *) die "unknown part '$part' (expected: postgres, pgbouncer, python, peer, node, promtool, chromium)" ;;
     esac
 done

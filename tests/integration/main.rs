@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod bouncer;
+mod browser;
 mod cancel;
 mod cli;
 mod clients;
