@@ -151,23 +151,32 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         Err(e) => return journal_error(e),
     };
     let images: Vec<serde_json::Value> = rows.iter().map(|r| r.image.clone()).collect();
-    let states = match ops::now::rows_now(&client, id, &images).await {
-        Ok(now) => now.states,
+    let now = match ops::now::rows_now(&client, id, &images).await {
+        Ok(now) => now,
         Err(e) => return ops_error(e),
     };
     let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
     let next_after = rows.last().filter(|_| full).map(|r| r.id);
-    // Each row with its state now, where that can be told.
+    // Each row with its state now, where that can be told, and the values
+    // that differ in the row now.
     let rows: Vec<serde_json::Value> = rows
         .iter()
         .enumerate()
         .map(|(at, row)| {
-            let state = states.as_ref().and_then(|s| s.get(at)).map(|s| s.css());
+            let state = now.states.as_ref().and_then(|s| s.get(at)).map(|s| s.css());
+            let changed: serde_json::Map<String, serde_json::Value> = now
+                .changed
+                .get(at)
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             json!({
                 "id": row.id,
                 "image": row.image,
                 "restored_by": row.restored_by,
                 "state": state,
+                "changed": changed,
             })
         })
         .collect();

@@ -149,6 +149,20 @@ pub fn same_row(image: &Value, current: &Value) -> bool {
         .all(|(column, value)| current.get(column).is_none_or(|now| now == value))
 }
 
+/// The columns whose values differ between the image and the row now
+/// (columns added or dropped since are not a difference), in the image's
+/// order.
+pub fn changed_columns(image: &Value, current: &Value) -> Vec<String> {
+    let (Some(image), Some(current)) = (image.as_object(), current.as_object()) else {
+        return Vec::new();
+    };
+    image
+        .iter()
+        .filter(|(column, value)| current.get(*column).is_some_and(|now| now != *value))
+        .map(|(column, _)| column.clone())
+        .collect()
+}
+
 /// The image with its soft-delete mark cleared, to insert a row live.
 pub fn revived(image: &Value, marker: &Marker) -> Value {
     let mut row = image.clone();
@@ -268,6 +282,13 @@ mod tests {
         assert_eq!(state(&hard, &row, Some(&row)), RowState::LiveAgain);
         let other = json!({"id": 1, "amount": 6});
         assert_eq!(state(&hard, &row, Some(&other)), RowState::ChangedSince);
+    }
+
+    #[test]
+    fn changed_columns_are_named() {
+        let image = json!({"id": 1, "name": "a", "is_active": false, "gone": 1});
+        let now = json!({"id": 1, "name": "b", "is_active": true, "added": 2});
+        assert_eq!(changed_columns(&image, &now), ["is_active", "name"]);
     }
 
     #[test]

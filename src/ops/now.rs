@@ -6,10 +6,11 @@ use serde_json::Value;
 use tokio_postgres::GenericClient;
 
 use super::compare::{self, RowState};
-use super::select::{operations_where, removal};
+use super::select::{RemovalKind, operations_where, removal};
 use super::undelete::plan::{Lock, current_rows, keep_keys};
 use super::{OpsError, catalog};
 use crate::journal::Action;
+use crate::rules::Marker;
 
 /// What the table says of some of an operation's images.
 #[derive(Debug, Default)]
@@ -20,6 +21,10 @@ pub struct RowsNow {
     /// be told: the operation removed no rows (an update, a refusal), or
     /// its table is gone or has no primary key.
     pub states: Option<Vec<RowState>>,
+    /// For each image (when `states` is known), the columns whose values
+    /// differ in the row now, with the value now; the soft-delete marker
+    /// left out.
+    pub changed: Vec<Vec<(String, Value)>>,
 }
 
 /// The state now of `images`, some of operation `op`'s journaled rows.
@@ -43,22 +48,39 @@ pub async fn rows_now(
     if !action.restorable() || table.primary_key.is_empty() || images.is_empty() {
         return Ok(RowsNow {
             columns,
-            states: None,
+            ..RowsNow::default()
         });
     }
     let texts: Vec<String> = images.iter().map(Value::to_string).collect();
     let current = current_rows(client, &table, &texts, Lock::No).await?;
-    let states = images
-        .iter()
-        .zip(current)
-        .map(|(image, (normalized, now))| match now {
-            // Compared as this session renders the image (time zones).
-            Some(now) => compare::state(&removal.kind, &keep_keys(&normalized, image), Some(&now)),
-            None => compare::state(&removal.kind, image, None),
-        })
-        .collect();
+    let marker = match &removal.kind {
+        RemovalKind::Soft(Marker::Flag(c) | Marker::Timestamp(c)) => Some(c.as_str()),
+        RemovalKind::Hard => None,
+    };
+    let mut states = Vec::with_capacity(images.len());
+    let mut changed = Vec::with_capacity(images.len());
+    for (image, (normalized, now)) in images.iter().zip(current) {
+        // Compared as this session renders the image (time zones).
+        let image = match &now {
+            Some(_) => keep_keys(&normalized, image),
+            None => image.clone(),
+        };
+        states.push(compare::state(&removal.kind, &image, now.as_ref()));
+        let differ = now.map_or_else(Vec::new, |now| {
+            compare::changed_columns(&image, &now)
+                .into_iter()
+                .filter(|c| Some(c.as_str()) != marker)
+                .map(|c| {
+                    let value = now.get(&c).cloned().unwrap_or(Value::Null);
+                    (c, value)
+                })
+                .collect()
+        });
+        changed.push(differ);
+    }
     Ok(RowsNow {
         columns,
         states: Some(states),
+        changed,
     })
 }

@@ -12,7 +12,8 @@ use super::{Chrome, Page, error, operation_id, render};
 use crate::console::restore::Kind;
 use crate::console::{Console, api, query};
 use crate::journal::{self, JournalRow, LogFilter, Operation};
-use crate::ops::{self, OpsError, RowState};
+use crate::ops::now::RowsNow;
+use crate::ops::{self, OpsError};
 
 /// One operation of the transaction's tree.
 struct TreeLine {
@@ -29,8 +30,15 @@ struct RowLine {
     id: i64,
     /// CSS name and words.
     state: (&'static str, &'static str),
-    cells: Vec<Option<String>>,
+    cells: Vec<Cell>,
     restored_by: Option<i64>,
+}
+
+/// One value of a row image; `None` is NULL.
+struct Cell {
+    then: Option<String>,
+    /// What the row holds now, when it differs.
+    now: Option<Option<String>>,
 }
 
 #[derive(Template)]
@@ -119,7 +127,7 @@ async fn gather<'a>(
         tree: tree.iter().map(tree_line).collect(),
         tree_more,
         has_states: now.states.is_some(),
-        rows: row_lines(&columns, rows, now.states.as_deref()),
+        rows: row_lines(&columns, rows, &now),
         columns,
         next_rows,
         op,
@@ -138,21 +146,24 @@ fn tree_line(node: &ops::tree::Node) -> TreeLine {
     }
 }
 
-fn row_lines(
-    columns: &[String],
-    rows: Vec<JournalRow>,
-    states: Option<&[RowState]>,
-) -> Vec<RowLine> {
+fn row_lines(columns: &[String], rows: Vec<JournalRow>, now: &RowsNow) -> Vec<RowLine> {
     rows.into_iter()
         .enumerate()
         .map(|(at, row)| {
-            let state = states.and_then(|s| s.get(at)).copied();
+            let state = now.states.as_ref().and_then(|s| s.get(at)).copied();
+            let changed = now.changed.get(at).map(Vec::as_slice).unwrap_or_default();
             RowLine {
                 id: row.id,
                 state: state.map_or(("unknown", ""), |s| (s.css(), s.describe())),
                 cells: columns
                     .iter()
-                    .map(|c| view::cell(row.image.get(c)))
+                    .map(|c| Cell {
+                        then: view::cell(row.image.get(c)),
+                        now: changed
+                            .iter()
+                            .find(|(column, _)| column == c)
+                            .map(|(_, value)| view::cell(Some(value))),
+                    })
                     .collect(),
                 restored_by: row.restored_by,
             }

@@ -105,6 +105,8 @@ async fn the_api_lists_shows_and_undeletes_with_the_token() {
         .collect();
     assert_eq!(ids, [11, 12]);
     assert_eq!(one["next_after"], Value::Null, "one page holds them");
+    assert_eq!(one["rows"][0]["state"], "soft_deleted");
+    assert_eq!(one["rows"][0]["changed"], serde_json::json!({}));
     // Rows come a page at a time.
     let (_, first) = json(
         admin,
@@ -163,6 +165,9 @@ async fn the_api_lists_shows_and_undeletes_with_the_token() {
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["applied"], true);
     assert_eq!(shop.count(live).await, 2);
+    let (_, now) = json(admin, "GET", &format!("/api/operations/{soft}"), None).await;
+    assert_eq!(now["rows"][1]["state"], "live_again");
+    assert!(now["rows"][1]["restored_by"].is_i64(), "{now}");
     // The journal records the console's undelete.
     let (_, latest) = json(admin, "GET", "/api/operations?action=undelete", None).await;
     assert_eq!(
@@ -202,4 +207,62 @@ async fn without_a_token_the_console_is_read_only_and_without_a_journal_absent()
     assert_eq!(status, 404);
     assert!(error(&absent).contains("--console-url"), "{absent}");
     plain.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_is_undone_from_the_api_and_previewed_on_its_page() {
+    let (shop, admin) = shop(Some(TOKEN)).await;
+    let rules = crate::softdelete::shop::RULES.replace(
+        "refunds:\n    on_delete: journal",
+        "refunds:\n    on_delete: journal\n    on_update: journal",
+    );
+    shop.install_guard(&rules).await;
+    let app = shop.client().await;
+    app.batch_execute("UPDATE refunds SET amount = 0 WHERE id IN (1, 2)")
+        .await
+        .unwrap();
+    let (_, list) = json(admin, "GET", "/api/operations?action=update", None).await;
+    let id = list[0]["id"].as_i64().expect("the update, journaled");
+    let zeroed = "SELECT count(*) FROM refunds WHERE amount = 0";
+
+    // Its page offers an undo, and the preview says what would change.
+    let mut browser = super::web::Browser::new(admin);
+    let page = browser.get(&format!("/operations/{id}")).await;
+    assert!(page.text().contains("Preview undo"), "{}", page.text());
+    let preview = browser.get(&format!("/operations/{id}/undo")).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.text().contains("2 rows would come back"),
+        "{}",
+        preview.text()
+    );
+    assert!(
+        preview.text().contains("revert 2 updated rows"),
+        "{}",
+        preview.text()
+    );
+    // Undelete is for deletes: an update is not one.
+    let (status, wrong) = json(
+        admin,
+        "POST",
+        &format!("/api/operations/{id}/undelete"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 422, "{wrong}");
+    assert_eq!(shop.count(zeroed).await, 2);
+
+    let undo = format!("/api/operations/{id}/undo?dry_run=false");
+    let (status, _) = json(admin, "POST", &undo, None).await;
+    assert_eq!(status, 401);
+    let (status, done) = json(admin, "POST", &undo, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["applied"], true);
+    assert_eq!(shop.count(zeroed).await, 0);
+    let amounts: i64 = shop
+        .value("SELECT sum(amount)::bigint FROM refunds WHERE id IN (1, 2)")
+        .await;
+    assert_eq!(amounts, 30);
+    let (_, latest) = json(admin, "GET", "/api/operations?action=undo", None).await;
+    assert_eq!(latest[0]["sql"], format!("softdel console: undo {id}"));
 }

@@ -2,5 +2,6 @@
 //! pages against a real journal.
 
 mod api;
+mod chromium;
 mod pages;
 mod web;
