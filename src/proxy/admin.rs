@@ -31,10 +31,20 @@ pub async fn bind(
     let admin = Admin::bind(addr, Arc::clone(&services.metrics), ready)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
-    Ok(match &config.console_url {
-        Some(url) => admin.with_console(Console::new(url.clone(), config.console_token.clone())),
-        None => admin,
-    })
+    let Some(url) = &config.console_url else {
+        return Ok(admin);
+    };
+    // Reading the journal is open to whoever reaches the listener: say so
+    // when that is more than this host.
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the operator's console is readable by anyone who reaches {addr}: bind --admin-listen \
+             to 127.0.0.1 (or a private network) unless a TLS proxy with its own access control \
+             is in front"
+        );
+    }
+    Ok(admin.with_console(Console::new(url.clone(), config.console_token.clone())))
 }
 
 /// Serves until the proxy's task set aborts it, draining included: a
