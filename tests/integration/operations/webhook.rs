@@ -148,6 +148,84 @@ async fn a_webhook_that_never_answers_holds_up_no_client() {
 }
 
 #[tokio::test]
+async fn past_a_full_queue_notifications_are_dropped_and_counted_not_waited_for() {
+    let (addr, _posts) = webhook(&[]).await;
+    let shop = shop_notifying(addr).await;
+    let client = shop.client().await;
+    // The webhook holds the first POST (5 s a try): 1,024 more fill the
+    // queue, and the rest are dropped.
+    let started = Instant::now();
+    for _ in 0..1100 {
+        let err = client
+            .batch_execute("DELETE FROM orders WHERE id <= 15")
+            .await
+            .unwrap_err();
+        assert_eq!(sqlstate(&err), "SD002");
+    }
+    let took = started.elapsed();
+    let dropped = sample(
+        &scrape(shop.proxy.admin.unwrap()).await,
+        "softdel_notifications_total{result=\"dropped\"}",
+    );
+    assert!(
+        (70.0..=76.0).contains(&dropped),
+        "1,100 refusals, one in flight and 1,024 queued: {dropped} dropped"
+    );
+    assert!(
+        took < Duration::from_secs(30),
+        "1,100 refusals took {took:?}: the client waited for the webhook"
+    );
+}
+
+#[tokio::test]
+async fn under_observe_mode_what_would_have_been_refused_is_posted() {
+    let (addr, mut posts) = webhook(&[200]).await;
+    let shop = shop_notifying(addr).await;
+    let observed =
+        crate::softdelete::shop::RULES.replace("defaults:\n", "defaults:\n  mode: observe\n");
+    // The guard observes too (as `softdel init --rules` does), then the
+    // proxy reloads.
+    shop.install_guard(&observed).await;
+    shop.proxy.reload.reload();
+    let client = shop.client().await;
+    // Runs, as sent, once the reload is in: then the webhook hears of it.
+    let mut ran = false;
+    for _ in 0..100 {
+        if client
+            .batch_execute("DELETE FROM audit_logs WHERE id = 1")
+            .await
+            .is_ok()
+        {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ran, "the observed delete never ran");
+    let note = loop {
+        let (_, body) = tokio::time::timeout(Duration::from_secs(10), posts.recv())
+            .await
+            .expect("the would-refuse is posted")
+            .unwrap();
+        let note: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // Refusals from before the reload came in were real ones.
+        if note["action"] == "would_refuse" {
+            break note;
+        }
+    };
+    // Decided before the statement ran: the table as the statement names it.
+    assert_eq!(note["table"], "audit_logs", "{note}");
+    assert_eq!(note["reason"], "blocked table", "{note}");
+    assert_eq!(note["sql"], "DELETE FROM audit_logs WHERE id = 1", "{note}");
+    assert_eq!(
+        shop.count("SELECT count(*) FROM audit_logs WHERE id = 1")
+            .await,
+        0,
+        "observed: it ran"
+    );
+}
+
+#[tokio::test]
 async fn a_webhook_that_cannot_be_reached_counts_as_failed_after_its_retries() {
     // A port nothing listens on.
     let addr = {
