@@ -8,7 +8,9 @@
 use askama::Template;
 use hyper::StatusCode;
 
-use super::{Chrome, Page, PageRequest, error, field, form_fields, render, same_origin};
+use super::{
+    Chrome, Page, PageRequest, error, field, form_fields, render, same_origin, session_form,
+};
 use crate::console::Console;
 use crate::console::session::{self, COOKIE, LIFETIME, random_token};
 
@@ -83,17 +85,14 @@ pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> 
 
 /// `POST /logout`, from the form in every page's header.
 pub fn logout(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
-    let fields = form_fields(request.body);
-    let session = session::cookie(request.cookie, COOKIE).unwrap_or_default();
-    let csrf = field(&fields, "csrf").unwrap_or_default();
-    if !same_origin(request) || !console.sessions.admits(session, csrf) {
+    let Some((_, session)) = session_form(console, request) else {
         return error(
             chrome,
             StatusCode::FORBIDDEN,
             "Not logged out",
             "This form did not come from a logged-in console page.",
         );
-    }
+    };
     console.sessions.close(session);
     Page::redirect("/operations").with_cookie(format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"

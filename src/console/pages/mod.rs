@@ -193,6 +193,19 @@ fn same_origin(request: &PageRequest<'_>) -> bool {
     }
 }
 
+/// A logged-in session's form from this console: its fields, and the
+/// session's id. `None` when it is not one (no session, an expired one,
+/// a wrong CSRF token, or another site's request).
+fn session_form<'a>(
+    console: &Console,
+    request: &PageRequest<'a>,
+) -> Option<(Vec<(String, String)>, &'a str)> {
+    let fields = form_fields(request.body);
+    let session = session::cookie(request.cookie, COOKIE)?;
+    let csrf = field(&fields, "csrf").unwrap_or_default();
+    (same_origin(request) && console.sessions.admits(session, csrf)).then_some((fields, session))
+}
+
 /// A form's fields.
 fn form_fields(body: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(body)

@@ -6,11 +6,8 @@ use askama::Template;
 use hyper::StatusCode;
 
 use super::list::unavailable;
-use super::{
-    Chrome, Page, PageRequest, error, field, form_fields, operation_id, render, same_origin,
-};
+use super::{Chrome, Page, PageRequest, error, field, operation_id, render, session_form};
 use crate::console::restore::{self, Kind, Outcome};
-use crate::console::session::{self, COOKIE};
 use crate::console::{Console, READ_ONLY, api};
 use crate::ops::OpsError;
 
@@ -64,17 +61,14 @@ pub async fn apply(
     if console.token.is_none() {
         return error(chrome, StatusCode::FORBIDDEN, "Read-only", READ_ONLY);
     }
-    let fields = form_fields(request.body);
-    let session = session::cookie(request.cookie, COOKIE).unwrap_or_default();
-    let csrf = field(&fields, "csrf").unwrap_or_default();
-    if !same_origin(request) || !console.sessions.admits(session, csrf) {
+    let Some((fields, _)) = session_form(console, request) else {
         return error(
             chrome,
             StatusCode::FORBIDDEN,
             "Not applied",
             "This form did not come from a logged-in console page (or the login has expired): nothing was changed. Log in, preview again, and apply from there.",
         );
-    }
+    };
     let force = field(&fields, "force") == Some("true");
     let apply = Apply::Form(chrome.csrf.clone());
     run(console, chrome, id, kind, (false, force), apply).await

@@ -5,24 +5,8 @@ use std::net::SocketAddr;
 
 use serde_json::Value;
 
-use crate::common::cluster;
+use super::{TOKEN, shop};
 use crate::operations::http;
-use crate::softdelete::shop::Shop;
-
-const TOKEN: &str = "console-token-0123456789";
-
-/// A shop whose proxy serves the console, with `token` if given.
-async fn shop(token: Option<&str>) -> (Shop, SocketAddr) {
-    let token = token.map(|t| softdel::console::Token::new(t).unwrap());
-    let shop = Shop::open_with(|config, database| {
-        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
-        config.console_url = Some(cluster().url(database));
-        config.console_token = token;
-    })
-    .await;
-    let admin = shop.proxy.admin.expect("the admin listener");
-    (shop, admin)
-}
 
 async fn json(admin: SocketAddr, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
     let bearer = token.map(|t| format!("Bearer {t}"));

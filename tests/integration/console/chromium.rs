@@ -7,11 +7,8 @@
 
 use std::path::PathBuf;
 
+use super::{TOKEN, shop};
 use crate::common::browser::Browser;
-use crate::common::cluster;
-use crate::softdelete::shop::Shop;
-
-const TOKEN: &str = "console-token-0123456789";
 
 fn screenshots() -> PathBuf {
     match std::env::var_os("SOFTDEL_SCREENSHOTS") {
@@ -22,14 +19,8 @@ fn screenshots() -> PathBuf {
 
 #[tokio::test]
 async fn an_operator_finds_a_delete_previews_it_and_brings_it_back() {
-    let shop = Shop::open_with(|config, database| {
-        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
-        config.console_url = Some(cluster().url(database));
-        config.console_token = Some(softdel::console::Token::new(TOKEN).unwrap());
-        config.journal_url = Some(cluster().url(database));
-    })
-    .await;
-    let console = format!("http://{}", shop.proxy.admin.expect("the admin listener"));
+    let (shop, admin) = shop(Some(TOKEN)).await;
+    let console = format!("http://{admin}");
     let app = shop.client().await;
     app.batch_execute(
         "BEGIN; DELETE FROM note_tags WHERE note_id = 2; DELETE FROM notes WHERE id = 2; COMMIT",

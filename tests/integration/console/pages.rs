@@ -2,27 +2,8 @@
 //! what they show of a real journal, and that only a logged-in form from
 //! the console itself changes anything.
 
-use std::net::SocketAddr;
-
 use super::web::{Answer, Browser};
-use crate::common::cluster;
-use crate::softdelete::shop::Shop;
-
-const TOKEN: &str = "console-token-0123456789";
-
-/// A shop whose proxy serves the console with the token and journals its
-/// refusals.
-async fn shop() -> (Shop, SocketAddr) {
-    let shop = Shop::open_with(|config, database| {
-        config.admin_listen = Some(([127, 0, 0, 1], 0).into());
-        config.console_url = Some(cluster().url(database));
-        config.console_token = Some(softdel::console::Token::new(TOKEN).unwrap());
-        config.journal_url = Some(cluster().url(database));
-    })
-    .await;
-    let admin = shop.proxy.admin.expect("the admin listener");
-    (shop, admin)
-}
+use super::{TOKEN, shop};
 
 /// The ids of the operations a list page shows, in order.
 fn listed(page: &Answer) -> Vec<i64> {
@@ -44,7 +25,7 @@ fn states(page: &Answer) -> Vec<String> {
 
 #[tokio::test]
 async fn the_pages_show_what_happened_and_what_is_left() {
-    let (shop, admin) = shop().await;
+    let (shop, admin) = shop(Some(TOKEN)).await;
     let app = shop.client().await;
     // An ORM's delete, leaves first, in one transaction; a soft delete;
     // a refused mass delete.
@@ -169,7 +150,7 @@ async fn the_pages_show_what_happened_and_what_is_left() {
 
 #[tokio::test]
 async fn only_a_logged_in_consoles_own_form_undeletes() {
-    let (shop, admin) = shop().await;
+    let (shop, admin) = shop(Some(TOKEN)).await;
     let app = shop.client().await;
     app.batch_execute("DELETE FROM orders WHERE id IN (5, 6)")
         .await
