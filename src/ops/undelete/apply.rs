@@ -107,36 +107,52 @@ async fn insert_images(tx: &Transaction<'_>, p: &mut Planned) -> Result<(), OpsE
         p.table.display()
     )))?;
     for column in columns {
-        if let Some(sequence) = &column.sequence {
-            if resync_sequence(tx, p, &column.name, sequence, &images).await? {
-                p.report.sequences.push(sequence.clone());
-            }
+        if let Some(sequence) = &column.sequence
+            && let Some(value) = sequence_past(tx, p, &column.name, sequence, &images).await?
+        {
+            p.report.sequences.push(sequence.clone());
+            p.sequence_moves.push((sequence.clone(), value));
         }
     }
     Ok(())
 }
 
-/// Moves the sequence past the largest restored value, never backwards.
-/// (setval is not transactional: done last, and only forwards.)
-async fn resync_sequence(
+/// The value a sequence must be moved to so that it is past the largest
+/// restored value, if it is not already.
+async fn sequence_past(
     tx: &Transaction<'_>,
     p: &Planned,
     column: &str,
     sequence: &str,
     images: &[String],
-) -> Result<bool, OpsError> {
+) -> Result<Option<i64>, OpsError> {
     let sql = format!(
-        "SELECT pg_catalog.setval($2::text::pg_catalog.regclass, m) FROM \
-         (SELECT pg_catalog.max(r.{})::bigint AS m FROM {}) AS x \
+        "SELECT m FROM (SELECT pg_catalog.max(r.{})::bigint AS m FROM {}) AS x \
          WHERE m > COALESCE(pg_catalog.pg_sequence_last_value($2::text::pg_catalog.regclass), 0)",
         quote_ident(column),
         images_as_rows(&p.table),
     );
-    let moved = tx
-        .query(&sql, &[&images, &sequence])
+    let past = tx
+        .query_opt(&sql, &[&images, &sequence])
+        .await
+        .map_err(failed(format!("reading sequence {sequence}")))?;
+    Ok(past.map(|row| row.get(0)))
+}
+
+/// Moves each sequence to its value, never backwards. setval is not
+/// transactional, so this is the last step before a commit: a dry run, or
+/// a run that conflicts stop, must not move anything.
+pub async fn move_sequences(tx: &Transaction<'_>, moves: &[(String, i64)]) -> Result<(), OpsError> {
+    for (sequence, value) in moves {
+        tx.query(
+            "SELECT pg_catalog.setval($1::text::pg_catalog.regclass, $2) \
+             WHERE $2 > COALESCE(pg_catalog.pg_sequence_last_value($1::text::pg_catalog.regclass), 0)",
+            &[sequence, value],
+        )
         .await
         .map_err(failed(format!("moving sequence {sequence}")))?;
-    Ok(!moved.is_empty())
+    }
+    Ok(())
 }
 
 fn images_for(p: &Planned, wanted: Action) -> Vec<String> {

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::{Client, Transaction};
 
-pub(crate) use apply::apply;
+pub(crate) use apply::{apply, move_sequences};
 pub(crate) use images::key_match;
 pub(crate) use plan::Planned;
 
@@ -139,6 +139,11 @@ pub async fn undelete(client: &mut Client, options: &Options) -> Result<Report, 
     }
     apply::apply(&tx, &mut planned).await?;
     report.journal_ids = apply::journal(&tx, &planned, &options.command).await?;
+    let moves: Vec<(String, i64)> = planned
+        .iter()
+        .flat_map(|p| p.sequence_moves.iter().cloned())
+        .collect();
+    move_sequences(&tx, &moves).await?;
     tx.commit().await?;
     report.applied = true;
     report.tables = planned.into_iter().map(|p| p.report).collect();

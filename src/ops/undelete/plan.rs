@@ -23,6 +23,9 @@ pub struct Planned {
     /// (journal row ids it settles, the image, what to do)
     pub rows: Vec<(Vec<i64>, Value, Action)>,
     pub report: TableReport,
+    /// Sequences to move past the re-inserted values (sequence, value),
+    /// once the restoration is sure to commit.
+    pub sequence_moves: Vec<(String, i64)>,
 }
 
 impl Planned {
@@ -90,6 +93,7 @@ pub async fn plan(
         ops: group.ops,
         rows,
         report,
+        sequence_moves: Vec::new(),
     })
 }
 

@@ -94,6 +94,7 @@ pub async fn undo(client: &mut Client, options: &Options) -> Result<Report, OpsE
         tx.rollback().await?;
     } else {
         report.journal_ids = record::journal(&tx, &work, &options.command).await?;
+        undelete::move_sequences(&tx, &work.sequence_moves).await?;
         tx.commit().await?;
         report.applied = true;
     }
@@ -125,6 +126,9 @@ async fn restore(
         tally.report.sequences.extend(r.sequences.iter().cloned());
         tally.ops.extend(p.ops.iter().copied());
         tally.settled.extend(settled);
+    }
+    for p in &planned {
+        work.sequence_moves.extend(p.sequence_moves.iter().cloned());
     }
     work.conflicts
         .extend(conflicts.into_iter().map(UndoConflict::from));

@@ -10,6 +10,8 @@ use super::report::{TableReport, UndoConflict};
 pub struct Work {
     pub tables: Vec<TableWork>,
     pub conflicts: Vec<UndoConflict>,
+    /// Sequences to move past re-inserted values, if the undo stands.
+    pub sequence_moves: Vec<(String, i64)>,
 }
 
 #[derive(Clone)]

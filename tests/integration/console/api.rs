@@ -250,3 +250,49 @@ async fn an_update_is_undone_from_the_api_and_previewed_on_its_page() {
     let (_, latest) = json(admin, "GET", "/api/operations?action=undo", None).await;
     assert_eq!(latest[0]["sql"], format!("softdel console: undo {id}"));
 }
+
+#[tokio::test]
+async fn a_preview_moves_no_sequence_and_the_real_run_does() {
+    let (shop, admin) = shop(Some(TOKEN)).await;
+    let app = shop.client().await;
+    app.batch_execute(
+        "BEGIN; DELETE FROM note_tags WHERE note_id = 5; DELETE FROM notes WHERE id = 5; COMMIT",
+    )
+    .await
+    .unwrap();
+    // The sequence forgot the deleted note's id: re-inserting it must
+    // move the sequence past it, but only for real.
+    shop.direct
+        .batch_execute("ALTER SEQUENCE notes_id_seq RESTART WITH 1")
+        .await
+        .unwrap();
+    let sequence =
+        "SELECT last_value::bigint * (CASE WHEN is_called THEN 1 ELSE -1 END) FROM notes_id_seq";
+    let (_, list) = json(admin, "GET", "/api/operations?table=notes", None).await;
+    let id = list[0]["id"].as_i64().unwrap();
+    let mut browser = super::web::Browser::new(admin);
+    for kind in ["undelete", "undo"] {
+        let path = format!("/api/operations/{id}/{kind}");
+        let (status, preview) = json(admin, "POST", &path, None).await;
+        assert_eq!(status, 200, "{preview}");
+        let page = browser.get(&format!("/operations/{id}/{kind}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(
+            shop.value::<i64>(sequence).await,
+            -1,
+            "{kind}: a preview moved it"
+        );
+    }
+    assert_eq!(
+        shop.count("SELECT count(*) FROM notes WHERE id = 5").await,
+        0
+    );
+    let path = format!("/api/operations/{id}/undo?dry_run=false");
+    let (status, done) = json(admin, "POST", &path, Some(TOKEN)).await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(
+        shop.count("SELECT count(*) FROM notes WHERE id = 5").await,
+        1
+    );
+    assert_eq!(shop.value::<i64>(sequence).await, 5, "moved past the note");
+}
