@@ -36,6 +36,18 @@ pub(super) async fn route(
     shared: &Shared,
 ) -> Response<Full<Bytes>> {
     let path = uri.path();
+    let for_console = !matches!(path, "/metrics" | "/healthz" | "/readyz");
+    if let Some(console) = shared.console.as_deref()
+        && for_console
+        && !console.answers_host(headers.get(HOST).and_then(|v| v.to_str().ok()))
+    {
+        // Another site's name pointed at this address (DNS rebinding).
+        return text(
+            StatusCode::MISDIRECTED_REQUEST,
+            "the console answers requests addressed to an IP address, localhost, or a name \
+             given with --console-host\n",
+        );
+    }
     if path == "/api" || path.starts_with("/api/") {
         return api(method, uri, headers, shared.console.as_deref()).await;
     }
@@ -79,6 +91,9 @@ async fn api(
         path: uri.path(),
         query: uri.query(),
         authorization: headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()),
+        fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        origin: headers.get(ORIGIN).and_then(|v| v.to_str().ok()),
+        host: headers.get(HOST).and_then(|v| v.to_str().ok()),
     };
     let answer = console.answer(&request).await;
     let mut response = respond(answer.status, JSON, answer.body.to_string());

@@ -48,7 +48,7 @@ pub struct ProxyArgs {
     #[arg(long, env = "SOFTDEL_JOURNAL_URL")]
     journal_url: Option<String>,
     /// The journal's database for the operator's console on
-    /// --admin-listen (/api/operations), as the journal's owner
+    /// --admin-listen (its pages and /api), as the journal's owner
     /// [default: no console].
     #[arg(long, env = "SOFTDEL_CONSOLE_URL", hide_env_values = true)]
     console_url: Option<String>,
@@ -57,8 +57,14 @@ pub struct ProxyArgs {
     /// slowing the client) [default: none].
     #[arg(long, env = "SOFTDEL_NOTIFY_URL")]
     notify_url: Option<softdel::webhook::Target>,
-    /// Bearer token the console's changes (an undelete) need; without it
-    /// the console is read-only. At least 16 characters.
+    /// Host name the console also answers to (besides IP addresses and
+    /// localhost), e.g. the name a TLS proxy in front of it forwards;
+    /// repeat it, or separate names with commas.
+    #[arg(long, env = "SOFTDEL_CONSOLE_HOSTS", value_delimiter = ',')]
+    console_host: Vec<String>,
+    /// The token the console's changes (an undelete, an undo) need: a
+    /// bearer token for the API, the login form's for the pages; without
+    /// it the console is read-only. At least 16 characters.
     #[arg(long, env = "SOFTDEL_CONSOLE_TOKEN", hide_env_values = true, value_parser = parse_token)]
     console_token: Option<Token>,
     /// File refused statements are appended to (JSON lines) when there is no
@@ -110,6 +116,7 @@ impl ProxyArgs {
         config.admin_listen = self.admin_listen;
         config.console_url = self.console_url;
         config.console_token = self.console_token;
+        config.console_hosts = self.console_host;
         config.notify_url = self.notify_url;
         config.rules_poll = self.rules_poll;
         config.tls_cert = self.tls_cert;

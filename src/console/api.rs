@@ -40,6 +40,16 @@ pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse 
     };
     let allowed =
         *request.method == wanted || (wanted == Method::GET && *request.method == Method::HEAD);
+    // A form on another site can POST here in the operator's browser; a
+    // preview runs the restoration and rolls it back, so refuse even that.
+    if *request.method == Method::POST
+        && !super::host::same_origin(request.fetch_site, request.origin, request.host)
+    {
+        return ApiResponse::error(
+            StatusCode::FORBIDDEN,
+            "a request from another site's page: the API is for scripts and the console's own pages",
+        );
+    }
     if !allowed {
         let allow = if wanted == Method::GET {
             "GET, HEAD"

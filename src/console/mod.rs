@@ -21,6 +21,7 @@
 //! slots from the probes.
 
 mod api;
+mod host;
 pub mod pages;
 mod query;
 mod restore;
@@ -51,6 +52,9 @@ pub struct Console {
     database_url: String,
     /// Who may change anything; `None`: read-only.
     token: Option<Token>,
+    /// Host names it answers to besides IP addresses and localhost
+    /// (`--console-host`).
+    hosts: Vec<String>,
     /// The pages' logins.
     sessions: session::Sessions,
     answering: Semaphore,
@@ -63,6 +67,11 @@ pub struct ApiRequest<'a> {
     pub query: Option<&'a str>,
     /// The `Authorization` header, if any.
     pub authorization: Option<&'a str>,
+    /// `Sec-Fetch-Site`, `Origin` and `Host`: a POST from another site's
+    /// page is refused.
+    pub fetch_site: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub host: Option<&'a str>,
 }
 
 /// A JSON answer.
@@ -103,9 +112,21 @@ impl Console {
         Console {
             database_url,
             token,
+            hosts: Vec::new(),
             sessions: session::Sessions::default(),
             answering: Semaphore::new(AT_ONCE),
         }
+    }
+
+    /// Also answers requests addressed to these host names.
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Console {
+        self.hosts = hosts;
+        self
+    }
+
+    /// Whether a request with this `Host` is for the console (see `host`).
+    pub fn answers_host(&self, host: Option<&str>) -> bool {
+        host::allowed(host, &self.hosts)
     }
 
     /// Answers a request under `/api/`.

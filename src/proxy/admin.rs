@@ -44,7 +44,9 @@ pub async fn bind(
              is in front"
         );
     }
-    Ok(admin.with_console(Console::new(url.clone(), config.console_token.clone())))
+    let console = Console::new(url.clone(), config.console_token.clone())
+        .with_hosts(config.console_hosts.clone());
+    Ok(admin.with_console(console))
 }
 
 /// Serves until the proxy's task set aborts it, draining included: a

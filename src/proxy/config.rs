@@ -57,6 +57,9 @@ pub struct ProxyConfig {
     /// What the console's changes (an undelete) need; without it the
     /// console is read-only.
     pub console_token: Option<Token>,
+    /// Host names the console answers to besides IP addresses and
+    /// localhost (`--console-host`).
+    pub console_hosts: Vec<String>,
     /// Where each refusal is POSTed as JSON (`--notify-url`).
     pub notify_url: Option<Target>,
     /// How often the rules file is checked for changes; at least
@@ -110,6 +113,7 @@ impl ProxyConfig {
             admin_listen: None,
             console_url: None,
             console_token: None,
+            console_hosts: Vec::new(),
             notify_url: None,
             rules_poll: Duration::from_secs(2),
         }

@@ -172,25 +172,9 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
     }
 }
 
-/// Whether a POST comes from a page of this console: a browser says where
-/// a request comes from in `Sec-Fetch-Site` and `Origin`, and another site
-/// cannot make it lie. A client that sends neither (curl) is let through;
-/// it still needs the session's cookie and token.
+/// Whether a POST comes from a page of this console (see `host`).
 fn same_origin(request: &PageRequest<'_>) -> bool {
-    if let Some(site) = request.fetch_site
-        && site != "same-origin"
-        && site != "none"
-    {
-        return false;
-    }
-    match (request.origin, request.host) {
-        (None, _) => true,
-        (Some(origin), Some(host)) => {
-            origin.strip_prefix("http://") == Some(host)
-                || origin.strip_prefix("https://") == Some(host)
-        }
-        (Some(_), None) => false,
-    }
+    super::host::same_origin(request.fetch_site, request.origin, request.host)
 }
 
 /// A logged-in session's form from this console: its fields, and the

@@ -145,6 +145,31 @@ async fn the_api_lists_shows_and_undeletes_with_the_token() {
     // No change on GET.
     let (status, _) = json(admin, "GET", &real, Some(TOKEN)).await;
     assert_eq!(status, 405);
+    // Another site's page: refused even with the token, even a preview.
+    let bearer = format!("Bearer {TOKEN}");
+    for headers in [
+        vec![
+            ("Origin", "http://evil.example"),
+            ("Authorization", bearer.as_str()),
+        ],
+        vec![("Sec-Fetch-Site", "cross-site")],
+    ] {
+        let (status, _, body) = http(admin, "POST", &undelete, &headers).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body.contains("another site"), "{body}");
+    }
+    // Another site's name pointed at this address (DNS rebinding).
+    let (status, _, body) = http(
+        admin,
+        "GET",
+        "/api/operations",
+        &[("Host", "evil.example:9930")],
+    )
+    .await;
+    assert_eq!(status, 421, "{body}");
+    let (status, _, _) = http(admin, "GET", "/metrics", &[("Host", "evil.example")]).await;
+    assert_eq!(status, 200, "the probes answer to any name");
+    assert_eq!(shop.count(live).await, 0);
     let (status, done) = json(admin, "POST", &real, Some(TOKEN)).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["applied"], true);
