@@ -15,7 +15,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::restore::{self, Kind};
 use super::{ApiRequest, ApiResponse, Console, query};
-use crate::journal::{self, JournalError, LogFilter};
+use crate::journal::{self, JournalError, LogFilter, SCHEMA};
 use crate::ops::{self, OpsError};
 
 /// Longest the console waits for the journal's database to answer a
@@ -110,6 +110,13 @@ pub(super) async fn connect(console: &Console) -> Result<Client, ApiResponse> {
         .map_err(|_| unavailable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
         .map_err(|e| unavailable(crate::ops::database_message(&e)))?;
     tokio::spawn(connection);
+    // A console request gives up rather than wait behind the application's
+    // locks, and its statements end before the admin listener drops the
+    // request (60 s): nothing runs on after nobody waits for it.
+    client
+        .batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '50s'")
+        .await
+        .map_err(|e| unavailable(crate::ops::database_message(&e)))?;
     Ok(client)
 }
 
@@ -122,17 +129,42 @@ async fn list(console: &Console, query: Option<&str>) -> ApiResponse {
         Ok(client) => client,
         Err(response) => return response,
     };
-    for (what, value) in [("since", &filter.since), ("until", &filter.until)] {
-        if let Some(value) = value
-            && let Err(e) = crate::ops::check_time(&client, what, value).await
-        {
-            return ApiResponse::error(StatusCode::BAD_REQUEST, e);
-        }
+    if let Err(message) = check_filter(&client, &filter).await {
+        return ApiResponse::error(StatusCode::BAD_REQUEST, message);
     }
     match journal::operations(&client, &filter).await {
         Ok(operations) => ApiResponse::ok(json!(operations)),
         Err(e) => journal_error(e),
     }
+}
+
+/// What only the database can tell of a filter: that its times are times
+/// and that the operation it pages from exists.
+pub(super) async fn check_filter(client: &Client, filter: &LogFilter) -> Result<(), String> {
+    for (what, value) in [("since", &filter.since), ("until", &filter.until)] {
+        if let Some(value) = value {
+            crate::ops::check_time(client, what, value)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(before) = filter.before {
+        let exists = client
+            .query_one(
+                &format!("SELECT EXISTS (SELECT FROM {SCHEMA}.operations WHERE id = $1)"),
+                &[&before],
+            )
+            .await;
+        // Without a journal, listing says so.
+        if let Ok(row) = exists
+            && !row.get::<_, bool>(0)
+        {
+            return Err(format!(
+                "before={before}: there is no operation {before} in the journal"
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
@@ -161,10 +193,7 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         Err(e) => return journal_error(e),
     };
     let images: Vec<serde_json::Value> = rows.iter().map(|r| r.image.clone()).collect();
-    let now = match ops::now::rows_now(&client, id, &images).await {
-        Ok(now) => now,
-        Err(e) => return ops_error(e),
-    };
+    let now = ops::now::rows_now_or_unknown(&client, id, &images).await;
     let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
     let next_after = rows.last().filter(|_| full).map(|r| r.id);
     // Each row with its state now, where that can be told, and the values
@@ -173,7 +202,11 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         .iter()
         .enumerate()
         .map(|(at, row)| {
-            let state = now.states.as_ref().and_then(|s| s.get(at)).map(|s| s.css());
+            let state = now
+                .states
+                .as_ref()
+                .and_then(|s| s.get(at))
+                .map(|s| s.as_str());
             let changed: serde_json::Map<String, serde_json::Value> = now
                 .changed
                 .get(at)
@@ -251,9 +284,9 @@ fn ops_error(e: OpsError) -> ApiResponse {
 pub(super) fn ops_status(e: &OpsError) -> StatusCode {
     match e {
         OpsError::UnknownOperation(_) => StatusCode::NOT_FOUND,
-        OpsError::NotRestorable { .. } | OpsError::NotUndoable { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        OpsError::NotRestorable { .. }
+        | OpsError::NotUndoable { .. }
+        | OpsError::TooManyRows { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         OpsError::Journal(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

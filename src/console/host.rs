@@ -23,7 +23,7 @@ pub fn allowed(host: Option<&str>, names: &[String]) -> bool {
 /// `name` of `name:port`, `::1` of `[::1]:port`.
 fn without_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
+        return rest.split_once(']').map_or(host, |(address, _)| address);
     }
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use tokio_postgres::Client;
 
-use crate::journal::Action;
+use crate::journal::{Action, SCHEMA};
 use crate::ops::undo::{self, Scope, UndoConflict};
 use crate::ops::{OpsError, Selection, undelete};
 
@@ -75,6 +75,11 @@ pub struct TableLine {
     pub already: usize,
 }
 
+/// Journaled rows the console brings back at most in one request: a
+/// restoration holds all of its row images in the proxy's memory, which
+/// is its clients'. Larger ones are for the command line.
+pub const MAX_ROWS: i64 = 50_000;
+
 /// Runs `kind` on operation `id`, journaled as the console's
 /// (`softdel console: undelete 7`).
 pub async fn run(
@@ -84,6 +89,16 @@ pub async fn run(
     dry_run: bool,
     force: bool,
 ) -> Result<Outcome, OpsError> {
+    crate::journal::require_current(client).await?;
+    let rows = rows_held(client, id).await?;
+    if rows > MAX_ROWS {
+        return Err(OpsError::TooManyRows {
+            id,
+            rows,
+            max: MAX_ROWS,
+            command: kind.name(),
+        });
+    }
     let command = format!(
         "softdel console: {} {id}{}",
         kind.name(),
@@ -115,6 +130,22 @@ pub async fn run(
             undo::undo(client, &options).await.map(from_undo)
         }
     }
+}
+
+/// The journaled rows of operation `id` and of the soft deletes it
+/// cascaded into.
+async fn rows_held(client: &Client, id: i64) -> Result<i64, OpsError> {
+    let row = client
+        .query_one(
+            &format!(
+                "WITH RECURSIVE c(id) AS (SELECT $1::bigint \
+                   UNION SELECT o.id FROM {SCHEMA}.operations o JOIN c ON o.cascaded_from = c.id) \
+                 SELECT count(*) FROM {SCHEMA}.rows r JOIN c ON r.op_id = c.id"
+            ),
+            &[&id],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 fn from_undelete(report: undelete::Report) -> Outcome {

@@ -27,6 +27,9 @@ pub struct LogFilter {
     /// Only operations listed after this one (newest first): the next
     /// page of a list whose last operation it was.
     pub before: Option<i64>,
+    /// Oldest first (and `before` then means after): a transaction's
+    /// operations in the order they ran.
+    pub oldest_first: bool,
     pub limit: i64,
 }
 
@@ -63,6 +66,11 @@ pub async fn operations(
         Some(None) => (None, filter.table.clone()),
         None => (None, None),
     };
+    let (before, order) = if filter.oldest_first {
+        (">", "ASC")
+    } else {
+        ("<", "DESC")
+    };
     let rows = client
         .query(
             &format!(
@@ -80,9 +88,9 @@ pub async fn operations(
                AND ($8::bigint IS NULL OR id = $8) \
                AND ($9::text IS NULL OR application_name = $9) \
                AND ($10::bigint IS NULL OR txid = $10) \
-               AND ($11::bigint IS NULL OR (at, id) < \
+               AND ($11::bigint IS NULL OR (at, id) {before} \
                     (SELECT b.at, b.id FROM {SCHEMA}.operations b WHERE b.id = $11)) \
-             ORDER BY at DESC, id DESC LIMIT $4"
+             ORDER BY at {order}, id {order} LIMIT $4"
             ),
             &[
                 &schema,

@@ -93,8 +93,11 @@ pub enum RowState {
     SoftDeleted,
     /// No row holds its key: still deleted, or purged.
     Gone,
-    /// A row holds its key but differs from the image.
+    /// Still the same row (soft-deleted, or back), but other values
+    /// differ from the image.
     ChangedSince,
+    /// Hard-deleted, and a different row holds its key now.
+    KeyTaken,
 }
 
 impl RowState {
@@ -104,16 +107,18 @@ impl RowState {
             RowState::SoftDeleted => "still soft-deleted",
             RowState::Gone => "gone",
             RowState::ChangedSince => "changed since",
+            RowState::KeyTaken => "key taken by another row",
         }
     }
 
     /// The name the API and the pages' styles use.
-    pub fn css(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             RowState::LiveAgain => "live_again",
             RowState::SoftDeleted => "soft_deleted",
             RowState::Gone => "gone",
             RowState::ChangedSince => "changed_since",
+            RowState::KeyTaken => "key_taken",
         }
     }
 }
@@ -124,8 +129,9 @@ pub fn state(kind: &RemovalKind, image: &Value, current: Option<&Value>) -> RowS
     match (kind, current) {
         (_, None) => RowState::Gone,
         (RemovalKind::Soft(marker), Some(row)) if is_live(marker, row) => RowState::LiveAgain,
-        (_, Some(row)) if !same_row(image, row) => RowState::ChangedSince,
+        (RemovalKind::Soft(_), Some(row)) if !same_row(image, row) => RowState::ChangedSince,
         (RemovalKind::Soft(_), Some(_)) => RowState::SoftDeleted,
+        (RemovalKind::Hard, Some(row)) if !same_row(image, row) => RowState::KeyTaken,
         (RemovalKind::Hard, Some(_)) => RowState::LiveAgain,
     }
 }
@@ -281,7 +287,7 @@ mod tests {
         assert_eq!(state(&hard, &row, None), RowState::Gone);
         assert_eq!(state(&hard, &row, Some(&row)), RowState::LiveAgain);
         let other = json!({"id": 1, "amount": 6});
-        assert_eq!(state(&hard, &row, Some(&other)), RowState::ChangedSince);
+        assert_eq!(state(&hard, &row, Some(&other)), RowState::KeyTaken);
     }
 
     #[test]

@@ -39,6 +39,15 @@ pub enum OpsError {
     CorruptUpdate { row: i64, op: i64, reason: String },
     #[error("{0}")]
     NothingSelected(String),
+    #[error(
+        "operation {id} holds {rows} journaled rows (with what it cascaded into): the console brings back at most {max} at once; run `softdel {command} {id}` instead"
+    )]
+    TooManyRows {
+        id: i64,
+        rows: i64,
+        max: i64,
+        command: &'static str,
+    },
     #[error("{what}: {value:?} is not a time PostgreSQL can read ({reason})")]
     BadTime {
         what: &'static str,

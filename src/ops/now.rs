@@ -27,6 +27,20 @@ pub struct RowsNow {
     pub changed: Vec<Vec<(String, Value)>>,
 }
 
+/// `rows_now`, or nothing known when the table cannot say: an image that
+/// no longer fits the table (a column's type changed since, say) must not
+/// keep the operation from being looked at. The reason is logged.
+pub async fn rows_now_or_unknown(
+    client: &impl GenericClient,
+    op: i64,
+    images: &[Value],
+) -> RowsNow {
+    rows_now(client, op, images).await.unwrap_or_else(|e| {
+        tracing::warn!(op, error = %e, "cannot tell where operation {op}'s rows stand now");
+        RowsNow::default()
+    })
+}
+
 /// The state now of `images`, some of operation `op`'s journaled rows.
 pub async fn rows_now(
     client: &impl GenericClient,
@@ -65,8 +79,11 @@ pub async fn rows_now(
             Some(_) => keep_keys(&normalized, image),
             None => image.clone(),
         };
-        states.push(compare::state(&removal.kind, &image, now.as_ref()));
-        let differ = now.map_or_else(Vec::new, |now| {
+        let state = compare::state(&removal.kind, &image, now.as_ref());
+        states.push(state);
+        // Another row's values are no change of this one.
+        let same = now.filter(|_| state != RowState::KeyTaken);
+        let differ = same.map_or_else(Vec::new, |now| {
             compare::changed_columns(&image, &now)
                 .into_iter()
                 .filter(|c| Some(c.as_str()) != marker)

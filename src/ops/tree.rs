@@ -2,7 +2,7 @@
 //! what else the transaction that made an operation took, in the order
 //! the foreign keys give (an order, then its lines, then their notes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::{Client, GenericClient};
 
@@ -21,18 +21,25 @@ pub struct Node {
     pub depth: usize,
 }
 
-/// The operations of transaction `txid`, as a tree in foreign-key order,
-/// and whether more than `MAX_SHOWN` were left out.
-pub async fn transaction(client: &Client, txid: i64) -> Result<(Vec<Node>, bool), OpsError> {
+/// The operations of `current`'s transaction, as a tree in foreign-key
+/// order, and whether more than `MAX_SHOWN` were left out (the first ones
+/// are shown, and `current` always).
+pub async fn transaction(
+    client: &Client,
+    current: &Operation,
+) -> Result<(Vec<Node>, bool), OpsError> {
     let filter = LogFilter {
-        txid: Some(txid),
+        txid: Some(current.txid),
+        oldest_first: true,
         limit: MAX_SHOWN + 1,
         ..LogFilter::default()
     };
     let mut operations = journal::operations(client, &filter).await?;
     let more = operations.len() > MAX_SHOWN as usize;
     operations.truncate(MAX_SHOWN as usize);
-    operations.reverse();
+    if !operations.iter().any(|op| op.id == current.id) {
+        operations.push(current.clone());
+    }
     let (order, references) = foreign_key_order(client, &operations).await?;
     Ok((arrange(operations, &order, &references), more))
 }
@@ -44,11 +51,12 @@ async fn foreign_key_order(
     operations: &[Operation],
 ) -> Result<(Vec<String>, Vec<(String, String)>), OpsError> {
     let mut names: HashMap<u32, String> = HashMap::new();
+    let mut seen = HashSet::new();
     for op in operations {
-        if names.values().any(|name| *name == op.table) {
+        if !seen.insert(op.table.as_str()) {
             continue;
         }
-        let (schema, name) = op.table.split_once('.').unwrap_or(("", &op.table));
+        let (schema, name) = op.table.rsplit_once('.').unwrap_or(("", &op.table));
         if let Some(table) = catalog::table(client, schema, name).await? {
             names.insert(table.oid, table.display());
         }
@@ -81,22 +89,7 @@ pub fn arrange(
             .position(|t| t == table)
             .unwrap_or(usize::MAX)
     };
-    let refers = |child: &str, parent: &str| {
-        child != parent && references.iter().any(|(c, p)| c == child && p == parent)
-    };
-    let parent: Vec<Option<usize>> = operations
-        .iter()
-        .map(|op| {
-            let cascade = op
-                .cascaded_from
-                .and_then(|from| operations.iter().position(|o| o.id == from));
-            cascade.or_else(|| {
-                operations
-                    .iter()
-                    .position(|o| refers(&op.table, &o.table) && rank(&o.table) < rank(&op.table))
-            })
-        })
-        .collect();
+    let parent = parents(&operations, &rank, references);
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); operations.len()];
     let mut roots = Vec::new();
     for (at, parent) in parent.iter().enumerate() {
@@ -125,6 +118,32 @@ pub fn arrange(
             Some(Node {
                 operation: slots[at].take()?,
                 depth,
+            })
+        })
+        .collect()
+}
+
+/// Each operation's parent (an index into `operations`): the soft delete
+/// whose cascade carried it, or else the first operation on a table it
+/// references that comes earlier in foreign-key order.
+fn parents(
+    operations: &[Operation],
+    rank: &impl Fn(&str) -> usize,
+    references: &[(String, String)],
+) -> Vec<Option<usize>> {
+    let refers = |child: &str, parent: &str| {
+        child != parent && references.iter().any(|(c, p)| c == child && p == parent)
+    };
+    operations
+        .iter()
+        .map(|op| {
+            let cascade = op
+                .cascaded_from
+                .and_then(|from| operations.iter().position(|o| o.id == from));
+            cascade.or_else(|| {
+                operations
+                    .iter()
+                    .position(|o| refers(&op.table, &o.table) && rank(&o.table) < rank(&op.table))
             })
         })
         .collect()

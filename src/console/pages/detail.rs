@@ -52,6 +52,7 @@ struct OperationPage<'a> {
     tree: Vec<TreeLine>,
     tree_rows: i64,
     tree_more: bool,
+    tree_max: i64,
     has_states: bool,
     columns: Vec<String>,
     rows: Vec<RowLine>,
@@ -105,8 +106,8 @@ async fn gather<'a>(
 ) -> Result<OperationPage<'a>, OpsError> {
     let rows = journal::operation_rows_page(client, op.id, after, limit).await?;
     let images: Vec<Value> = rows.iter().map(|r| r.image.clone()).collect();
-    let now = ops::now::rows_now(client, op.id, &images).await?;
-    let (tree, tree_more) = ops::tree::transaction(client, op.txid).await?;
+    let now = ops::now::rows_now_or_unknown(client, op.id, &images).await;
+    let (tree, tree_more) = ops::tree::transaction(client, &op).await?;
     let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
     let next_rows = rows
         .last()
@@ -126,6 +127,7 @@ async fn gather<'a>(
         tree_rows: tree.iter().map(|n| n.operation.row_count).sum(),
         tree: tree.iter().map(tree_line).collect(),
         tree_more,
+        tree_max: ops::tree::MAX_SHOWN,
         has_states: now.states.is_some(),
         rows: row_lines(&columns, rows, &now),
         columns,
@@ -154,7 +156,7 @@ fn row_lines(columns: &[String], rows: Vec<JournalRow>, now: &RowsNow) -> Vec<Ro
             let changed = now.changed.get(at).map(Vec::as_slice).unwrap_or_default();
             RowLine {
                 id: row.id,
-                state: state.map_or(("unknown", ""), |s| (s.css(), s.describe())),
+                state: state.map_or(("unknown", ""), |s| (s.as_str(), s.describe())),
                 cells: columns
                     .iter()
                     .map(|c| Cell {

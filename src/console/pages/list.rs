@@ -20,9 +20,6 @@ struct Form {
     until: String,
 }
 
-/// The form's fields, in the order a link repeats them.
-const FIELDS: [&str; 6] = ["table", "user", "application", "action", "since", "until"];
-
 impl Form {
     fn read(query: Option<&str>) -> Form {
         let mut form = Form::default();
@@ -45,25 +42,25 @@ impl Form {
             _ => return None,
         })
     }
+}
 
-    /// A link to this list, with these filters, from `before` on.
-    fn link(&mut self, before: Option<i64>) -> String {
-        let mut url = form_urlencoded::Serializer::new(String::new());
-        for key in FIELDS {
-            let value = self.slot(key).map(|v| v.clone()).unwrap_or_default();
-            if !value.is_empty() {
-                url.append_pair(key, &value);
-            }
+/// A link to this list with the same parameters (filters, `txid`,
+/// `limit`), from `before` on.
+fn link(query: Option<&str>, before: Option<i64>) -> String {
+    let mut url = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key != "before" && !value.trim().is_empty() {
+            url.append_pair(&key, &value);
         }
-        if let Some(before) = before {
-            url.append_pair("before", &before.to_string());
-        }
-        let query = url.finish();
-        if query.is_empty() {
-            "/operations".to_owned()
-        } else {
-            format!("/operations?{query}")
-        }
+    }
+    if let Some(before) = before {
+        url.append_pair("before", &before.to_string());
+    }
+    let query = url.finish();
+    if query.is_empty() {
+        "/operations".to_owned()
+    } else {
+        format!("/operations?{query}")
     }
 }
 
@@ -100,13 +97,9 @@ pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Pa
         Ok(client) => client,
         Err(response) => return unavailable(chrome, &response.body),
     };
-    for (what, value) in [("since", &filter.since), ("until", &filter.until)] {
-        if let Some(value) = value
-            && let Err(e) = crate::ops::check_time(&client, what, value).await
-        {
-            page.error = Some(e.to_string());
-            return render(StatusCode::BAD_REQUEST, &page);
-        }
+    if let Err(message) = api::check_filter(&client, &filter).await {
+        page.error = Some(message);
+        return render(StatusCode::BAD_REQUEST, &page);
     }
     let operations = match journal::operations(&client, &filter).await {
         Ok(operations) => operations,
@@ -114,10 +107,10 @@ pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Pa
     };
     let full = i64::try_from(operations.len()).is_ok_and(|n| n == filter.limit);
     if full {
-        page.older = operations.last().map(|op| page.form.link(Some(op.id)));
+        page.older = operations.last().map(|op| link(query, Some(op.id)));
     }
     if filter.before.is_some() {
-        page.newest = Some(page.form.link(None));
+        page.newest = Some(link(query, None));
     }
     page.operations = operations.iter().map(OpLine::of).collect();
     render(StatusCode::OK, &page)

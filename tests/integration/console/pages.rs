@@ -100,9 +100,20 @@ async fn the_pages_show_what_happened_and_what_is_left() {
         .split("href=\"")
         .find_map(|rest| rest.split('"').next().filter(|l| l.contains("before=")))
         .expect("a link to older operations")
-        .replace("&amp;", "&");
+        .replace("&#38;", "&");
+    assert!(
+        older.contains("limit=2"),
+        "the link keeps the page's size: {older}"
+    );
     let second = browser.get(&older).await;
     assert_eq!(listed(&second), ids[2..]);
+    let gone = browser.get("/operations?before=999999").await;
+    assert_eq!(gone.status, 400);
+    assert!(
+        gone.text().contains("no operation 999999"),
+        "{}",
+        gone.text()
+    );
     let bad = browser.get("/operations?since=yesterdayish").await;
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("yesterdayish"), "{}", bad.text());
