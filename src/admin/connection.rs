@@ -9,12 +9,12 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Response, StatusCode};
+use hyper::{Method, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::Readiness;
-use super::routes::route;
+use super::routes::{route, text};
 use crate::console::Console;
 use crate::metrics::Metrics;
 
@@ -48,24 +48,32 @@ pub(super) struct Shared {
 }
 
 /// Longest request body accepted: the console's forms are a few hundred
-/// bytes. Longer ones get 413 before anything reads them.
+/// bytes. A longer one is answered 413 as soon as it is seen to be longer.
 pub(super) const MAX_BODY: usize = 16 * 1024;
 
-/// The request's body, at most `MAX_BODY` bytes (within the connection's
-/// time bounds).
-async fn read_body(body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) => {
-            let (status, message) = if e.is::<LengthLimitError>() {
-                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
-            } else {
-                (StatusCode::BAD_REQUEST, "request body unreadable\n")
-            };
-            let mut response = Response::new(Full::new(Bytes::from_static(message.as_bytes())));
-            *response.status_mut() = status;
-            Err(response)
-        }
+/// How long a client may take to send a POST's body, once its head is in:
+/// a slow sender must not hold one of the admin listener's slots (and the
+/// probes' turn) for long.
+const BODY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A POST's body, at most `MAX_BODY` bytes within `BODY_TIMEOUT`. Other
+/// requests' bodies are not read: nothing else takes one.
+async fn read_body(method: &Method, body: Incoming) -> Result<Bytes, Response<Full<Bytes>>> {
+    if *method != Method::POST {
+        return Ok(Bytes::new());
+    }
+    let reading = Limited::new(body, MAX_BODY).collect();
+    match tokio::time::timeout(BODY_TIMEOUT, reading).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => Err(text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {MAX_BODY} bytes\n"),
+        )),
+        Ok(Err(_)) => Err(text(StatusCode::BAD_REQUEST, "request body unreadable\n")),
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("request body not sent within {BODY_TIMEOUT:?}\n"),
+        )),
     }
 }
 
@@ -81,7 +89,7 @@ pub(super) async fn serve(stream: TcpStream, shared: Arc<Shared>) {
         let shared = Arc::clone(&shared);
         async move {
             let (head, body) = request.into_parts();
-            let response = match read_body(body).await {
+            let response = match read_body(&head.method, body).await {
                 Ok(body) => route(&head.method, &head.uri, &head.headers, &body, &shared).await,
                 Err(response) => response,
             };

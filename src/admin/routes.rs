@@ -143,6 +143,9 @@ async fn page(
     for (name, value) in PAGE_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    if let Some(allow) = page.allow {
+        headers.insert(ALLOW, HeaderValue::from_static(allow));
+    }
     let values = page.location.into_iter().map(|v| (LOCATION, v));
     for (name, value) in values.chain(page.cookies.into_iter().map(|v| (SET_COOKIE, v))) {
         // Paths and cookies are built from checked values; one that is
@@ -193,7 +196,7 @@ fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
+pub(super) fn text(status: StatusCode, body: impl Into<String>) -> Response<Full<Bytes>> {
     respond(status, TEXT, body.into())
 }
 

@@ -102,7 +102,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         rules = rules.display(),
         blocked = config.blocked_log.display(),
         file = env_file.display(),
-        exports = indent(&env.text()?),
+        exports = indent(&env.shown()?),
         console = env.console_url,
     );
     runtime.block_on(proxy.run());

@@ -41,11 +41,28 @@ impl DemoEnv {
         Ok(text)
     }
 
-    /// Writes the file; the returned guard removes it when the demo ends.
+    /// Writes the file, readable by its owner only (it holds the console's
+    /// token); the returned guard removes it when the demo ends.
     pub fn write(&self, path: &Path) -> anyhow::Result<Written> {
-        std::fs::write(path, self.text()?)
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let text = self.text()?;
+        let _ = std::fs::remove_file(path);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
             .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Written(path.to_owned()))
+    }
+
+    /// The file's exports as the banner shows them: the token left out.
+    pub fn shown(&self) -> anyhow::Result<String> {
+        Ok(self
+            .text()?
+            .replace(&shell_quote(&self.console_token), "'…' (in the file)"))
     }
 }
 

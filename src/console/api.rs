@@ -11,16 +11,12 @@
 
 use hyper::{Method, StatusCode};
 use serde_json::json;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::restore::{self, Kind};
 use super::{ApiRequest, ApiResponse, Console, query};
 use crate::journal::{self, JournalError, LogFilter, SCHEMA};
 use crate::ops::{self, OpsError};
-
-/// Longest the console waits for the journal's database to answer a
-/// connection: the admin listener bounds every request's life.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Where a path leads.
 enum Route {
@@ -97,37 +93,14 @@ fn route(path: &str) -> Result<Route, ApiResponse> {
     }
 }
 
-pub(super) async fn connect(console: &Console) -> Result<Client, ApiResponse> {
-    let unavailable = |e: String| {
-        ApiResponse::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("cannot reach the journal's database: {e}"),
-        )
-    };
-    let connecting = tokio_postgres::connect(&console.database_url, NoTls);
-    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
-        .await
-        .map_err(|_| unavailable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|e| unavailable(crate::ops::database_message(&e)))?;
-    tokio::spawn(connection);
-    // A console request gives up rather than wait behind the application's
-    // locks, and its statements end before the admin listener drops the
-    // request (60 s): nothing runs on after nobody waits for it.
-    client
-        .batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '50s'")
-        .await
-        .map_err(|e| unavailable(crate::ops::database_message(&e)))?;
-    Ok(client)
-}
-
 async fn list(console: &Console, query: Option<&str>) -> ApiResponse {
     let filter = match query::filter(query) {
         Ok(filter) => filter,
         Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
     };
-    let client = match connect(console).await {
+    let client = match super::connect(console).await {
         Ok(client) => client,
-        Err(response) => return response,
+        Err(e) => return ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     if let Err(message) = check_filter(&client, &filter).await {
         return ApiResponse::error(StatusCode::BAD_REQUEST, message);
@@ -172,9 +145,9 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         Ok(page) => page,
         Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),
     };
-    let client = match connect(console).await {
+    let client = match super::connect(console).await {
         Ok(client) => client,
-        Err(response) => return response,
+        Err(e) => return ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     let filter = LogFilter {
         id: Some(id),
@@ -250,9 +223,9 @@ async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64, kind: Kin
             Some(_) => {}
         }
     }
-    let mut client = match connect(console).await {
+    let mut client = match super::connect(console).await {
         Ok(client) => client,
-        Err(response) => return response,
+        Err(e) => return ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     match restore::run(&mut client, kind, id, params.dry_run, params.force).await {
         // Conflicts stopped it: the report says which, and nothing changed.

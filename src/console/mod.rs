@@ -22,7 +22,7 @@
 
 mod api;
 mod host;
-pub mod pages;
+mod pages;
 mod query;
 mod restore;
 mod session;
@@ -31,8 +31,11 @@ mod token;
 #[cfg(test)]
 mod tests;
 
+use std::time::Duration;
+
 use hyper::{Method, StatusCode};
 use tokio::sync::Semaphore;
+use tokio_postgres::{Client, NoTls};
 
 pub use pages::{Page, PageRequest};
 pub use session::random_token;
@@ -41,6 +44,33 @@ pub use token::Token;
 /// Why a change is refused without a token configured.
 pub const READ_ONLY: &str =
     "the console is read-only: start softdel with --console-token to allow changes";
+
+/// Longest the console waits for the journal's database to answer a
+/// connection: the admin listener bounds every request's life.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The journal's database did not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the journal's database: {0}")]
+pub struct Unreachable(String);
+
+/// A connection of its own for one console request.
+async fn connect(console: &Console) -> Result<Client, Unreachable> {
+    let connecting = tokio_postgres::connect(&console.database_url, NoTls);
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| Unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| Unreachable(crate::ops::database_message(&e)))?;
+    tokio::spawn(connection);
+    // A console request gives up rather than wait behind the application's
+    // locks, and its statements end before the admin listener drops the
+    // request (60 s): nothing runs on after nobody waits for it.
+    client
+        .batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '50s'")
+        .await
+        .map_err(|e| Unreachable(crate::ops::database_message(&e)))?;
+    Ok(client)
+}
 
 /// Console requests answered at once; more get 503.
 pub const AT_ONCE: usize = 4;

@@ -4,9 +4,12 @@
 //! The pages cannot send `Authorization: Bearer`, so a login form takes
 //! the console's token once and sets a cookie. Every form that changes
 //! something carries the session's CSRF token, which another site cannot
-//! read, and the cookie is `SameSite=Strict`, which a browser does not
-//! send with another site's requests at all: either alone stops a forged
-//! form. Sessions live in the proxy's memory: a restart logs everyone out.
+//! read. The cookie is `SameSite=Strict`, which a browser does not send
+//! with another site's requests; but a site is a registrable domain, not
+//! an origin, so another port or service on the same host is "same site",
+//! and only the CSRF token and the `Sec-Fetch-Site`/`Origin` check stop a
+//! form from there. Sessions live in the proxy's memory: a restart logs
+//! everyone out. A session ends after `LIFETIME`, or `IDLE` unused.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,8 +20,13 @@ use subtle::ConstantTimeEq;
 /// The session cookie's name.
 pub const COOKIE: &str = "softdel_session";
 
-/// How long a login lasts.
+/// How long a login lasts at most.
 pub const LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
+
+/// How long a login lasts unused: a cookie left in a browser (and sent to
+/// any service on the same host name, which cookies do not tell apart by
+/// port) is worth little for long.
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Sessions kept at most: a script logging in again and again cannot
 /// grow the proxy's memory. The oldest goes first.
@@ -33,6 +41,13 @@ pub struct Sessions {
 struct Session {
     csrf: String,
     expires: Instant,
+    last_used: Instant,
+}
+
+impl Session {
+    fn live(&self, now: Instant) -> bool {
+        now < self.expires && now.duration_since(self.last_used) < IDLE
+    }
 }
 
 /// A new session: the cookie's value and the forms' token.
@@ -56,7 +71,7 @@ impl Sessions {
         };
         let now = Instant::now();
         let mut open = self.lock();
-        open.retain(|_, s| s.expires > now);
+        open.retain(|_, s| s.live(now));
         while open.len() >= MAX_SESSIONS {
             let oldest = open
                 .iter()
@@ -72,16 +87,20 @@ impl Sessions {
             Session {
                 csrf: opened.csrf.clone(),
                 expires: now + LIFETIME,
+                last_used: now,
             },
         );
         Ok(opened)
     }
 
-    /// The CSRF token of the live session `id`, if it is one.
+    /// The CSRF token of the live session `id`, if it is one; it counts
+    /// as a use.
     pub fn csrf(&self, id: &str) -> Option<String> {
-        let open = self.lock();
-        let session = open.get(id)?;
-        (session.expires > Instant::now()).then(|| session.csrf.clone())
+        let now = Instant::now();
+        let mut open = self.lock();
+        let session = open.get_mut(id).filter(|s| s.live(now))?;
+        session.last_used = now;
+        Some(session.csrf.clone())
     }
 
     /// Whether a form's `csrf` field is session `id`'s token.
@@ -94,8 +113,9 @@ impl Sessions {
         self.lock().remove(id);
     }
 
-    /// The map, even if a thread panicked while holding it: every change
-    /// to it is a single insert or remove, never left half done.
+    /// The map, even if a thread panicked while holding it: nothing in it
+    /// can be left inconsistent (at worst an expired session is still
+    /// there, and is never admitted).
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -6,11 +6,10 @@ use askama::Template;
 use hyper::StatusCode;
 use serde_json::Value;
 
-use super::list::unavailable;
 use super::view::{self, Refusal};
-use super::{Chrome, Page, error, operation_id, render};
+use super::{Chrome, Page, error, operation_id, render, unavailable};
 use crate::console::restore::Kind;
-use crate::console::{Console, api, query};
+use crate::console::{Console, query};
 use crate::journal::{self, JournalRow, LogFilter, Operation};
 use crate::ops::now::RowsNow;
 use crate::ops::{self, OpsError};
@@ -68,9 +67,9 @@ pub async fn page(console: &Console, chrome: &Chrome, id: &str, query: Option<&s
         Ok(page) => page,
         Err(message) => return error(chrome, StatusCode::BAD_REQUEST, "Bad request", &message),
     };
-    let client = match api::connect(console).await {
+    let client = match crate::console::connect(console).await {
         Ok(client) => client,
-        Err(response) => return unavailable(chrome, &response.body),
+        Err(e) => return unavailable(chrome, &e.to_string()),
     };
     let filter = LogFilter {
         id: Some(id),
@@ -83,7 +82,7 @@ pub async fn page(console: &Console, chrome: &Chrome, id: &str, query: Option<&s
             let message = OpsError::UnknownOperation(id).to_string();
             return error(chrome, StatusCode::NOT_FOUND, "No such operation", &message);
         }
-        Err(e) => return unavailable(chrome, &api::journal_error(e).body),
+        Err(e) => return unavailable(chrome, &e.to_string()),
     };
     match gather(&client, op, after, limit, chrome).await {
         Ok(page) => render(StatusCode::OK, &page),

@@ -5,7 +5,7 @@ use askama::Template;
 use hyper::StatusCode;
 
 use super::view::OpLine;
-use super::{Chrome, Page, error, render};
+use super::{Chrome, Page, render, unavailable};
 use crate::console::{Console, api, query};
 use crate::journal::{self, Action};
 
@@ -93,9 +93,9 @@ pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Pa
             return render(StatusCode::BAD_REQUEST, &page);
         }
     };
-    let client = match api::connect(console).await {
+    let client = match crate::console::connect(console).await {
         Ok(client) => client,
-        Err(response) => return unavailable(chrome, &response.body),
+        Err(e) => return unavailable(chrome, &e.to_string()),
     };
     if let Err(message) = api::check_filter(&client, &filter).await {
         page.error = Some(message);
@@ -103,7 +103,7 @@ pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Pa
     }
     let operations = match journal::operations(&client, &filter).await {
         Ok(operations) => operations,
-        Err(e) => return unavailable(chrome, &api::journal_error(e).body),
+        Err(e) => return unavailable(chrome, &e.to_string()),
     };
     let full = i64::try_from(operations.len()).is_ok_and(|n| n == filter.limit);
     if full {
@@ -114,17 +114,4 @@ pub async fn page(console: &Console, chrome: &Chrome, query: Option<&str>) -> Pa
     }
     page.operations = operations.iter().map(OpLine::of).collect();
     render(StatusCode::OK, &page)
-}
-
-/// The journal could not answer: the API's message, as a page.
-pub(super) fn unavailable(chrome: &Chrome, body: &serde_json::Value) -> Page {
-    let message = body["error"]
-        .as_str()
-        .unwrap_or("the journal did not answer");
-    error(
-        chrome,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "The journal cannot be read",
-        message,
-    )
 }

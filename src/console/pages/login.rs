@@ -5,8 +5,11 @@
 //! in an attacker's session): the form carries a random value that is also
 //! set as a cookie only this site can set, and the two must match.
 
+use std::time::Duration;
+
 use askama::Template;
 use hyper::StatusCode;
+use subtle::ConstantTimeEq;
 
 use super::{
     Chrome, Page, PageRequest, error, field, form_fields, render, same_origin, session_form,
@@ -51,8 +54,11 @@ pub fn form(chrome: &Chrome, query: Option<&str>) -> Page {
     form_page(chrome, next, None, StatusCode::OK)
 }
 
+/// How long a wrong token waits for its answer.
+const WRONG_TOKEN_DELAY: Duration = Duration::from_millis(500);
+
 /// `POST /login`: the token right, a session and back to `next`.
-pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
+pub async fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
     let Some(token) = &console.token else {
         return form_page(
             chrome,
@@ -65,38 +71,58 @@ pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> 
     let next = local(field(&fields, "next").unwrap_or_default());
     let expected = session::cookie(request.cookie, LOGIN_COOKIE).unwrap_or_default();
     let given = field(&fields, "login_csrf").unwrap_or_default();
-    if !same_origin(request) || expected.is_empty() || expected != given {
+    let matching = bool::from(expected.as_bytes().ct_eq(given.as_bytes()));
+    if !same_origin(request) || expected.is_empty() || !matching {
         let message = "This login did not come from the console's own login page: try again.";
         return form_page(chrome, next, Some(message), StatusCode::FORBIDDEN);
     }
     if !token.matches(field(&fields, "token").unwrap_or_default()) {
+        tracing::warn!("console login with a wrong token");
+        // Guessing is slow (and the console answers 4 requests at once).
+        tokio::time::sleep(WRONG_TOKEN_DELAY).await;
         return form_page(chrome, next, Some("Wrong token."), StatusCode::UNAUTHORIZED);
+    }
+    // A session the browser held before is not carried over.
+    if let Some(old) = session::cookie(request.cookie, COOKIE) {
+        console.sessions.close(old);
     }
     let opened = match console.sessions.open() {
         Ok(opened) => opened,
         Err(e) => return no_random(chrome, &e),
     };
-    Page::redirect(next).with_cookie(format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-        opened.id,
-        LIFETIME.as_secs()
-    ))
+    tracing::info!("console login");
+    Page::redirect(next)
+        .with_cookie(format!(
+            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            opened.id,
+            LIFETIME.as_secs()
+        ))
+        .with_cookie(format!(
+            "{LOGIN_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0"
+        ))
 }
 
-/// `POST /logout`, from the form in every page's header.
+/// `POST /logout`, from the form in every page's header. A session
+/// already gone (expired, or the proxy restarted) is logged out already:
+/// its cookie is cleared all the same.
 pub fn logout(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
-    let Some((_, session)) = session_form(console, request) else {
+    let cleared = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    let Some(session) = session::cookie(request.cookie, COOKIE) else {
+        return Page::redirect("/operations").with_cookie(cleared);
+    };
+    if console.sessions.csrf(session).is_none() {
+        return Page::redirect("/operations").with_cookie(cleared);
+    }
+    if session_form(console, request).is_none() {
         return error(
             chrome,
             StatusCode::FORBIDDEN,
             "Not logged out",
             "This form did not come from a logged-in console page.",
         );
-    };
+    }
     console.sessions.close(session);
-    Page::redirect("/operations").with_cookie(format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"
-    ))
+    Page::redirect("/operations").with_cookie(cleared)
 }
 
 /// `next` if it is a path on this console, else the operations: a login

@@ -49,14 +49,17 @@ pub struct Page {
     pub location: Option<String>,
     /// `Set-Cookie` headers.
     pub cookies: Vec<String>,
+    /// `Allow`, for 405.
+    pub allow: Option<&'static str>,
 }
 
 impl Page {
-    /// Too many console requests at once.
+    /// Too many console requests at once (the frame shows no login
+    /// state: finding it would be a request's work).
     pub(super) fn busy() -> Page {
         let chrome = Chrome {
             logged_in: false,
-            read_only: true,
+            read_only: false,
             csrf: String::new(),
         };
         let message = format!(
@@ -72,6 +75,7 @@ impl Page {
             html: String::new(),
             location: Some(to.into()),
             cookies: Vec::new(),
+            allow: None,
         }
     }
 
@@ -117,20 +121,36 @@ pub async fn answer(console: &Console, request: &PageRequest<'_>) -> Page {
             restore::apply(console, &chrome, request, id, kind).await
         }
         ["login"] if get => login::form(&chrome, request.query),
-        ["login"] if post => login::submit(console, &chrome, request),
+        ["login"] if post => login::submit(console, &chrome, request).await,
         ["logout"] if post => login::logout(console, &chrome, request),
-        [] | ["operations", ..] | ["login"] | ["logout"] => error(
-            &chrome,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Wrong method",
-            "This page does not answer that method. Pages are read with GET; changes are forms, sent with POST.",
-        ),
-        _ => error(
-            &chrome,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "No such page: the console's pages are under /operations.",
-        ),
+        _ => match allowed(&parts) {
+            Some(allow) => {
+                let mut page = error(
+                    &chrome,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Wrong method",
+                    &format!("This page answers {allow}."),
+                );
+                page.allow = Some(allow);
+                page
+            }
+            None => error(
+                &chrome,
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "No such page: the console's pages are under /operations.",
+            ),
+        },
+    }
+}
+
+/// The methods a page answers, if it is one.
+fn allowed(parts: &[&str]) -> Option<&'static str> {
+    match parts {
+        [] | ["operations"] | ["operations", _] => Some("GET, HEAD"),
+        ["operations", _, "undelete" | "undo"] | ["login"] => Some("GET, HEAD, POST"),
+        ["logout"] => Some("POST"),
+        _ => None,
     }
 }
 
@@ -153,6 +173,17 @@ fn error(chrome: &Chrome, status: StatusCode, heading: &str, message: &str) -> P
     )
 }
 
+/// The journal could not answer (its database unreachable, the journal
+/// missing or of another version), as a page.
+fn unavailable(chrome: &Chrome, message: &str) -> Page {
+    error(
+        chrome,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The journal cannot be read",
+        message,
+    )
+}
+
 fn render(status: StatusCode, template: &impl Template) -> Page {
     match template.render() {
         Ok(html) => Page {
@@ -160,6 +191,7 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
             html,
             location: None,
             cookies: Vec::new(),
+            allow: None,
         },
         // Templates are checked when softdel is built; rendering fails
         // only if a value's Display does.
@@ -168,6 +200,7 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
             html: format!("<!doctype html><p>the page could not be rendered: {e}</p>"),
             location: None,
             cookies: Vec::new(),
+            allow: None,
         },
     }
 }

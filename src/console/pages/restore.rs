@@ -1,12 +1,14 @@
 //! `/operations/{id}/undelete` and `/operations/{id}/undo`: GET previews
-//! (a dry run, which changes nothing and needs no login); POST applies,
+//! (a dry run: an undelete's only reads, an undo's is done and rolled
+//! back, and neither moves a sequence), needing no login; POST applies,
 //! from the preview's form, for a logged-in operator only.
 
 use askama::Template;
 use hyper::StatusCode;
 
-use super::list::unavailable;
-use super::{Chrome, Page, PageRequest, error, field, operation_id, render, session_form};
+use super::{
+    Chrome, Page, PageRequest, error, field, operation_id, render, session_form, unavailable,
+};
 use crate::console::restore::{self, Kind, Outcome};
 use crate::console::{Console, READ_ONLY, api};
 use crate::ops::OpsError;
@@ -95,9 +97,9 @@ async fn run(
     (dry_run, force): (bool, bool),
     apply: Apply,
 ) -> Page {
-    let mut client = match api::connect(console).await {
+    let mut client = match crate::console::connect(console).await {
         Ok(client) => client,
-        Err(response) => return unavailable(chrome, &response.body),
+        Err(e) => return unavailable(chrome, &e.to_string()),
     };
     match restore::run(&mut client, kind, id, dry_run, force).await {
         Ok(outcome) => {

@@ -114,6 +114,11 @@ async fn unknown_pages_and_methods() {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     let page = answer(&console, &request(&delete, "/operations/7", b"")).await;
     assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(page.allow, Some("GET, HEAD"));
+    let page = answer(&console, &request(&get, "/logout", b"")).await;
+    assert_eq!(page.allow, Some("POST"));
+    let page = answer(&console, &request(&get, "/operations/7/undelete/x", b"")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
     let page = answer(&console, &request(&get, "/operations/seven", b"")).await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     let page = answer(&console, &request(&get, "/operations/7/erase", b"")).await;
