@@ -149,14 +149,11 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         Ok(client) => client,
         Err(e) => return ApiResponse::error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
-    let filter = LogFilter {
-        id: Some(id),
-        limit: 1,
-        ..LogFilter::default()
-    };
-    let operation = match journal::operations(&client, &filter).await {
-        Ok(mut found) if !found.is_empty() => found.remove(0),
-        Ok(_) => return ApiResponse::error(StatusCode::NOT_FOUND, OpsError::UnknownOperation(id)),
+    let operation = match journal::operation(&client, id).await {
+        Ok(Some(operation)) => operation,
+        Ok(None) => {
+            return ApiResponse::error(StatusCode::NOT_FOUND, OpsError::UnknownOperation(id));
+        }
         Err(e) => return journal_error(e),
     };
     // A page of rows: an operation may hold millions, and the proxy's

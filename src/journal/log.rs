@@ -130,6 +130,16 @@ pub async fn operations(
         .collect()
 }
 
+/// Operation `id`, if the journal has it.
+pub async fn operation(client: &Client, id: i64) -> Result<Option<Operation>, JournalError> {
+    let filter = LogFilter {
+        id: Some(id),
+        limit: 1,
+        ..LogFilter::default()
+    };
+    Ok(operations(client, &filter).await?.into_iter().next())
+}
+
 /// One journaled row of an operation.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct JournalRow {

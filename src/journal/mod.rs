@@ -18,7 +18,7 @@ pub use install::{
     installed_version, require_current,
 };
 pub use log::{
-    JournalRow, LogFilter, Operation, operation_rows, operation_rows_page, operations, row_image,
-    shortened,
+    JournalRow, LogFilter, Operation, operation, operation_rows, operation_rows_page, operations,
+    row_image, shortened,
 };
 pub use record::{OwnOperation, record};

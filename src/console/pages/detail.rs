@@ -10,7 +10,7 @@ use super::view::{self, Refusal};
 use super::{Chrome, Page, error, operation_id, render, unavailable};
 use crate::console::restore::Kind;
 use crate::console::{Console, query};
-use crate::journal::{self, JournalRow, LogFilter, Operation};
+use crate::journal::{self, JournalRow, Operation};
 use crate::ops::now::RowsNow;
 use crate::ops::{self, OpsError};
 
@@ -71,14 +71,9 @@ pub async fn page(console: &Console, chrome: &Chrome, id: &str, query: Option<&s
         Ok(client) => client,
         Err(e) => return unavailable(chrome, &e.to_string()),
     };
-    let filter = LogFilter {
-        id: Some(id),
-        limit: 1,
-        ..LogFilter::default()
-    };
-    let op = match journal::operations(&client, &filter).await {
-        Ok(mut found) if !found.is_empty() => found.remove(0),
-        Ok(_) => {
+    let op = match journal::operation(&client, id).await {
+        Ok(Some(op)) => op,
+        Ok(None) => {
             let message = OpsError::UnknownOperation(id).to_string();
             return error(chrome, StatusCode::NOT_FOUND, "No such operation", &message);
         }
