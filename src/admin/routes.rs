@@ -37,9 +37,15 @@ pub(super) async fn route(
 ) -> Response<Full<Bytes>> {
     let path = uri.path();
     let for_console = !matches!(path, "/metrics" | "/healthz" | "/readyz");
+    // A Host that is not text is no name the console answers to.
+    let host = match headers.get(HOST).map(|v| v.to_str()) {
+        Some(Ok(host)) => Some(host),
+        Some(Err(_)) => Some(""),
+        None => None,
+    };
     if let Some(console) = shared.console.as_deref()
         && for_console
-        && !console.answers_host(headers.get(HOST).and_then(|v| v.to_str().ok()))
+        && !console.answers_host(host)
     {
         // Another site's name pointed at this address (DNS rebinding).
         return text(
@@ -134,7 +140,9 @@ async fn page(
         cookie: header(COOKIE),
         host: header(HOST),
         origin: header(ORIGIN),
-        fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+        fetch_site: header(HeaderName::from_static("sec-fetch-site")),
+        fetch_mode: header(HeaderName::from_static("sec-fetch-mode")),
+        fetch_dest: header(HeaderName::from_static("sec-fetch-dest")),
         body,
     };
     let page = console.page(&request).await;

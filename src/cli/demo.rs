@@ -20,7 +20,7 @@ pub struct DemoArgs {
     #[arg(long, env = "SOFTDEL_LISTEN", default_value = "127.0.0.1:6432")]
     listen: SocketAddr,
     /// Address of the admin listener, where the operator's console is
-    /// served (with a token the demo makes up and prints).
+    /// served (with a token the demo makes up and writes to --env-file).
     #[arg(long, default_value = "127.0.0.1:9930")]
     admin_listen: SocketAddr,
     /// Rules file [default: rules/example.yaml, with its tables created and filled].

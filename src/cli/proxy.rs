@@ -60,7 +60,12 @@ pub struct ProxyArgs {
     /// Host name the console also answers to (besides IP addresses and
     /// localhost), e.g. the name a TLS proxy in front of it forwards;
     /// repeat it, or separate names with commas.
-    #[arg(long, env = "SOFTDEL_CONSOLE_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SOFTDEL_CONSOLE_HOSTS",
+        value_delimiter = ',',
+        value_parser = softdel::console::host::name
+    )]
     console_host: Vec<String>,
     /// The token the console's changes (an undelete, an undo) need: a
     /// bearer token for the API, the login form's for the pages; without

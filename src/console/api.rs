@@ -162,8 +162,7 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
         Ok(rows) => rows,
         Err(e) => return journal_error(e),
     };
-    let images: Vec<serde_json::Value> = rows.iter().map(|r| r.image.clone()).collect();
-    let now = ops::now::rows_now_or_unknown(&client, id, &images).await;
+    let now = ops::now::rows_now_or_unknown(&client, id, &rows).await;
     let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
     let next_after = rows.last().filter(|_| full).map(|r| r.id);
     // Each row with its state now, where that can be told, and the values

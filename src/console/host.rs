@@ -6,6 +6,23 @@
 
 use std::net::IpAddr;
 
+/// A `--console-host` name as given, checked and lowercased: a bare host
+/// name (no scheme, no port, no path).
+pub fn name(given: &str) -> Result<String, String> {
+    let name = given.trim();
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if valid {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "{given:?} is not a host name (give the bare name, e.g. softdel.internal: no scheme, no port)"
+        ))
+    }
+}
+
 /// Whether a request with this `Host` header is for the console. A request
 /// without one (HTTP/1.0, or a bare tool) is not from a browser page.
 pub fn allowed(host: Option<&str>, names: &[String]) -> bool {
@@ -23,7 +40,17 @@ pub fn allowed(host: Option<&str>, names: &[String]) -> bool {
 /// `name` of `name:port`, `::1` of `[::1]:port`.
 fn without_port(host: &str) -> &str {
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split_once(']').map_or(host, |(address, _)| address);
+        return match rest.split_once(']') {
+            Some((address, "")) => address,
+            Some((address, port))
+                if port.len() > 1
+                    && port.starts_with(':')
+                    && port[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                address
+            }
+            _ => host,
+        };
     }
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -52,9 +79,57 @@ pub fn same_origin(fetch_site: Option<&str>, origin: Option<&str>, host: Option<
     }
 }
 
+/// Whether a GET that does work (a preview runs the restoration and rolls
+/// it back) may run: from the console's own pages, typed in, or a person
+/// following a link to it (a top-level navigation, say from an alert); not
+/// an image, a script or a frame another site's page loads behind the
+/// operator's back.
+pub fn may_work(
+    fetch_site: Option<&str>,
+    fetch_mode: Option<&str>,
+    fetch_dest: Option<&str>,
+) -> bool {
+    match fetch_site {
+        None | Some("same-origin" | "none") => true,
+        Some(_) => fetch_mode == Some("navigate") && fetch_dest == Some("document"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::allowed;
+    use super::{allowed, may_work};
+
+    #[test]
+    fn another_sites_page_cannot_make_work_behind_the_operators_back() {
+        assert!(may_work(None, None, None));
+        assert!(may_work(Some("same-origin"), Some("cors"), Some("empty")));
+        assert!(may_work(
+            Some("cross-site"),
+            Some("navigate"),
+            Some("document")
+        ));
+        assert!(!may_work(
+            Some("cross-site"),
+            Some("no-cors"),
+            Some("image")
+        ));
+        assert!(!may_work(
+            Some("same-site"),
+            Some("navigate"),
+            Some("iframe")
+        ));
+    }
+
+    #[test]
+    fn names_are_bare() {
+        assert_eq!(
+            super::name(" Softdel.Internal ").unwrap(),
+            "softdel.internal"
+        );
+        for bad in ["", "https://x", "x:443", "x/y"] {
+            assert!(super::name(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn addresses_localhost_and_allowed_names_only() {

@@ -21,7 +21,7 @@
 //! slots from the probes.
 
 mod api;
-mod host;
+pub mod host;
 mod pages;
 mod query;
 mod restore;
@@ -69,6 +69,12 @@ async fn connect(console: &Console) -> Result<Client, Unreachable> {
         .batch_execute("SET lock_timeout = '5s'; SET statement_timeout = '50s'")
         .await
         .map_err(|e| Unreachable(crate::ops::database_message(&e)))?;
+    // PostgreSQL 14 and later also stop a statement whose client went
+    // away (the request dropped at its time limit); older ones lack the
+    // setting, which is fine.
+    let _ = client
+        .batch_execute("SET client_connection_check_interval = '1s'")
+        .await;
     Ok(client)
 }
 
@@ -172,9 +178,17 @@ impl Console {
 
     /// Answers a request for a page.
     pub async fn page(&self, request: &PageRequest<'_>) -> Page {
-        let Ok(_answering) = self.answering.try_acquire() else {
-            return Page::busy();
+        let page = {
+            let Ok(_answering) = self.answering.try_acquire() else {
+                return Page::busy();
+            };
+            pages::answer(self, request).await
         };
-        pages::answer(self, request).await
+        // A delay (after a wrong token) holds no request slot: a guesser
+        // cannot keep the console from others.
+        if let Some(delay) = page.delay {
+            tokio::time::sleep(delay).await;
+        }
+        page
     }
 }

@@ -94,7 +94,6 @@ pub async fn run(
     if rows > MAX_ROWS {
         return Err(OpsError::TooManyRows {
             id,
-            rows,
             max: MAX_ROWS,
             command: kind.name(),
         });
@@ -133,16 +132,17 @@ pub async fn run(
 }
 
 /// The journaled rows of operation `id` and of the soft deletes it
-/// cascaded into.
+/// cascaded into, counted up to one past `MAX_ROWS`.
 async fn rows_held(client: &Client, id: i64) -> Result<i64, OpsError> {
     let row = client
         .query_one(
             &format!(
                 "WITH RECURSIVE c(id) AS (SELECT $1::bigint \
                    UNION SELECT o.id FROM {SCHEMA}.operations o JOIN c ON o.cascaded_from = c.id) \
-                 SELECT count(*) FROM {SCHEMA}.rows r JOIN c ON r.op_id = c.id"
+                 SELECT count(*) FROM (SELECT FROM {SCHEMA}.rows r JOIN c ON r.op_id = c.id \
+                                       LIMIT $2) AS held"
             ),
-            &[&id],
+            &[&id, &(MAX_ROWS + 1)],
         )
         .await?;
     Ok(row.get(0))

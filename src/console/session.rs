@@ -29,7 +29,7 @@ pub const LIFETIME: Duration = Duration::from_secs(8 * 60 * 60);
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Sessions kept at most: a script logging in again and again cannot
-/// grow the proxy's memory. The oldest goes first.
+/// grow the proxy's memory. The one unused longest goes first.
 pub const MAX_SESSIONS: usize = 64;
 
 /// The open sessions.
@@ -75,7 +75,7 @@ impl Sessions {
         while open.len() >= MAX_SESSIONS {
             let oldest = open
                 .iter()
-                .min_by_key(|(_, s)| s.expires)
+                .min_by_key(|(_, s)| s.last_used)
                 .map(|(id, _)| id.clone());
             match oldest {
                 Some(id) => open.remove(&id),

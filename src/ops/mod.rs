@@ -40,11 +40,10 @@ pub enum OpsError {
     #[error("{0}")]
     NothingSelected(String),
     #[error(
-        "operation {id} holds {rows} journaled rows (with what it cascaded into): the console brings back at most {max} at once; run `softdel {command} {id}` instead"
+        "operation {id} holds more than {max} journaled rows (with what it cascaded into): the console brings back at most {max} at once; run `softdel {command} {id}` instead"
     )]
     TooManyRows {
         id: i64,
-        rows: i64,
         max: i64,
         command: &'static str,
     },

@@ -9,7 +9,7 @@ use super::compare::{self, RowState};
 use super::select::{RemovalKind, operations_where, removal};
 use super::undelete::plan::{Lock, current_rows, keep_keys};
 use super::{OpsError, catalog};
-use crate::journal::Action;
+use crate::journal::{Action, JournalRow};
 use crate::rules::Marker;
 
 /// What the table says of some of an operation's images.
@@ -33,20 +33,21 @@ pub struct RowsNow {
 pub async fn rows_now_or_unknown(
     client: &impl GenericClient,
     op: i64,
-    images: &[Value],
+    rows: &[JournalRow],
 ) -> RowsNow {
-    rows_now(client, op, images).await.unwrap_or_else(|e| {
+    rows_now(client, op, rows).await.unwrap_or_else(|e| {
         tracing::warn!(op, error = %e, "cannot tell where operation {op}'s rows stand now");
         RowsNow::default()
     })
 }
 
-/// The state now of `images`, some of operation `op`'s journaled rows.
+/// The state now of `rows`, some of operation `op`'s journaled rows.
 pub async fn rows_now(
     client: &impl GenericClient,
     op: i64,
-    images: &[Value],
+    rows: &[JournalRow],
 ) -> Result<RowsNow, OpsError> {
+    let images: Vec<Value> = rows.iter().map(|r| r.image.clone()).collect();
     let found = client.query(&operations_where("id = $1"), &[&op]).await?;
     let row = found.first().ok_or(OpsError::UnknownOperation(op))?;
     let action: Action = row.try_get(4)?;
@@ -73,13 +74,17 @@ pub async fn rows_now(
     };
     let mut states = Vec::with_capacity(images.len());
     let mut changed = Vec::with_capacity(images.len());
-    for (image, (normalized, now)) in images.iter().zip(current) {
+    for ((image, row), (normalized, now)) in images.iter().zip(rows).zip(current) {
         // Compared as this session renders the image (time zones).
         let image = match &now {
             Some(_) => keep_keys(&normalized, image),
             None => image.clone(),
         };
-        let state = compare::state(&removal.kind, &image, now.as_ref());
+        let state = match compare::state(&removal.kind, &image, now.as_ref()) {
+            // Brought back by softdel, then edited: the same row.
+            RowState::KeyTaken if row.restored_by.is_some() => RowState::ChangedSince,
+            state => state,
+        };
         states.push(state);
         // Another row's values are no change of this one.
         let same = now.filter(|_| state != RowState::KeyTaken);

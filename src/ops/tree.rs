@@ -21,13 +21,19 @@ pub struct Node {
     pub depth: usize,
 }
 
+/// One transaction's operations, as shown.
+#[derive(Debug)]
+pub struct Tree {
+    pub nodes: Vec<Node>,
+    /// More than `MAX_SHOWN` operations: the first ones are shown.
+    pub more: bool,
+    /// The operation looked at was not among them, and was added.
+    pub added_current: bool,
+}
+
 /// The operations of `current`'s transaction, as a tree in foreign-key
-/// order, and whether more than `MAX_SHOWN` were left out (the first ones
-/// are shown, and `current` always).
-pub async fn transaction(
-    client: &Client,
-    current: &Operation,
-) -> Result<(Vec<Node>, bool), OpsError> {
+/// order: the first `MAX_SHOWN`, and `current` always.
+pub async fn transaction(client: &Client, current: &Operation) -> Result<Tree, OpsError> {
     let filter = LogFilter {
         txid: Some(current.txid),
         oldest_first: true,
@@ -37,11 +43,16 @@ pub async fn transaction(
     let mut operations = journal::operations(client, &filter).await?;
     let more = operations.len() > MAX_SHOWN as usize;
     operations.truncate(MAX_SHOWN as usize);
-    if !operations.iter().any(|op| op.id == current.id) {
+    let added_current = !operations.iter().any(|op| op.id == current.id);
+    if added_current {
         operations.push(current.clone());
     }
     let (order, references) = foreign_key_order(client, &operations).await?;
-    Ok((arrange(operations, &order, &references), more))
+    Ok(Tree {
+        nodes: arrange(operations, &order, &references),
+        more,
+        added_current,
+    })
 }
 
 /// The operations' tables parents first, and which references which

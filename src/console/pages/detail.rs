@@ -51,6 +51,7 @@ struct OperationPage<'a> {
     tree: Vec<TreeLine>,
     tree_rows: i64,
     tree_more: bool,
+    tree_added_current: bool,
     tree_max: i64,
     has_states: bool,
     columns: Vec<String>,
@@ -99,15 +100,14 @@ async fn gather<'a>(
     chrome: &'a Chrome,
 ) -> Result<OperationPage<'a>, OpsError> {
     let rows = journal::operation_rows_page(client, op.id, after, limit).await?;
-    let images: Vec<Value> = rows.iter().map(|r| r.image.clone()).collect();
-    let now = ops::now::rows_now_or_unknown(client, op.id, &images).await;
-    let (tree, tree_more) = ops::tree::transaction(client, &op).await?;
+    let now = ops::now::rows_now_or_unknown(client, op.id, &rows).await;
+    let tree = ops::tree::transaction(client, &op).await?;
     let full = i64::try_from(rows.len()).is_ok_and(|n| n == limit);
     let next_rows = rows
         .last()
         .filter(|_| full)
         .map(|r| format!("/operations/{}?after={}", op.id, r.id));
-    let image_refs: Vec<&Value> = images.iter().collect();
+    let image_refs: Vec<&Value> = rows.iter().map(|r| &r.image).collect();
     let columns = view::columns(&now.columns, &image_refs);
     // Nothing to bring back when the journal holds no rows of it.
     let restore = Kind::offered_for(op.action)
@@ -118,9 +118,10 @@ async fn gather<'a>(
         path: view::path(&op).to_owned(),
         refusal: view::refusal(op.action),
         restore,
-        tree_rows: tree.iter().map(|n| n.operation.row_count).sum(),
-        tree: tree.iter().map(tree_line).collect(),
-        tree_more,
+        tree_rows: tree.nodes.iter().map(|n| n.operation.row_count).sum(),
+        tree_more: tree.more,
+        tree_added_current: tree.added_current,
+        tree: tree.nodes.iter().map(tree_line).collect(),
         tree_max: ops::tree::MAX_SHOWN,
         has_states: now.states.is_some(),
         rows: row_lines(&columns, rows, &now),

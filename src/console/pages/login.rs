@@ -58,7 +58,7 @@ pub fn form(chrome: &Chrome, query: Option<&str>) -> Page {
 const WRONG_TOKEN_DELAY: Duration = Duration::from_millis(500);
 
 /// `POST /login`: the token right, a session and back to `next`.
-pub async fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
+pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
     let Some(token) = &console.token else {
         return form_page(
             chrome,
@@ -78,9 +78,10 @@ pub async fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_
     }
     if !token.matches(field(&fields, "token").unwrap_or_default()) {
         tracing::warn!("console login with a wrong token");
-        // Guessing is slow (and the console answers 4 requests at once).
-        tokio::time::sleep(WRONG_TOKEN_DELAY).await;
-        return form_page(chrome, next, Some("Wrong token."), StatusCode::UNAUTHORIZED);
+        // Guessing is slow.
+        let mut page = form_page(chrome, next, Some("Wrong token."), StatusCode::UNAUTHORIZED);
+        page.delay = Some(WRONG_TOKEN_DELAY);
+        return page;
     }
     // A session the browser held before is not carried over.
     if let Some(old) = session::cookie(request.cookie, COOKIE) {

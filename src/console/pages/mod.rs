@@ -21,8 +21,8 @@ mod view;
 use askama::Template;
 use hyper::{Method, StatusCode};
 
-use super::Console;
 use super::session::{self, COOKIE};
+use super::{Console, host};
 
 /// What the pages need of an HTTP request.
 pub struct PageRequest<'a> {
@@ -36,6 +36,10 @@ pub struct PageRequest<'a> {
     pub host: Option<&'a str>,
     pub origin: Option<&'a str>,
     pub fetch_site: Option<&'a str>,
+    /// `Sec-Fetch-Mode` and `Sec-Fetch-Dest`: a preview runs only for a
+    /// person navigating to it (see `host::may_work`).
+    pub fetch_mode: Option<&'a str>,
+    pub fetch_dest: Option<&'a str>,
     /// A form's body (`application/x-www-form-urlencoded`).
     pub body: &'a [u8],
 }
@@ -51,6 +55,9 @@ pub struct Page {
     pub cookies: Vec<String>,
     /// `Allow`, for 405.
     pub allow: Option<&'static str>,
+    /// How long to wait before answering (a wrong token), once the
+    /// console's request slot is given back.
+    pub delay: Option<std::time::Duration>,
 }
 
 impl Page {
@@ -76,6 +83,7 @@ impl Page {
             location: Some(to.into()),
             cookies: Vec::new(),
             allow: None,
+            delay: None,
         }
     }
 
@@ -116,12 +124,22 @@ pub async fn answer(console: &Console, request: &PageRequest<'_>) -> Page {
         [] if get => Page::redirect("/operations"),
         ["operations"] if get => list::page(console, &chrome, request.query).await,
         ["operations", id] if get => detail::page(console, &chrome, id, request.query).await,
-        ["operations", id, kind] if get => restore::preview(console, &chrome, id, kind).await,
+        ["operations", id, kind] if get => {
+            if !host::may_work(request.fetch_site, request.fetch_mode, request.fetch_dest) {
+                return error(
+                    &chrome,
+                    StatusCode::FORBIDDEN,
+                    "Not previewed",
+                    "Another site's page asked for this preview: open it yourself (follow a link to it, or type it in).",
+                );
+            }
+            restore::preview(console, &chrome, id, kind).await
+        }
         ["operations", id, kind] if post => {
             restore::apply(console, &chrome, request, id, kind).await
         }
         ["login"] if get => login::form(&chrome, request.query),
-        ["login"] if post => login::submit(console, &chrome, request).await,
+        ["login"] if post => login::submit(console, &chrome, request),
         ["logout"] if post => login::logout(console, &chrome, request),
         _ => match allowed(&parts) {
             Some(allow) => {
@@ -192,6 +210,7 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
             location: None,
             cookies: Vec::new(),
             allow: None,
+            delay: None,
         },
         // Templates are checked when softdel is built; rendering fails
         // only if a value's Display does.
@@ -201,6 +220,7 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
             location: None,
             cookies: Vec::new(),
             allow: None,
+            delay: None,
         },
     }
 }

@@ -23,6 +23,8 @@ fn request<'a>(method: &'a Method, path: &'a str, body: &'a [u8]) -> PageRequest
         host: Some("127.0.0.1:9930"),
         origin: None,
         fetch_site: None,
+        fetch_mode: None,
+        fetch_dest: None,
         body,
     }
 }

@@ -139,20 +139,45 @@ async fn sequence_past(
     Ok(past.map(|row| row.get(0)))
 }
 
-/// Moves each sequence to its value, never backwards. setval is not
-/// transactional, so this is the last step before a commit: a dry run, or
-/// a run that conflicts stop, must not move anything.
-pub async fn move_sequences(tx: &Transaction<'_>, moves: &[(String, i64)]) -> Result<(), OpsError> {
+/// What must happen last, just before a restoration commits: the foreign
+/// keys and other checks deferred until now are checked, so that a
+/// failing one fails here and not at the commit; then each sequence is
+/// moved to its value (never backwards). setval is not transactional: a
+/// dry run, or a run that conflicts stop, must not get this far. Returns
+/// the sequences moved.
+///
+/// Until then, an application's `nextval` may hand out a value a restored
+/// row holds; its insert then waits on the key and fails when this
+/// commits. The window is the restoration's own length.
+pub async fn before_commit(
+    tx: &Transaction<'_>,
+    moves: &[(String, i64)],
+) -> Result<BTreeSet<String>, OpsError> {
+    check_deferred(tx).await?;
+    let mut moved = BTreeSet::new();
     for (sequence, value) in moves {
-        tx.query(
-            "SELECT pg_catalog.setval($1::text::pg_catalog.regclass, $2) \
-             WHERE $2 > COALESCE(pg_catalog.pg_sequence_last_value($1::text::pg_catalog.regclass), 0)",
-            &[sequence, value],
-        )
-        .await
-        .map_err(failed(format!("moving sequence {sequence}")))?;
+        let set = tx
+            .query(
+                "SELECT pg_catalog.setval($1::text::pg_catalog.regclass, $2) \
+                 WHERE $2 > COALESCE(pg_catalog.pg_sequence_last_value($1::text::pg_catalog.regclass), 0)",
+                &[sequence, value],
+            )
+            .await
+            .map_err(failed(format!("moving sequence {sequence}")))?;
+        if !set.is_empty() {
+            moved.insert(sequence.clone());
+        }
     }
-    Ok(())
+    Ok(moved)
+}
+
+/// Checks now what `apply` deferred (foreign keys, deferrable unique
+/// keys): a dry run that does the work checks it too, so that its report
+/// fails as the real run would.
+pub async fn check_deferred(tx: &Transaction<'_>) -> Result<(), OpsError> {
+    tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+        .await
+        .map_err(failed("checking the restored rows' foreign keys"))
 }
 
 fn images_for(p: &Planned, wanted: Action) -> Vec<String> {

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::{Client, Transaction};
 
-pub(crate) use apply::{apply, move_sequences};
+pub(crate) use apply::{apply, before_commit, check_deferred};
 pub(crate) use images::key_match;
 pub(crate) use plan::Planned;
 
@@ -143,7 +143,10 @@ pub async fn undelete(client: &mut Client, options: &Options) -> Result<Report, 
         .iter()
         .flat_map(|p| p.sequence_moves.iter().cloned())
         .collect();
-    move_sequences(&tx, &moves).await?;
+    let moved = before_commit(&tx, &moves).await?;
+    for p in &mut planned {
+        p.report.sequences.retain(|s| moved.contains(s));
+    }
     tx.commit().await?;
     report.applied = true;
     report.tables = planned.into_iter().map(|p| p.report).collect();

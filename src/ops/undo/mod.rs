@@ -91,10 +91,18 @@ pub async fn undo(client: &mut Client, options: &Options) -> Result<Report, OpsE
     }
     let stopped = !work.conflicts.is_empty() && !options.force;
     if options.dry_run || stopped || work.changed() == 0 {
+        // What the real run would fail on at its commit, a rehearsal
+        // fails on too.
+        if options.dry_run && !stopped && work.changed() > 0 {
+            undelete::check_deferred(&tx).await?;
+        }
         tx.rollback().await?;
     } else {
         report.journal_ids = record::journal(&tx, &work, &options.command).await?;
-        undelete::move_sequences(&tx, &work.sequence_moves).await?;
+        let moved = undelete::before_commit(&tx, &work.sequence_moves).await?;
+        for table in &mut work.tables {
+            table.report.sequences.retain(|s| moved.contains(s));
+        }
         tx.commit().await?;
         report.applied = true;
     }

@@ -187,6 +187,20 @@ async fn only_a_logged_in_consoles_own_form_undeletes() {
     assert!(text.contains("changed since it was deleted"), "{text}");
     assert!(text.contains("Log in to apply"), "{text}");
     assert_eq!(shop.count(live).await, 0);
+    // Another site's page cannot make the preview run (as an image, say);
+    // a person following a link to it can.
+    let image = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "no-cors"),
+        ("Sec-Fetch-Dest", "image"),
+    ];
+    assert_eq!(browser.get_with(&undelete, &image).await.status, 403);
+    let link = [
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
+    ];
+    assert_eq!(browser.get_with(&undelete, &link).await.status, 200);
 
     // No session: refused before anything runs.
     let forged = browser

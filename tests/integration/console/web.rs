@@ -73,7 +73,13 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path: &str) -> Answer {
-        self.send("GET", path, "").await
+        self.send("GET", path, "", &[]).await
+    }
+
+    /// A GET with headers of its own, as a browser sends for what a page
+    /// loads (`Sec-Fetch-*`).
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.send("GET", path, "", headers).await
     }
 
     /// Posts a form (fields already URL-encoded where needed).
@@ -81,7 +87,7 @@ impl Browser {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        self.send("POST", path, &body).await
+        self.send("POST", path, &body, &[]).await
     }
 
     /// Logs in with `token` through the login form.
@@ -101,7 +107,13 @@ impl Browser {
         .await
     }
 
-    async fn send(&mut self, method: &str, path: &str, body: &str) -> Answer {
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut stream = tokio::net::TcpStream::connect(self.admin)
             .await
             .expect("admin listener");
@@ -109,6 +121,9 @@ impl Browser {
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.admin
         );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
