@@ -13,7 +13,7 @@ use hyper::{HeaderMap, Method, Response, StatusCode, Uri};
 
 use super::Readiness;
 use super::connection::Shared;
-use crate::console::{ApiRequest, Console, PageRequest};
+use crate::console::{Console, Request};
 use crate::metrics;
 
 /// How long /readyz waits for the checks. A check stuck on an unreachable
@@ -36,30 +36,13 @@ pub(super) async fn route(
     shared: &Shared,
 ) -> Response<Full<Bytes>> {
     let path = uri.path();
-    let for_console = !matches!(path, "/metrics" | "/healthz" | "/readyz");
-    // A Host that is not text is no name the console answers to.
-    let host = match headers.get(HOST).map(|v| v.to_str()) {
-        Some(Ok(host)) => Some(host),
-        Some(Err(_)) => Some(""),
-        None => None,
-    };
-    if let Some(console) = shared.console.as_deref()
-        && for_console
-        && !console.answers_host(host)
-    {
-        // Another site's name pointed at this address (DNS rebinding).
-        return text(
-            StatusCode::MISDIRECTED_REQUEST,
-            "the console answers requests addressed to an IP address, localhost, or a name \
-             given with --console-host\n",
-        );
-    }
-    if path == "/api" || path.starts_with("/api/") {
-        return api(method, uri, headers, shared.console.as_deref()).await;
-    }
     if !matches!(path, "/metrics" | "/healthz" | "/readyz") {
         return match shared.console.as_deref() {
-            Some(console) => page(console, method, uri, headers, body).await,
+            Some(console) => console_answer(console, &request(method, uri, headers, body)).await,
+            None if path == "/api" || path.starts_with("/api/") => {
+                let body = r#"{"error":"no console here: start softdel with --console-url (the journal's database) and --admin-listen"}"#;
+                respond(StatusCode::NOT_FOUND, JSON, body.to_owned())
+            }
             None => text(StatusCode::NOT_FOUND, "not found\n"),
         };
     }
@@ -81,27 +64,50 @@ pub(super) async fn route(
     }
 }
 
-/// The console's JSON API, when the proxy has one (`--console-url`).
-async fn api(
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    console: Option<&Console>,
-) -> Response<Full<Bytes>> {
-    let Some(console) = console else {
-        let body = r#"{"error":"no console here: start softdel with --console-url (the journal's database) and --admin-listen"}"#;
-        return respond(StatusCode::NOT_FOUND, JSON, body.to_owned());
-    };
-    let request = ApiRequest {
+/// What the console needs of a request.
+fn request<'a>(
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+) -> Request<'a> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    Request {
         method,
         path: uri.path(),
         query: uri.query(),
-        authorization: headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()),
-        fetch_site: headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        origin: headers.get(ORIGIN).and_then(|v| v.to_str().ok()),
-        host: headers.get(HOST).and_then(|v| v.to_str().ok()),
-    };
-    let answer = console.answer(&request).await;
+        authorization: header(AUTHORIZATION.as_str()),
+        cookie: header(COOKIE.as_str()),
+        // A Host that is not text is no name the console answers to.
+        host: headers.get(HOST).map(|v| v.to_str().unwrap_or_default()),
+        origin: header(ORIGIN.as_str()),
+        fetch_site: header("sec-fetch-site"),
+        fetch_mode: header("sec-fetch-mode"),
+        fetch_dest: header("sec-fetch-dest"),
+        body,
+    }
+}
+
+/// The console's API (under `/api`) or one of its pages.
+async fn console_answer(console: &Console, request: &Request<'_>) -> Response<Full<Bytes>> {
+    if !console.answers_host(request.host) {
+        // Another site's name pointed at this address (DNS rebinding).
+        return text(
+            StatusCode::MISDIRECTED_REQUEST,
+            "the console answers requests addressed to an IP address, localhost, or a name \
+             given with --console-host\n",
+        );
+    }
+    if request.path == "/api" || request.path.starts_with("/api/") {
+        api(console, request).await
+    } else {
+        page(console, request).await
+    }
+}
+
+/// The console's JSON API.
+async fn api(console: &Console, request: &Request<'_>) -> Response<Full<Bytes>> {
+    let answer = console.answer(request).await;
     let mut response = respond(answer.status, JSON, answer.body.to_string());
     if let Some((name, value)) = answer.header {
         response
@@ -125,27 +131,8 @@ const PAGE_HEADERS: [(HeaderName, &str); 4] = [
 ];
 
 /// One of the console's web pages.
-async fn page(
-    console: &Console,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Response<Full<Bytes>> {
-    let header = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-    let request = PageRequest {
-        method,
-        path: uri.path(),
-        query: uri.query(),
-        cookie: header(COOKIE),
-        host: header(HOST),
-        origin: header(ORIGIN),
-        fetch_site: header(HeaderName::from_static("sec-fetch-site")),
-        fetch_mode: header(HeaderName::from_static("sec-fetch-mode")),
-        fetch_dest: header(HeaderName::from_static("sec-fetch-dest")),
-        body,
-    };
-    let page = console.page(&request).await;
+async fn page(console: &Console, request: &Request<'_>) -> Response<Full<Bytes>> {
+    let page = console.page(request).await;
     let mut response = respond(page.status, HTML, page.html);
     let headers = response.headers_mut();
     for (name, value) in PAGE_HEADERS {

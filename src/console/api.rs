@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio_postgres::Client;
 
 use super::restore::{self, Kind};
-use super::{ApiRequest, ApiResponse, Console, query};
+use super::{ApiResponse, Console, Request, query};
 use crate::journal::{self, JournalError, LogFilter, SCHEMA};
 use crate::ops::{self, OpsError};
 
@@ -25,7 +25,7 @@ enum Route {
     Restore(i64, Kind),
 }
 
-pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse {
+pub async fn answer(console: &Console, request: &Request<'_>) -> ApiResponse {
     let route = match route(request.path) {
         Ok(route) => route,
         Err(response) => return response,
@@ -38,9 +38,7 @@ pub async fn answer(console: &Console, request: &ApiRequest<'_>) -> ApiResponse 
         *request.method == wanted || (wanted == Method::GET && *request.method == Method::HEAD);
     // A form on another site can POST here in the operator's browser; a
     // preview runs the restoration and rolls it back, so refuse even that.
-    if *request.method == Method::POST
-        && !super::host::same_origin(request.fetch_site, request.origin, request.host)
-    {
+    if *request.method == Method::POST && !request.same_origin() {
         return ApiResponse::error(
             StatusCode::FORBIDDEN,
             "a request from another site's page: the API is for scripts and the console's own pages",
@@ -195,7 +193,7 @@ async fn one(console: &Console, id: i64, query: Option<&str>) -> ApiResponse {
     ApiResponse::ok(json!({ "operation": operation, "rows": rows, "next_after": next_after }))
 }
 
-async fn restore(console: &Console, request: &ApiRequest<'_>, id: i64, kind: Kind) -> ApiResponse {
+async fn restore(console: &Console, request: &Request<'_>, id: i64, kind: Kind) -> ApiResponse {
     let params = match query::undelete(request.query) {
         Ok(params) => params,
         Err(message) => return ApiResponse::error(StatusCode::BAD_REQUEST, message),

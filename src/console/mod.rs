@@ -37,7 +37,7 @@ use hyper::{Method, StatusCode};
 use tokio::sync::Semaphore;
 use tokio_postgres::{Client, NoTls};
 
-pub use pages::{Page, PageRequest};
+pub use pages::Page;
 pub use session::random_token;
 pub use token::Token;
 
@@ -96,18 +96,38 @@ pub struct Console {
     answering: Semaphore,
 }
 
-/// What the console needs of an HTTP request.
-pub struct ApiRequest<'a> {
+/// What the console needs of an HTTP request, for the API and the pages
+/// alike.
+pub struct Request<'a> {
     pub method: &'a Method,
     pub path: &'a str,
     pub query: Option<&'a str>,
-    /// The `Authorization` header, if any.
+    /// The `Authorization` header (the API's bearer token).
     pub authorization: Option<&'a str>,
-    /// `Sec-Fetch-Site`, `Origin` and `Host`: a POST from another site's
-    /// page is refused.
-    pub fetch_site: Option<&'a str>,
-    pub origin: Option<&'a str>,
+    /// The `Cookie` header (the pages' session).
+    pub cookie: Option<&'a str>,
+    /// `Host`, `Origin` and `Sec-Fetch-Site/Mode/Dest`: where the request
+    /// comes from and goes to (see `host`).
     pub host: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub fetch_site: Option<&'a str>,
+    pub fetch_mode: Option<&'a str>,
+    pub fetch_dest: Option<&'a str>,
+    /// A POST's body (a form, `application/x-www-form-urlencoded`).
+    pub body: &'a [u8],
+}
+
+impl Request<'_> {
+    /// Whether it comes from a page of the console itself, or from no
+    /// browser page at all (see `host::same_origin`).
+    pub fn same_origin(&self) -> bool {
+        host::same_origin(self.fetch_site, self.origin, self.host)
+    }
+
+    /// Whether a GET that does work may run for it (see `host::may_work`).
+    pub fn may_work(&self) -> bool {
+        host::may_work(self.fetch_site, self.fetch_mode, self.fetch_dest)
+    }
 }
 
 /// A JSON answer.
@@ -166,7 +186,7 @@ impl Console {
     }
 
     /// Answers a request under `/api/`.
-    pub async fn answer(&self, request: &ApiRequest<'_>) -> ApiResponse {
+    pub async fn answer(&self, request: &Request<'_>) -> ApiResponse {
         let Ok(_answering) = self.answering.try_acquire() else {
             return ApiResponse::error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -177,7 +197,7 @@ impl Console {
     }
 
     /// Answers a request for a page.
-    pub async fn page(&self, request: &PageRequest<'_>) -> Page {
+    pub async fn page(&self, request: &Request<'_>) -> Page {
         let page = {
             let Ok(_answering) = self.answering.try_acquire() else {
                 return Page::busy();

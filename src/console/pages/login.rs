@@ -11,9 +11,7 @@ use askama::Template;
 use hyper::StatusCode;
 use subtle::ConstantTimeEq;
 
-use super::{
-    Chrome, Page, PageRequest, error, field, form_fields, render, same_origin, session_form,
-};
+use super::{Chrome, Page, Request, error, field, form_fields, render, session_form};
 use crate::console::Console;
 use crate::console::session::{self, COOKIE, LIFETIME, random_token};
 
@@ -58,7 +56,7 @@ pub fn form(chrome: &Chrome, query: Option<&str>) -> Page {
 const WRONG_TOKEN_DELAY: Duration = Duration::from_millis(500);
 
 /// `POST /login`: the token right, a session and back to `next`.
-pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
+pub fn submit(console: &Console, chrome: &Chrome, request: &Request<'_>) -> Page {
     let Some(token) = &console.token else {
         return form_page(
             chrome,
@@ -72,7 +70,7 @@ pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> 
     let expected = session::cookie(request.cookie, LOGIN_COOKIE).unwrap_or_default();
     let given = field(&fields, "login_csrf").unwrap_or_default();
     let matching = bool::from(expected.as_bytes().ct_eq(given.as_bytes()));
-    if !same_origin(request) || expected.is_empty() || !matching {
+    if !request.same_origin() || expected.is_empty() || !matching {
         let message = "This login did not come from the console's own login page: try again.";
         return form_page(chrome, next, Some(message), StatusCode::FORBIDDEN);
     }
@@ -106,7 +104,7 @@ pub fn submit(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> 
 /// `POST /logout`, from the form in every page's header. A session
 /// already gone (expired, or the proxy restarted) is logged out already:
 /// its cookie is cleared all the same.
-pub fn logout(console: &Console, chrome: &Chrome, request: &PageRequest<'_>) -> Page {
+pub fn logout(console: &Console, chrome: &Chrome, request: &Request<'_>) -> Page {
     let cleared = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
     let Some(session) = session::cookie(request.cookie, COOKIE) else {
         return Page::redirect("/operations").with_cookie(cleared);

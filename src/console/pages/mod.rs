@@ -22,27 +22,7 @@ use askama::Template;
 use hyper::{Method, StatusCode};
 
 use super::session::{self, COOKIE};
-use super::{Console, host};
-
-/// What the pages need of an HTTP request.
-pub struct PageRequest<'a> {
-    pub method: &'a Method,
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// The `Cookie` header.
-    pub cookie: Option<&'a str>,
-    /// The `Host`, `Origin` and `Sec-Fetch-Site` headers, for the
-    /// cross-site check.
-    pub host: Option<&'a str>,
-    pub origin: Option<&'a str>,
-    pub fetch_site: Option<&'a str>,
-    /// `Sec-Fetch-Mode` and `Sec-Fetch-Dest`: a preview runs only for a
-    /// person navigating to it (see `host::may_work`).
-    pub fetch_mode: Option<&'a str>,
-    pub fetch_dest: Option<&'a str>,
-    /// A form's body (`application/x-www-form-urlencoded`).
-    pub body: &'a [u8],
-}
+use super::{Console, Request};
 
 /// An HTML answer, or a redirect.
 #[derive(Debug)]
@@ -103,7 +83,7 @@ pub(super) struct Chrome {
 }
 
 impl Chrome {
-    fn of(console: &Console, request: &PageRequest<'_>) -> Chrome {
+    fn of(console: &Console, request: &Request<'_>) -> Chrome {
         let csrf = session::cookie(request.cookie, COOKIE)
             .and_then(|id| console.sessions.csrf(id))
             .filter(|_| console.token.is_some());
@@ -115,7 +95,7 @@ impl Chrome {
     }
 }
 
-pub async fn answer(console: &Console, request: &PageRequest<'_>) -> Page {
+pub async fn answer(console: &Console, request: &Request<'_>) -> Page {
     let chrome = Chrome::of(console, request);
     let parts: Vec<&str> = request.path.split('/').filter(|p| !p.is_empty()).collect();
     let get = *request.method == Method::GET || *request.method == Method::HEAD;
@@ -125,7 +105,7 @@ pub async fn answer(console: &Console, request: &PageRequest<'_>) -> Page {
         ["operations"] if get => list::page(console, &chrome, request.query).await,
         ["operations", id] if get => detail::page(console, &chrome, id, request.query).await,
         ["operations", id, kind] if get => {
-            if !host::may_work(request.fetch_site, request.fetch_mode, request.fetch_dest) {
+            if !request.may_work() {
                 return error(
                     &chrome,
                     StatusCode::FORBIDDEN,
@@ -225,22 +205,17 @@ fn render(status: StatusCode, template: &impl Template) -> Page {
     }
 }
 
-/// Whether a POST comes from a page of this console (see `host`).
-fn same_origin(request: &PageRequest<'_>) -> bool {
-    super::host::same_origin(request.fetch_site, request.origin, request.host)
-}
-
 /// A logged-in session's form from this console: its fields, and the
 /// session's id. `None` when it is not one (no session, an expired one,
 /// a wrong CSRF token, or another site's request).
 fn session_form<'a>(
     console: &Console,
-    request: &PageRequest<'a>,
+    request: &Request<'a>,
 ) -> Option<(Vec<(String, String)>, &'a str)> {
     let fields = form_fields(request.body);
     let session = session::cookie(request.cookie, COOKIE)?;
     let csrf = field(&fields, "csrf").unwrap_or_default();
-    (same_origin(request) && console.sessions.admits(session, csrf)).then_some((fields, session))
+    (request.same_origin() && console.sessions.admits(session, csrf)).then_some((fields, session))
 }
 
 /// A form's fields.

@@ -6,9 +6,7 @@
 use askama::Template;
 use hyper::StatusCode;
 
-use super::{
-    Chrome, Page, PageRequest, error, field, operation_id, render, session_form, unavailable,
-};
+use super::{Chrome, Page, Request, error, field, operation_id, render, session_form, unavailable};
 use crate::console::restore::{self, Kind, Outcome};
 use crate::console::{Console, READ_ONLY, api};
 use crate::ops::OpsError;
@@ -52,7 +50,7 @@ pub async fn preview(console: &Console, chrome: &Chrome, id: &str, kind: &str) -
 pub async fn apply(
     console: &Console,
     chrome: &Chrome,
-    request: &PageRequest<'_>,
+    request: &Request<'_>,
     id: &str,
     kind: &str,
 ) -> Page {

@@ -3,8 +3,8 @@
 
 use hyper::{Method, StatusCode};
 
-use super::{PageRequest, answer, same_origin};
-use crate::console::{Console, Token};
+use super::answer;
+use crate::console::{Console, Request, Token};
 
 const TOKEN: &str = "0123456789abcdef-token";
 
@@ -14,11 +14,12 @@ fn console(token: Option<&str>) -> Console {
     Console::new("postgres://nobody@127.0.0.1:1/none".to_owned(), token)
 }
 
-fn request<'a>(method: &'a Method, path: &'a str, body: &'a [u8]) -> PageRequest<'a> {
-    PageRequest {
+fn request<'a>(method: &'a Method, path: &'a str, body: &'a [u8]) -> Request<'a> {
+    Request {
         method,
         path,
         query: None,
+        authorization: None,
         cookie: None,
         host: Some("127.0.0.1:9930"),
         origin: None,
@@ -33,17 +34,17 @@ fn request<'a>(method: &'a Method, path: &'a str, body: &'a [u8]) -> PageRequest
 fn another_sites_form_is_not_this_consoles() {
     let post = Method::POST;
     let mut r = request(&post, "/logout", b"");
-    assert!(same_origin(&r), "curl sends neither header");
+    assert!(r.same_origin(), "curl sends neither header");
     r.origin = Some("http://127.0.0.1:9930");
     r.fetch_site = Some("same-origin");
-    assert!(same_origin(&r));
+    assert!(r.same_origin());
     r.origin = Some("http://evil.example");
-    assert!(!same_origin(&r));
+    assert!(!r.same_origin());
     r.origin = Some("null");
-    assert!(!same_origin(&r));
+    assert!(!r.same_origin());
     r.origin = None;
     r.fetch_site = Some("cross-site");
-    assert!(!same_origin(&r));
+    assert!(!r.same_origin());
 }
 
 #[tokio::test]
